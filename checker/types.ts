@@ -1,0 +1,129 @@
+/**
+ * The checker's whole view of a system: a deterministic transition system over states `S`,
+ * actions `A` and step outcomes `O`, plus properties that read states and steps.
+ *
+ * Determinism contract (replay depends on it): for the same state, `actions` returns the same
+ * actions in the same order, and `step` returns an equal state and outcome.
+ */
+export interface Model<S, A, O = unknown> {
+  initialStates(): readonly S[];
+  /** Enabled actions, in a deterministic order. */
+  actions(state: S): readonly A[];
+  step(state: S, action: A): Step<S, O>;
+  /** Canonical encoding: two states are equal exactly when their encodings are. */
+  encode(state: S): Uint8Array;
+  /** Inverse of `encode`; when present the checker keeps only encodings in its frontier. */
+  decode?(bytes: Uint8Array): S;
+  describeAction?(action: A): string;
+}
+
+export interface Step<S, O> {
+  readonly state: S;
+  readonly outcome: O;
+}
+
+/** Why a property fails; `key` separates distinct failures of one property (e.g. by call site). */
+export interface Finding {
+  readonly message: string;
+  readonly key?: string;
+}
+
+/** A property of every reachable state ("always"). */
+export interface StateProperty<S> {
+  readonly kind: 'state';
+  readonly name: string;
+  readonly description: string;
+  check(state: S): Finding | null;
+}
+
+/** A property of every transition: before state, action, outcome, after state. */
+export interface StepProperty<S, A, O> {
+  readonly kind: 'step';
+  readonly name: string;
+  readonly description: string;
+  check(before: S, action: A, outcome: O, after: S): Finding | null;
+}
+
+/** Something that should be reachable ("sometimes"): the checker reports a shortest example. */
+export interface ReachableProperty<S> {
+  readonly kind: 'reachable';
+  readonly name: string;
+  readonly description: string;
+  holds(state: S): boolean;
+}
+
+export type Property<S, A, O> = StateProperty<S> | StepProperty<S, A, O> | ReachableProperty<S>;
+
+/** A path from an initial state: the initial state's index, then one action index per step. */
+export interface Path {
+  readonly init: number;
+  readonly actions: readonly number[];
+}
+
+export interface Violation {
+  readonly property: string;
+  readonly kind: 'state' | 'step';
+  readonly finding: Finding;
+  readonly path: Path;
+}
+
+export interface Example {
+  readonly property: string;
+  readonly path: Path;
+}
+
+export type Bound = 'depth' | 'states' | 'time';
+
+export interface Stats {
+  /** Distinct states found (initial states included). */
+  distinctStates: number;
+  /** Transitions generated (every action of every expanded state). */
+  transitions: number;
+  /** Deepest BFS level reached (initial states are level 0). */
+  depth: number;
+  /** States found per BFS level. */
+  levels: number[];
+  seconds: number;
+  statesPerSecond: number;
+  peakMemoryBytes: number;
+  /** States left unexpanded when a bound stopped the search. */
+  queued: number;
+  /** Upper estimate of the probability that two distinct states shared a 64-bit fingerprint. */
+  collisionProbability: number;
+}
+
+interface ResultBase {
+  readonly stats: Stats;
+  /** Every reachable state was explored (no bound cut the search). */
+  readonly exhausted: boolean;
+  readonly cutBy: Bound | null;
+  readonly examples: readonly Example[];
+  /** Reachable-properties never satisfied within the explored space. */
+  readonly unreached: readonly string[];
+}
+
+export type CheckResult =
+  | (ResultBase & { readonly status: 'ok' })
+  | (ResultBase & { readonly status: 'violation'; readonly violations: readonly Violation[] });
+
+export interface Progress {
+  readonly depth: number;
+  readonly distinctStates: number;
+  readonly transitions: number;
+  readonly queued: number;
+  readonly seconds: number;
+  readonly statesPerSecond: number;
+}
+
+export interface CheckOptions {
+  /** Do not expand states at this depth (the search still visits them). */
+  readonly maxDepth?: number;
+  /** Stop once this many distinct states have been found. */
+  readonly maxStates?: number;
+  /** Stop after this many seconds. */
+  readonly timeLimitSeconds?: number;
+  /** Stop at the first violation (default) or go on and report the first of each property (and key). */
+  readonly stopAtFirstViolation?: boolean;
+  readonly onProgress?: (p: Progress) => void;
+  readonly progressIntervalMs?: number;
+}

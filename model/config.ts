@@ -1,0 +1,108 @@
+/**
+ * Bounds of a model instance. Every field is a small number so that the state space is finite;
+ * `validateConfig` rejects impossible combinations with a message a user can act on.
+ */
+
+export type HostBehaviour = 'driver' | 'iommu' | 'adversarial';
+
+export const HOST_BEHAVIOURS: Record<HostBehaviour, string> = {
+  driver:
+    'the host is the Linux driver: it reaches share/unshare_dma only through IOMMU map/unmap of free IOVA ranges and of its own memory, split into page sizes as the IOMMU core does',
+  iommu:
+    'the host is untrusted but, as in RFC v1, reaches share/unshare_dma only through the IOMMU map/unmap hypercalls, with any arguments',
+  adversarial:
+    'the host is untrusted: any hypercall with any arguments within the bounds, including direct calls of __pkvm_host_share_dma / __pkvm_host_unshare_dma',
+};
+
+export interface PkvmConfig {
+  /** RAM pages (one memblock region, pfns 0..ramPages-1). */
+  readonly ramPages: number;
+  /** MMIO pages, right after RAM in the physical map. */
+  readonly mmioPages: number;
+  /** How many of the MMIO pages (the first ones, next to RAM) have a backed hyp vmemmap entry. */
+  readonly mmioBacked: number;
+  /** SMMU domains, each with its own io-pgtable. */
+  readonly domains: number;
+  /** IOVA page slots per domain; a multiple of the block size (2 pages) and a power of two. */
+  readonly iovas: number;
+  /** Guests (protected VMs). */
+  readonly guests: number;
+  /** IPA page slots per guest. */
+  readonly guestIpas: number;
+  /** Width of hyp_page.refcount in bits; the atomic helpers BUG when it goes negative as a signed value. */
+  readonly refcountBits: number;
+  /** Largest range, in pages, that a host call passes (share_dma size, donate nr_pages, map pgcount). */
+  readonly maxRange: number;
+  /** Most times the hypervisor pins one page (hyp_pin_shared_mem). */
+  readonly maxPins: number;
+  readonly host: HostBehaviour;
+}
+
+export const DEFAULT_CONFIG: PkvmConfig = Object.freeze({
+  ramPages: 2,
+  mmioPages: 1,
+  mmioBacked: 0,
+  domains: 2,
+  iovas: 2,
+  guests: 1,
+  guestIpas: 1,
+  refcountBits: 16,
+  maxRange: 2,
+  maxPins: 1,
+  host: 'driver' as HostBehaviour,
+});
+
+/** Limits that keep a configuration explorable and representable in the compact encoding. */
+export const CONFIG_LIMITS = {
+  pages: 16,
+  domains: 8,
+  iovas: 16,
+  guests: 4,
+  guestIpas: 8,
+  refcountBits: { min: 2, max: 16 },
+  maxRange: 4,
+  maxPins: 4,
+} as const;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return n > 0 && (n & (n - 1)) === 0;
+}
+
+/** Largest value hyp_page.refcount can hold before the signed check BUGs. */
+export function refcountMax(config: PkvmConfig): number {
+  return 2 ** (config.refcountBits - 1) - 1;
+}
+
+export function validateConfig(c: PkvmConfig): PkvmConfig {
+  const int = (name: string, v: number, min: number, max: number) => {
+    if (!Number.isInteger(v) || v < min || v > max)
+      throw new ConfigError(`--${name} must be an integer from ${min} to ${max} (got ${v})`);
+  };
+  int('ram-pages', c.ramPages, 1, CONFIG_LIMITS.pages);
+  int('mmio-pages', c.mmioPages, 0, CONFIG_LIMITS.pages);
+  if (c.ramPages + c.mmioPages > CONFIG_LIMITS.pages)
+    throw new ConfigError(
+      `--ram-pages + --mmio-pages must be at most ${CONFIG_LIMITS.pages} (got ${c.ramPages + c.mmioPages})`,
+    );
+  int('mmio-backed', c.mmioBacked, 0, c.mmioPages);
+  int('domains', c.domains, 0, CONFIG_LIMITS.domains);
+  int('iovas', c.iovas, 2, CONFIG_LIMITS.iovas);
+  if (!isPowerOfTwo(c.iovas))
+    throw new ConfigError(`--iovas must be a power of two, so that the io-pgtable indexes wrap as the hardware's do (got ${c.iovas})`);
+  int('guests', c.guests, 0, CONFIG_LIMITS.guests);
+  int('guest-ipas', c.guestIpas, 1, CONFIG_LIMITS.guestIpas);
+  int('refcount-bits', c.refcountBits, CONFIG_LIMITS.refcountBits.min, CONFIG_LIMITS.refcountBits.max);
+  int('max-range', c.maxRange, 1, CONFIG_LIMITS.maxRange);
+  int('max-pins', c.maxPins, 0, CONFIG_LIMITS.maxPins);
+  if (!(c.host in HOST_BEHAVIOURS))
+    throw new ConfigError(`--host must be one of ${Object.keys(HOST_BEHAVIOURS).join(', ')} (got ${String(c.host)})`);
+  return Object.freeze({ ...c });
+}
+
+export function totalPages(c: PkvmConfig): number {
+  return c.ramPages + c.mmioPages;
+}

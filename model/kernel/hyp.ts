@@ -1,0 +1,23 @@
+/**
+ * The whole hypervisor of the model: mem_protect.c (with the seed), the io-pgtable and the IOMMU
+ * hypercalls. A variant of the protocol is a subclass that replaces some of these methods.
+ */
+import { HypIommu } from './iommu.ts';
+
+export class Hyp extends HypIommu {}
+
+/** The constructor type variants extend. */
+export type HypClass = new (...args: ConstructorParameters<typeof Hyp>) => Hyp;
+
+/** Names of the pieces (kernel functions) a variant may replace. */
+export function pieceNames(cls: HypClass = Hyp): string[] {
+  const names = new Set<string>();
+  for (let proto = cls.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (name === 'constructor') continue;
+      const desc = Object.getOwnPropertyDescriptor(proto, name);
+      if (desc && typeof desc.value === 'function') names.add(name);
+    }
+  }
+  return [...names].sort();
+}

@@ -1,0 +1,211 @@
+/**
+ * The SMMU io-pgtable as the hypervisor's embedded copy of io-pgtable-arm drives it
+ * (drivers/iommu/io-pgtable-arm-common.c): a two-level table, level 1 holding blocks of
+ * IOPT_BLOCK_PAGES pages or pointers to level-2 tables of page leaves.
+ *
+ * Indexes wrap as the hardware's do (ARM_LPAE_LVL_IDX masks the IOVA), the input-address check
+ * (`iova >> ias`) is kept, and a block entry keeps whatever address the caller wrote, so that an
+ * unaligned physical address is modelled as the hardware sees it (RES0 bits set).
+ */
+import type { Draft } from 'immer';
+import { IOMMU_READ, IOMMU_WRITE, IOPT_BLOCK_PAGES, IOPT_BLOCK_SIZE, PAGE_SHIFT, PAGE_SIZE, EEXIST, EINVAL, ERANGE } from '../constants.ts';
+import type { IoPte } from '../state.ts';
+import { HypBase } from './base.ts';
+
+/** Levels of the model's table: 1 (blocks) and 2 (pages); ARM_LPAE_MAX_LEVELS is then 3. */
+const START_LEVEL = 1;
+const MAX_LEVELS = 3;
+const PTES_PER_L2_TABLE = IOPT_BLOCK_PAGES;
+
+export const PGSIZE_BITMAP = PAGE_SIZE | IOPT_BLOCK_SIZE;
+
+function blockSize(lvl: number): number {
+  return lvl === 1 ? IOPT_BLOCK_SIZE : lvl === 2 ? PAGE_SIZE : PAGE_SIZE >> 9;
+}
+
+/** A pointer to a table: the level-1 pgd of a domain, or one level-2 table below it. */
+interface TableRef {
+  readonly domain: number;
+  readonly lvl: number;
+  /** Index of the level-1 entry that points to this table (level 2 only). */
+  readonly parent: number;
+}
+
+export class IoPgtableArm extends HypBase {
+  /** IOVA space of a domain, in bytes (1 << ias). */
+  iova_space(): number {
+    return this.config.iovas * PAGE_SIZE;
+  }
+
+  private ptesPerTable(t: TableRef): number {
+    return t.lvl === START_LEVEL ? this.s.iommu[t.domain].pgd.length : PTES_PER_L2_TABLE;
+  }
+
+  private lvlIdx(iova: number, t: TableRef): number {
+    const shift = t.lvl === 1 ? Math.log2(IOPT_BLOCK_SIZE) : PAGE_SHIFT;
+    return Math.floor(iova / 2 ** shift) & (this.ptesPerTable(t) - 1);
+  }
+
+  /** Read entry `idx` of a table: level 1 entries are IoPte, level 2 entries pfns. */
+  private readPte(t: TableRef, idx: number): IoPte | number | null {
+    const pgd = this.s.iommu[t.domain].pgd;
+    if (t.lvl === START_LEVEL) return pgd[idx] as IoPte;
+    const parent = pgd[t.parent];
+    return parent && parent.type === 'table' ? parent.ptes[idx] : null;
+  }
+
+  private writePte(t: TableRef, idx: number, v: IoPte | number | null): void {
+    const pgd = this.s.iommu[t.domain].pgd as Draft<IoPte>[];
+    if (t.lvl === START_LEVEL) {
+      pgd[idx] = v as Draft<IoPte>;
+      return;
+    }
+    const parent = pgd[t.parent];
+    if (parent && parent.type === 'table') parent.ptes[idx] = v as number | null;
+  }
+
+  private isLeaf(t: TableRef, pte: IoPte | number | null): boolean {
+    if (pte === null) return false;
+    if (t.lvl === 2) return true;
+    return typeof pte === 'object' && pte.type === 'block';
+  }
+
+  private isTable(t: TableRef, pte: IoPte | number | null): boolean {
+    return t.lvl === START_LEVEL && pte !== null && typeof pte === 'object' && pte.type === 'table';
+  }
+
+  private leafPfn(pte: IoPte | number | null): number {
+    if (typeof pte === 'number') return pte;
+    return pte && pte.type === 'block' ? pte.pfn : -1;
+  }
+
+  /** __arm_lpae_init_pte: write `n` leaves mapping consecutive physical addresses. */
+  private __arm_lpae_init_pte(t: TableRef, paddr: number, n: number, idx: number): void {
+    const sz = blockSize(t.lvl);
+    for (let i = 0; i < n; i++) {
+      const pfn = this.hyp_phys_to_pfn(paddr + i * sz);
+      this.writePte(t, idx + i, t.lvl === START_LEVEL ? { type: 'block', pfn } : pfn);
+    }
+  }
+
+  /** arm_lpae_init_pte: refuse to overwrite a leaf, free a table that a block replaces. */
+  private arm_lpae_init_pte(t: TableRef, iova: number, paddr: number, n: number, idx: number): number {
+    for (let i = 0; i < n; i++) {
+      const pte = this.readPte(t, idx + i);
+      if (this.isLeaf(t, pte)) {
+        this.WARN_ON(true, 'arm_lpae_init_pte', `IOVA ${hexs(iova + i * blockSize(t.lvl))} is already mapped ("We require an unmap first")`);
+        return -EEXIST;
+      } else if (this.isTable(t, pte)) {
+        this.branch('arm_lpae_init_pte: block replaces a table');
+        const sz = blockSize(t.lvl);
+        if (this.__arm_lpae_unmap(iova + i * sz, sz, 1, t) !== sz) {
+          this.WARN_ON(true, 'arm_lpae_init_pte', 'could not free the table a block replaces');
+          return -EINVAL;
+        }
+      }
+    }
+    this.__arm_lpae_init_pte(t, paddr, n, idx);
+    return 0;
+  }
+
+  private __arm_lpae_map(iova: number, paddr: number, size: number, pgcount: number, t: TableRef, mapped: { v: number }): number {
+    const idx = this.lvlIdx(iova, t);
+    if (size === blockSize(t.lvl)) {
+      const n = Math.min(pgcount, this.ptesPerTable(t) - idx);
+      const ret = this.arm_lpae_init_pte(t, iova, paddr, n, idx);
+      if (!ret) mapped.v += n * size;
+      return ret;
+    }
+    if (this.WARN_ON(t.lvl >= MAX_LEVELS - 1, '__arm_lpae_map', `no leaf size matches pgsize ${hexs(size)}`)) return -EINVAL;
+    let pte = this.readPte(t, idx);
+    if (pte === null) {
+      // __arm_lpae_alloc_pages + arm_lpae_install_table (table pages are assumed available)
+      this.writePte(t, idx, { type: 'table', ptes: Array.from({ length: PTES_PER_L2_TABLE }, () => null) });
+      pte = this.readPte(t, idx);
+    }
+    if (pte !== null && !this.isLeaf(t, pte)) return this.__arm_lpae_map(iova, paddr, size, pgcount, { domain: t.domain, lvl: t.lvl + 1, parent: idx }, mapped);
+    this.WARN_ON(true, '__arm_lpae_map', `IOVA ${hexs(iova)} is inside a block mapping ("We require an unmap first")`);
+    return -EEXIST;
+  }
+
+  /** iopt_map_pages → arm_lpae_map_pages. `mapped` accumulates, as the C `*mapped +=` does. */
+  iopt_map_pages(domain: number, iova: number, paddr: number, pgsize: number, pgcount: number, prot: number, mapped: { v: number }): number {
+    if (this.WARN_ON(!pgsize || (pgsize & PGSIZE_BITMAP) !== pgsize, 'arm_lpae_map_pages', `pgsize ${hexs(pgsize)} is not a supported page size`))
+      return -EINVAL;
+    if (this.WARN_ON(iova >= this.iova_space(), 'arm_lpae_map_pages', `IOVA ${hexs(iova)} is beyond the input address size`)) return -ERANGE;
+    if (!(prot & (IOMMU_READ | IOMMU_WRITE))) {
+      this.branch('arm_lpae_map_pages: no access, nothing to do');
+      return 0;
+    }
+    return this.__arm_lpae_map(iova, paddr, pgsize, pgcount, { domain, lvl: START_LEVEL, parent: -1 }, mapped);
+  }
+
+  /** arm_lpae_split_blk_unmap: replace a block by a table of the pages it keeps. */
+  private arm_lpae_split_blk_unmap(iova: number, size: number, blkPfn: number, lvl: number, parentIdx: number, domain: number, pgcount: number): number {
+    if (this.WARN_ON(lvl === MAX_LEVELS, 'arm_lpae_split_blk_unmap', 'ran out of page-table levels')) return 0;
+    this.branch('arm_lpae_split_blk_unmap');
+    const t: TableRef = { domain, lvl, parent: parentIdx };
+    const splitSz = blockSize(lvl);
+    let start = -1;
+    let n = 0;
+    if (size === splitSz) {
+      start = this.lvlIdx(iova, t);
+      n = Math.min(pgcount, PTES_PER_L2_TABLE - start);
+    }
+    const ptes: (number | null)[] = [];
+    for (let i = 0; i < PTES_PER_L2_TABLE; i++) ptes.push(i >= start && i < start + n ? null : blkPfn + i);
+    this.writePte({ domain, lvl: lvl - 1, parent: -1 }, parentIdx, { type: 'table', ptes });
+    if (start >= 0) return n * size;
+    return this.__arm_lpae_unmap(iova, size, pgcount, t);
+  }
+
+  /** __arm_lpae_unmap: returns the bytes unmapped. */
+  __arm_lpae_unmap(iova: number, size: number, pgcount: number, t: TableRef): number {
+    if (this.WARN_ON(t.lvl === MAX_LEVELS, '__arm_lpae_unmap', 'ran out of page-table levels')) return 0;
+    const idx = this.lvlIdx(iova, t);
+    let pte = this.readPte(t, idx);
+    if (this.WARN_ON(pte === null, '__arm_lpae_unmap', `IOVA ${hexs(iova)} is not mapped`)) return 0;
+    if (size === blockSize(t.lvl)) {
+      const n = Math.min(pgcount, this.ptesPerTable(t) - idx);
+      let i = 0;
+      while (i < n) {
+        pte = this.readPte(t, idx + i);
+        if (this.WARN_ON(pte === null, '__arm_lpae_unmap', `IOVA ${hexs(iova + i * size)} is not mapped`)) break;
+        if (this.isTable(t, pte)) this.branch('__arm_lpae_unmap: frees a whole table');
+        this.writePte(t, idx + i, null);
+        i++;
+      }
+      return i * size;
+    } else if (this.isLeaf(t, pte)) {
+      return this.arm_lpae_split_blk_unmap(iova, size, this.leafPfn(pte), t.lvl + 1, idx, t.domain, pgcount);
+    }
+    return this.__arm_lpae_unmap(iova, size, pgcount, { domain: t.domain, lvl: t.lvl + 1, parent: idx });
+  }
+
+  /** iopt_unmap_pages → arm_lpae_unmap_pages. */
+  iopt_unmap_pages(domain: number, iova: number, pgsize: number, pgcount: number): number {
+    if (this.WARN_ON(!pgsize || (pgsize & PGSIZE_BITMAP) !== pgsize || !pgcount, 'arm_lpae_unmap_pages', `pgsize ${hexs(pgsize)}, pgcount ${pgcount}`))
+      return 0;
+    if (this.WARN_ON(iova >= this.iova_space(), 'arm_lpae_unmap_pages', `IOVA ${hexs(iova)} is beyond the input address size`)) return 0;
+    return this.__arm_lpae_unmap(iova, pgsize, pgcount, { domain, lvl: START_LEVEL, parent: -1 });
+  }
+
+  /** iopt_iova_to_phys → arm_lpae_iova_to_phys: 0 when unmapped; the offset is OR-ed in, as in C. */
+  iopt_iova_to_phys(domain: number, iova: number): number {
+    let t: TableRef = { domain, lvl: START_LEVEL, parent: -1 };
+    for (;;) {
+      const idx = this.lvlIdx(iova, t);
+      const pte = this.readPte(t, idx);
+      if (pte === null) return 0;
+      if (this.isLeaf(t, pte)) {
+        const base = this.leafPfn(pte) * PAGE_SIZE;
+        return this.hyp_pfn_to_phys(0) + (base | (iova & (blockSize(t.lvl) - 1)));
+      }
+      t = { domain, lvl: t.lvl + 1, parent: idx };
+    }
+  }
+}
+
+function hexs(n: number): string {
+  return `0x${n.toString(16)}`;
+}

@@ -1,0 +1,141 @@
+/**
+ * The hypervisor's IOMMU hypercalls of RFC v1 (arch/arm64/kvm/hyp/nvhe/iommu/iommu.c):
+ * kvm_iommu_map_pages() and kvm_iommu_unmap_pages(), which call the seed's share/unshare_dma
+ * around the io-pgtable operations. size_t arithmetic wraps modulo 2^64 as in C.
+ */
+import { EINVAL, EOVERFLOW, IOMMU_MMIO, IOMMU_PROT_MASK, PAGE_SIZE, RET_HYP_PANIC } from '../constants.ts';
+import { MemProtect } from './mem_protect.ts';
+
+const U64 = 1n << 64n;
+const u64 = (x: bigint): bigint => ((x % U64) + U64) % U64;
+
+/** An address past 2^53 is only ever compared against the IOVA space; keep it a (huge) number. */
+function clampAddr(x: bigint): number {
+  return x > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(x);
+}
+
+/** min_t(int, pgcount, ...) in io-pgtable-arm: a size_t count is truncated to a signed int. */
+function minInt(x: bigint): number {
+  return Number(BigInt.asIntN(32, x));
+}
+
+/** More loop iterations than any terminating run of the model's bounded tables can take. */
+const LOOP_BOUND = 64;
+
+export class HypIommu extends MemProtect {
+  /** handle_to_domain(): the model's domains all exist and are allocated. */
+  handle_to_domain(domain_id: number): number | null {
+    return domain_id >= 0 && domain_id < this.s.iommu.length ? domain_id : null;
+  }
+
+  /** Smallest page size the io-pgtable supports (1 << __ffs(pgsize_bitmap)). */
+  iommu_granule(): number {
+    return PAGE_SIZE;
+  }
+
+  kvm_iommu_map_pages(domain_id: number, iova: number, paddr: number, pgsize: number, pgcount: number, prot: number): number {
+    if (prot & ~IOMMU_PROT_MASK) return -EINVAL;
+    const sizeBig = BigInt(pgsize) * BigInt(pgcount);
+    if (sizeBig >= U64) return -EOVERFLOW; // __builtin_mul_overflow; iova/paddr + size cannot wrap in the model
+    const size = Number(sizeBig);
+    const pgcount_orig = BigInt(pgcount);
+    const paddr_orig = paddr;
+    const iova_orig = iova;
+    // size_t / unsigned long locals, wrapping modulo 2^64 as in C
+    let count = BigInt(pgcount);
+    let cur_iova = BigInt(iova);
+    let cur_paddr = BigInt(paddr);
+    let mapped = 0n; // declared once and never reset: iopt_map_pages adds to it on every call
+    let ret = -EINVAL;
+
+    this.hyp_spin_lock('iommu_lock');
+    out: {
+      const domain = this.handle_to_domain(domain_id);
+      if (domain === null) break out;
+      const granule = this.iommu_granule();
+      if ((iova | paddr | pgsize) % granule !== 0) {
+        this.branch('kvm_iommu_map_pages: unaligned');
+        break out;
+      }
+      ret = this.__pkvm_host_share_dma(paddr, size, !(prot & IOMMU_MMIO));
+      if (ret) break out;
+
+      let failed = false;
+      let iterations = 0;
+      while (count !== 0n) {
+        if (++iterations > LOOP_BOUND) {
+          this.hang('kvm_iommu_map_pages', `the map loop does not terminate (pgcount ${count})`);
+          return RET_HYP_PANIC;
+        }
+        const added = { v: 0 };
+        ret = this.iopt_map_pages(domain, clampAddr(cur_iova), clampAddr(cur_paddr), pgsize, minInt(count), prot, added);
+        if (this.fatal) return RET_HYP_PANIC;
+        const before = mapped;
+        mapped = u64(mapped + BigInt(added.v));
+        this.WARN_ON(mapped % BigInt(pgsize) !== 0n, 'kvm_iommu_map_pages', `mapped (${mapped}) is not a multiple of pgsize`);
+        if (mapped !== before && added.v > 0 && before !== 0n) this.branch('kvm_iommu_map_pages: mapped accumulates across iterations');
+        count = u64(count - mapped / BigInt(pgsize));
+        if (ret) {
+          failed = true;
+          break;
+        }
+        if (mapped === 0n) {
+          this.hang('kvm_iommu_map_pages', 'iopt_map_pages maps nothing and returns 0 (prot has neither IOMMU_READ nor IOMMU_WRITE): the loop spins with iommu_lock held');
+          return RET_HYP_PANIC;
+        }
+        cur_iova = u64(cur_iova + mapped);
+        cur_paddr = u64(cur_paddr + mapped);
+      }
+      if (!failed) {
+        this.hyp_spin_unlock('iommu_lock');
+        return 0;
+      }
+      // err_unmap:
+      this.branch('kvm_iommu_map_pages: err_unmap');
+      const done = u64(pgcount_orig - count);
+      if (done !== 0n) this.iopt_unmap_pages(domain, iova_orig, pgsize, minInt(done));
+      this.__pkvm_host_unshare_dma(paddr_orig, size);
+    }
+    // err_unlock:
+    this.hyp_spin_unlock('iommu_lock');
+    return ret;
+  }
+
+  kvm_iommu_unmap_pages(domain_id: number, iova: number, pgsize: number, pgcount: number): number {
+    const sizeBig = BigInt(pgsize) * BigInt(pgcount);
+    if (sizeBig >= U64) return -EOVERFLOW;
+    const size = Number(sizeBig);
+    let ret = -EINVAL;
+    let total_unmapped = 0;
+    this.hyp_spin_lock('iommu_lock');
+    out: {
+      const domain = this.handle_to_domain(domain_id);
+      if (domain === null) break out;
+      if ((iova | pgsize) % this.iommu_granule() !== 0) break out;
+      let iterations = 0;
+      while (total_unmapped < size) {
+        if (++iterations > LOOP_BOUND) {
+          this.hang('kvm_iommu_unmap_pages', 'the unmap loop does not terminate');
+          return RET_HYP_PANIC;
+        }
+        const paddr = this.iopt_iova_to_phys(domain, iova);
+        if (paddr === 0) {
+          ret = -EINVAL;
+          break out;
+        }
+        /* One page/block at a time: the range may not be physically contiguous. */
+        const unmapped = this.iopt_unmap_pages(domain, iova, pgsize, 1);
+        if (!unmapped) {
+          ret = -EINVAL;
+          break out;
+        }
+        ret = this.__pkvm_host_unshare_dma(paddr, pgsize);
+        if (ret) break out;
+        iova += unmapped;
+        total_unmapped += unmapped;
+      }
+    }
+    this.hyp_spin_unlock('iommu_lock');
+    return ret;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The abstract machine state: every component's page tables, the hyp vmemmap and the SMMU
+ * io-pgtables, as frozen plain data. One entry per physical page frame (pfn) of the model.
+ */
+import { freeze } from 'immer';
+import type { AnnotationOwner, StoredPageState } from './constants.ts';
+import { type PkvmConfig, totalPages } from './config.ts';
+
+/** A host stage-2 leaf for one page (host_mmu.pgt, identity mapped). */
+export type HostPte =
+  /** Never faulted in, or unmapped again: the host owns it and maps it lazily on a fault. */
+  | { readonly kind: 'zero' }
+  /** Valid identity mapping, page state in the software bits. */
+  | { readonly kind: 'valid'; readonly state: StoredPageState }
+  /** Invalid, annotated with the id of the component that owns the page. */
+  | { readonly kind: 'annot'; readonly owner: AnnotationOwner };
+
+/** struct hyp_page: one vmemmap entry, `null` where the vmemmap is not backed by memory. */
+export interface HypPage {
+  readonly refcount: number;
+  readonly flags: number;
+}
+
+/** A guest stage-2 leaf. */
+export interface GuestPte {
+  readonly pfn: number;
+  readonly state: StoredPageState;
+}
+
+export interface GuestVm {
+  /** Torn down (__pkvm_teardown_vm): its stage-2 is gone and its pages await reclaim. */
+  readonly dying: boolean;
+  /** Stage-2 leaves by IPA page index. */
+  readonly s2: readonly (GuestPte | null)[];
+}
+
+/** Level-1 entry of an SMMU io-pgtable: empty, a block of IOPT_BLOCK_PAGES pages, or a table of page leaves. */
+export type IoPte =
+  | null
+  | { readonly type: 'block'; readonly pfn: number }
+  | { readonly type: 'table'; readonly ptes: readonly (number | null)[] };
+
+export interface IommuDomain {
+  readonly pgd: readonly IoPte[];
+}
+
+export type FailureKind = 'BUG_ON' | 'WARN_ON' | 'vmemmap-fault' | 'uninitialised' | 'hang';
+
+/** A hypervisor failure: a BUG_ON or a fault stops the hypervisor, a WARN_ON or a garbage return does not. */
+export interface HypFailure {
+  readonly kind: FailureKind;
+  /** Kernel function where it happened. */
+  readonly where: string;
+  readonly detail: string;
+}
+
+export function isFatal(kind: FailureKind): boolean {
+  return kind === 'BUG_ON' || kind === 'vmemmap-fault' || kind === 'hang';
+}
+
+/**
+ * Bookkeeping the specification needs and the hypervisor does not keep: who holds which of a
+ * page's references. Updated only where the kernel's contract says a reference is taken or dropped.
+ */
+export interface Ghost {
+  /** Pins taken by hyp_pin_shared_mem and not yet released. */
+  readonly pins: readonly number[];
+  /** References the hyp page allocator holds on a hyp-owned page. */
+  readonly pool: readonly number[];
+  /** Successful direct __pkvm_host_share_dma calls not yet undone (adversarial host only). */
+  readonly dmaRefs: readonly number[];
+}
+
+export interface PkvmState {
+  readonly hostS2: readonly HostPte[];
+  /** Hyp stage-1 linear map of each page: the state bits of the mapping, or null when unmapped. */
+  readonly hypS1: readonly (StoredPageState | null)[];
+  readonly vmemmap: readonly (HypPage | null)[];
+  readonly vms: readonly GuestVm[];
+  readonly iommu: readonly IommuDomain[];
+  readonly ghost: Ghost;
+  /** Set once the hypervisor has stopped (BUG, fault, hang); no action is enabled afterwards. */
+  readonly panic: HypFailure | null;
+}
+
+export const ZERO_PTE: HostPte = freeze({ kind: 'zero' });
+
+export function isRam(config: PkvmConfig, pfn: number): boolean {
+  return pfn >= 0 && pfn < config.ramPages;
+}
+
+export function isBacked(config: PkvmConfig, pfn: number): boolean {
+  return isRam(config, pfn) || (pfn >= config.ramPages && pfn < config.ramPages + config.mmioBacked);
+}
+
+/** The state right after pKVM initialisation: the host owns everything, nothing is mapped yet. */
+export function initialState(config: PkvmConfig): PkvmState {
+  const n = totalPages(config);
+  const zeros = () => Array.from({ length: n }, () => 0);
+  const blocks = config.iovas / 2;
+  return freeze(
+    {
+      hostS2: Array.from({ length: n }, () => ZERO_PTE),
+      hypS1: Array.from({ length: n }, () => null),
+      vmemmap: Array.from({ length: n }, (_, pfn) => (isBacked(config, pfn) ? { refcount: 0, flags: 0 } : null)),
+      vms: Array.from({ length: config.guests }, () => ({
+        dying: false,
+        s2: Array.from({ length: config.guestIpas }, () => null),
+      })),
+      iommu: Array.from({ length: config.domains }, () => ({ pgd: Array.from({ length: blocks }, () => null) })),
+      ghost: { pins: zeros(), pool: zeros(), dmaRefs: zeros() },
+      panic: null,
+    },
+    true,
+  );
+}
+
+/** Structural equality of two states (or any two pieces of plain state data). */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  const ka = Object.keys(a as object);
+  const kb = Object.keys(b as object);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) if (!deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
+}

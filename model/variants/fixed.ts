@@ -1,0 +1,132 @@
+/**
+ * rfc-v1-fixed: the seed with the changes a reviewer of this model would ask for. It is the
+ * reference design the mutant catalogue is derived from: every default invariant holds on it in
+ * the driver and iommu host behaviours (tested).
+ */
+import {
+  EEXIST,
+  EINVAL,
+  EOVERFLOW,
+  ERANGE,
+  IOMMU_MMIO,
+  IOMMU_PROT_MASK,
+  IOMMU_READ,
+  IOMMU_WRITE,
+  IOPT_BLOCK_SIZE,
+  PAGE_SIZE,
+  PKVM_PAGE_SHARED_BORROWED,
+  PKVM_ID_HOST,
+} from '../constants.ts';
+import { Hyp } from '../kernel/hyp.ts';
+import type { PkvmMemTransition } from '../kernel/mem_protect.ts';
+import { defineVariant } from '../variant.ts';
+
+export const RFC_V1_FIXED = defineVariant({
+  name: 'rfc-v1-fixed',
+  description:
+    "The seed with the fixes this model points at: share/unshare_dma initialise their return value and check the address (not the host's is_ram hint) before touching the vmemmap; kvm_iommu_map_pages validates prot, pgsize, alignment and the IOVA range and refuses to map over anything; kvm_iommu_unmap_pages unmaps and unshares page by page, after checking the whole range is mapped; and the base gets upstream's 985bb51f17ab (hyp_ack_unshare always checks SHARED_BORROWED) and a memory check in __pkvm_host_reclaim_page.",
+  replace: {
+    __pkvm_host_share_dma_page(this: Hyp, phys_addr: number, is_ram: boolean): number {
+      const p = this.hyp_phys_to_page(phys_addr);
+      this.hyp_assert_lock_held('host_mmu.lock', '__pkvm_host_share_dma_page');
+      this.hyp_assert_lock_held('pkvm_pgd_lock', '__pkvm_host_share_dma_page');
+      if (!this.addr_is_memory(phys_addr)) return is_ram ? -EINVAL : 0;
+      if (!is_ram) return -EINVAL;
+      let ret = this.hyp_page_ref_inc_return(p);
+      if (ret < 0) return ret;
+      ret = ret === 1 ? this.do_share(this.dmaShare(phys_addr)) : this.__host_check_page_dma_shared(phys_addr);
+      if (ret) this.hyp_page_ref_dec(p);
+      return ret;
+    },
+    __pkvm_host_share_dma(this: Hyp, phys_addr: number, size: number, is_ram: boolean): number {
+      if (!this.PAGE_ALIGNED(phys_addr) || !this.PAGE_ALIGNED(size) || size === 0) return -EINVAL;
+      let ret = 0;
+      this.host_lock_component();
+      this.hyp_lock_component();
+      let i: number;
+      const n = size / PAGE_SIZE;
+      for (i = 0; i < n; i++) {
+        ret = this.__pkvm_host_share_dma_page(phys_addr + i * PAGE_SIZE, is_ram);
+        if (ret) break;
+      }
+      if (ret) for (--i; i >= 0; --i) this.__pkvm_host_unshare_dma_page(phys_addr + i * PAGE_SIZE);
+      this.hyp_unlock_component();
+      this.host_unlock_component();
+      return ret;
+    },
+    __pkvm_host_unshare_dma(this: Hyp, phys_addr: number, size: number): number {
+      if (!this.PAGE_ALIGNED(phys_addr) || !this.PAGE_ALIGNED(size) || size === 0) return -EINVAL;
+      let ret = 0;
+      this.host_lock_component();
+      this.hyp_lock_component();
+      for (let i = 0; i < size / PAGE_SIZE && !ret; i++) ret = this.__pkvm_host_unshare_dma_page(phys_addr + i * PAGE_SIZE);
+      this.hyp_unlock_component();
+      this.host_unlock_component();
+      return ret;
+    },
+    kvm_iommu_map_pages(this: Hyp, domain_id: number, iova: number, paddr: number, pgsize: number, pgcount: number, prot: number): number {
+      if (prot & ~IOMMU_PROT_MASK || !(prot & (IOMMU_READ | IOMMU_WRITE))) return -EINVAL;
+      if (pgsize !== PAGE_SIZE && pgsize !== IOPT_BLOCK_SIZE) return -EINVAL;
+      if (pgcount === 0 || (iova | paddr) % pgsize !== 0) return -EINVAL;
+      const size = pgsize * pgcount;
+      if (iova + size > this.iova_space()) return -ERANGE;
+      if (!Number.isSafeInteger(size)) return -EOVERFLOW;
+      this.hyp_spin_lock('iommu_lock');
+      let ret = -EINVAL;
+      out: {
+        const domain = this.handle_to_domain(domain_id);
+        if (domain === null) break out;
+        for (let a = iova; a < iova + size; a += PAGE_SIZE)
+          if (this.iopt_iova_to_phys(domain, a) !== 0) {
+            ret = -EEXIST;
+            break out;
+          }
+        ret = this.__pkvm_host_share_dma(paddr, size, !(prot & IOMMU_MMIO));
+        if (ret) break out;
+        let mapped = 0;
+        let left = pgcount;
+        while (left && !ret) {
+          const m = { v: 0 };
+          ret = this.iopt_map_pages(domain, iova + mapped, paddr + mapped, pgsize, left, prot, m);
+          left -= m.v / pgsize;
+          mapped += m.v;
+        }
+        if (ret) {
+          if (mapped) this.iopt_unmap_pages(domain, iova, pgsize, mapped / pgsize);
+          this.__pkvm_host_unshare_dma(paddr, size);
+        }
+      }
+      this.hyp_spin_unlock('iommu_lock');
+      return ret;
+    },
+    kvm_iommu_unmap_pages(this: Hyp, domain_id: number, iova: number, pgsize: number, pgcount: number): number {
+      if ((pgsize !== PAGE_SIZE && pgsize !== IOPT_BLOCK_SIZE) || pgcount === 0 || iova % PAGE_SIZE !== 0) return -EINVAL;
+      const size = pgsize * pgcount;
+      if (iova + size > this.iova_space()) return -ERANGE;
+      this.hyp_spin_lock('iommu_lock');
+      let ret = -EINVAL;
+      out: {
+        const domain = this.handle_to_domain(domain_id);
+        if (domain === null) break out;
+        for (let a = iova; a < iova + size; a += PAGE_SIZE)
+          if (this.iopt_iova_to_phys(domain, a) === 0) break out;
+        ret = 0;
+        for (let a = iova; a < iova + size && !ret; a += PAGE_SIZE) {
+          const phys = this.iopt_iova_to_phys(domain, a);
+          if (this.iopt_unmap_pages(domain, a, PAGE_SIZE, 1) !== PAGE_SIZE) ret = -EINVAL;
+          else ret = this.__pkvm_host_unshare_dma(phys, PAGE_SIZE);
+        }
+      }
+      this.hyp_spin_unlock('iommu_lock');
+      return ret;
+    },
+    hyp_ack_unshare(this: Hyp, addr: number, tx: PkvmMemTransition): number {
+      if (tx.initiator.id === PKVM_ID_HOST && this.hyp_page_count(this.hyp_phys_to_page(addr))) return -16;
+      return this.__hyp_check_page_state_range(addr, tx.nr_pages * PAGE_SIZE, PKVM_PAGE_SHARED_BORROWED);
+    },
+    __pkvm_host_reclaim_page(this: Hyp, pfn: number): number {
+      if (!this.addr_is_memory(this.hyp_pfn_to_phys(pfn))) return -EINVAL;
+      return Hyp.prototype.__pkvm_host_reclaim_page.call(this, pfn);
+    },
+  },
+});

@@ -1,0 +1,122 @@
+/**
+ * Read-only views of a state, shared by the operations (to decide what a well-behaved driver
+ * may do) and the invariants: what each IOVA translates to, and who can reach which page.
+ */
+import { IOPT_BLOCK_PAGES, PKVM_ID_GUEST, PKVM_ID_HYP, PKVM_NOPAGE, PKVM_PAGE_OWNED, PKVM_PAGE_SHARED_BORROWED, PKVM_PAGE_SHARED_OWNED, type PageState } from './constants.ts';
+import type { PkvmConfig } from './config.ts';
+import { HOST_PAGE_PENDING_RECLAIM } from './constants.ts';
+import type { PkvmState } from './state.ts';
+
+/** The page an IOVA slot maps to as software sees it (arm_lpae_iova_to_phys, offset OR-ed in), or null. */
+export function softwareTranslate(s: PkvmState, domain: number, slot: number): number | null {
+  const pgd = s.iommu[domain].pgd;
+  const pte = pgd[Math.floor(slot / IOPT_BLOCK_PAGES) % pgd.length];
+  if (pte === null) return null;
+  const k = slot % IOPT_BLOCK_PAGES;
+  if (pte.type === 'block') return pte.pfn | k;
+  return pte.ptes[k];
+}
+
+/**
+ * The page a device reaches at an IOVA slot. A block descriptor's output-address bits below the
+ * block size are RES0: the model's SMMU ignores them, so an unaligned block reaches the aligned
+ * block that contains the address written.
+ */
+export function deviceTranslate(s: PkvmState, domain: number, slot: number): number | null {
+  const pgd = s.iommu[domain].pgd;
+  if (slot >= pgd.length * IOPT_BLOCK_PAGES) return null;
+  const pte = pgd[Math.floor(slot / IOPT_BLOCK_PAGES)];
+  if (pte === null) return null;
+  const k = slot % IOPT_BLOCK_PAGES;
+  if (pte.type === 'block') return pte.pfn - (pte.pfn % IOPT_BLOCK_PAGES) + k;
+  return pte.ptes[k];
+}
+
+export interface DmaMapping {
+  readonly domain: number;
+  readonly slot: number;
+  readonly pfn: number;
+}
+
+/** Every (domain, IOVA slot) a device can use, with the page it reaches. */
+export function dmaMappings(s: PkvmState): DmaMapping[] {
+  const out: DmaMapping[] = [];
+  for (let domain = 0; domain < s.iommu.length; domain++) {
+    const slots = s.iommu[domain].pgd.length * IOPT_BLOCK_PAGES;
+    for (let slot = 0; slot < slots; slot++) {
+      const pfn = deviceTranslate(s, domain, slot);
+      if (pfn !== null) out.push({ domain, slot, pfn });
+    }
+  }
+  return out;
+}
+
+/** Number of IOVA slots, over all domains, through which a device reaches each page. */
+export function dmaMappingCounts(s: PkvmState): number[] {
+  const counts = new Array<number>(s.hostS2.length).fill(0);
+  for (const m of dmaMappings(s)) if (m.pfn >= 0 && m.pfn < counts.length) counts[m.pfn] += 1;
+  return counts;
+}
+
+/** One component's view of a page, from its own page table. */
+export interface PageView {
+  readonly pfn: number;
+  readonly ram: boolean;
+  /** The host's state as host_get_page_state would read it, without the memory check. */
+  readonly host: PageState;
+  /** Annotation owner when the host PTE is invalid and annotated. */
+  readonly hostAnnotation: number | null;
+  readonly hyp: PageState;
+  /** Guests mapping the page, with the state of each mapping. */
+  readonly guests: readonly { vm: number; ipa: number; state: PageState }[];
+  /** A dead guest's page awaiting __pkvm_host_reclaim_page. */
+  readonly pendingReclaim: boolean;
+}
+
+export function pageViews(s: PkvmState, config: PkvmConfig): PageView[] {
+  const guests: { vm: number; ipa: number; state: PageState }[][] = s.hostS2.map(() => []);
+  s.vms.forEach((vm, v) =>
+    vm.s2.forEach((pte, ipa) => {
+      if (pte && pte.pfn >= 0 && pte.pfn < guests.length) guests[pte.pfn].push({ vm: v, ipa, state: pte.state });
+    }),
+  );
+  return s.hostS2.map((pte, pfn) => ({
+    pfn,
+    ram: pfn < config.ramPages,
+    host: pte.kind === 'annot' ? PKVM_NOPAGE : pte.kind === 'zero' ? PKVM_PAGE_OWNED : pte.state,
+    hostAnnotation: pte.kind === 'annot' ? pte.owner : null,
+    hyp: s.hypS1[pfn] ?? PKVM_NOPAGE,
+    guests: guests[pfn],
+    pendingReclaim: ((s.vmemmap[pfn]?.flags ?? 0) & HOST_PAGE_PENDING_RECLAIM) !== 0,
+  }));
+}
+
+export type Owner = 'host' | 'hyp' | `guest ${number}` | 'dead guest';
+
+/** Components that hold the page OWNED or SHARED_OWNED. */
+export function owners(v: PageView): Owner[] {
+  const out: Owner[] = [];
+  if (v.host === PKVM_PAGE_OWNED || v.host === PKVM_PAGE_SHARED_OWNED) out.push('host');
+  if (v.hyp === PKVM_PAGE_OWNED || v.hyp === PKVM_PAGE_SHARED_OWNED) out.push('hyp');
+  for (const g of v.guests) if (g.state === PKVM_PAGE_OWNED || g.state === PKVM_PAGE_SHARED_OWNED) out.push(`guest ${g.vm}`);
+  if (out.length === 0 && v.pendingReclaim) out.push('dead guest');
+  return out;
+}
+
+/** Components that hold the page SHARED_BORROWED. */
+export function borrowers(v: PageView): Owner[] {
+  const out: Owner[] = [];
+  if (v.host === PKVM_PAGE_SHARED_BORROWED) out.push('host');
+  if (v.hyp === PKVM_PAGE_SHARED_BORROWED) out.push('hyp');
+  for (const g of v.guests) if (g.state === PKVM_PAGE_SHARED_BORROWED) out.push(`guest ${g.vm}`);
+  return out;
+}
+
+/** Is the page owned by, or lent to, the hypervisor or a guest? */
+export function heldByHypOrGuest(v: PageView): string | null {
+  if (v.hostAnnotation === PKVM_ID_HYP) return 'owned by the hypervisor (host stage-2 annotated PKVM_ID_HYP)';
+  if (v.hostAnnotation === PKVM_ID_GUEST) return 'owned by a guest (host stage-2 annotated PKVM_ID_GUEST)';
+  if (v.hyp !== PKVM_NOPAGE) return `mapped by the hypervisor (${v.hyp === PKVM_PAGE_OWNED ? 'OWNED' : v.hyp === PKVM_PAGE_SHARED_BORROWED ? 'SHARED_BORROWED' : 'SHARED_OWNED'})`;
+  if (v.guests.length) return `mapped by guest ${v.guests[0].vm} at IPA page ${v.guests[0].ipa}`;
+  return null;
+}

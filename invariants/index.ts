@@ -76,7 +76,7 @@ function singleOwner(config: PkvmConfig): StateProperty<PkvmState> {
         const o = own[0];
         if (o === 'dead guest') continue; // its stage-2 is gone: what it lent awaits reclaim
         const ownerState =
-          o === 'host' ? v.host : o === 'hyp' ? v.hyp : o === 'dead guest' ? PKVM_PAGE_OWNED : v.guests.find((g) => `guest ${g.vm}` === o)!.state;
+          o === 'host' ? v.host : o === 'hyp' ? v.hyp : v.guests.find((g) => `guest ${g.vm}` === o)!.state;
         const lentToDevice = maps[v.pfn] > 0 || s.ghost.dmaRefs[v.pfn] > 0 || (o === 'host' && (s.vmemmap[v.pfn]?.refcount ?? 0) > s.ghost.pins[v.pfn]);
         if (bor.length && ownerState !== PKVM_PAGE_SHARED_OWNED)
           return { message: `${page(v.pfn)} is borrowed by ${bor.join(', ')} but its owner (${o}) holds it ${ownerState === PKVM_PAGE_OWNED ? 'PKVM_PAGE_OWNED' : 'in another state'}` };

@@ -1,0 +1,137 @@
+/**
+ * The command line: one yargs object per command, shared option builders, strict parsing, and
+ * one error path. Exit codes: 0 ok, 1 violation, 2 bad usage or bad input.
+ */
+import yargs from 'yargs';
+import { BUILTIN_VARIANTS } from '../model/variants/index.ts';
+import { HOST_BEHAVIOURS } from '../model/config.ts';
+import { OPERATIONS } from '../model/operations.ts';
+import { pieceNames } from '../model/kernel/hyp.ts';
+import { pkvmProperties } from '../invariants/index.ts';
+import { DEFAULT_CONFIG } from '../model/config.ts';
+import { VariantError } from '../model/variant.ts';
+import { EXIT, UsageError } from './errors.ts';
+import { configFromArgs, nonNegative, resolveVariant, withBounds, withVariant, type BoundArgs } from './options.ts';
+import { printCheck, printReplay, processIo, progressPrinter, type Io } from './output.ts';
+import { runCheck, runReplay } from './run.ts';
+
+const LISTS = ['variants', 'invariants', 'operations', 'pieces', 'hosts'] as const;
+
+function listText(what: (typeof LISTS)[number]): string {
+  switch (what) {
+    case 'variants':
+      return BUILTIN_VARIANTS.map((v) => `${v.name}\n    ${v.description}${v.replaces.length ? `\n    replaces: ${v.replaces.join(', ')}` : ''}`).join('\n');
+    case 'invariants':
+      return pkvmProperties(DEFAULT_CONFIG)
+        .map((p) => `${p.name.padEnd(24)} [${p.kind}] ${p.description}`)
+        .concat([`${'hyp-failure'.padEnd(24)} [group] no-bug, no-vmemmap-fault, no-hang, no-warn, no-uninitialised-return`])
+        .join('\n');
+    case 'operations':
+      return OPERATIONS.map((o) => `${o.name.padEnd(28)} [${o.actor}${o.hosts ? `: ${o.hosts.join('/')}` : ''}] ${o.description}`).join('\n');
+    case 'pieces':
+      return pieceNames().join('\n');
+    case 'hosts':
+      return Object.entries(HOST_BEHAVIOURS)
+        .map(([k, v]) => `${k.padEnd(12)} ${v}`)
+        .join('\n');
+  }
+}
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  let code: number = EXIT.ok;
+  const debug = argv.includes('--debug');
+  const parser = yargs(argv)
+    .scriptName('pkvm-check')
+    .usage('$0 <command> [options]\n\nA bounded model checker for the memory-ownership protocol of pKVM, DMA sharing included.')
+    .command(
+      'check',
+      'explore the model exhaustively (breadth-first) or by random walks and check the invariants',
+      (y) =>
+        withVariant(withBounds(y))
+          .option('invariant', { type: 'string', array: true, describe: 'check only these invariants (or the group hyp-failure); repeatable', group: 'Search:' })
+          .option('depth', { type: 'number', describe: 'do not explore beyond this many steps', group: 'Search:' })
+          .option('max-states', { type: 'number', describe: 'stop after this many distinct states', group: 'Search:' })
+          .option('time-limit', { type: 'number', describe: 'stop after this many seconds', group: 'Search:' })
+          .option('all', { type: 'boolean', default: false, describe: 'go on after a violation and report the shortest trace of every violated invariant', group: 'Search:' })
+          .option('random', { type: 'boolean', default: false, describe: 'random walks (fast-check) instead of exhaustive search', group: 'Search:' })
+          .option('seed', { type: 'number', describe: 'seed of the random walks (default: drawn and printed)', group: 'Search:' })
+          .option('runs', { type: 'number', default: 1000, describe: 'number of random walks', group: 'Search:' })
+          .option('trace-out', { type: 'string', default: 'pkvm-check-trace.json', describe: 'where to write the counterexample (with --all, one file per invariant)', group: 'Output:' })
+          .option('trace', { type: 'boolean', default: true, describe: 'write trace files (--no-trace: do not)', group: 'Output:' })
+          .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
+          .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' }),
+      (a) => {
+        const config = configFromArgs(a as unknown as BoundArgs);
+        const variant = resolveVariant(a.variant);
+        const depth = nonNegative('depth', a.depth);
+        const maxStates = nonNegative('max-states', a['max-states']);
+        const timeLimit = nonNegative('time-limit', a['time-limit']);
+        if (a.random && (!Number.isInteger(a.runs) || a.runs < 1)) throw new UsageError(`--runs must be a positive integer (got ${a.runs})`);
+        const seed = a.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
+        if (a.seed !== undefined && !Number.isInteger(a.seed)) throw new UsageError(`--seed must be an integer (got ${a.seed})`);
+        const report = runCheck({
+          config,
+          variant,
+          invariants: a.invariant,
+          depth,
+          maxStates,
+          timeLimit,
+          all: a.all,
+          traceOut: a.trace ? a['trace-out'] : null,
+          random: a.random ? { seed, runs: a.runs } : undefined,
+          progress: a.quiet ? undefined : progressPrinter(io),
+          command: ['pkvm-check', ...argv].join(' '),
+        });
+        code = printCheck(report, a.json, io);
+      },
+    )
+    .command(
+      'replay <file>',
+      're-execute a trace file step by step and say whether the same violation happens (optionally on another variant)',
+      (y) =>
+        withVariant(y)
+          .positional('file', { type: 'string', demandOption: true, describe: 'a trace file written by check' })
+          .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout' }),
+      (a) => {
+        const report = runReplay(a.file as string, a.variant ? resolveVariant(a.variant) : null, (name) => resolveVariant(name));
+        code = printReplay(report, a.json, io);
+      },
+    )
+    .command(
+      'list <what>',
+      'list the variants, invariants, operations, pieces (replaceable kernel functions) or host behaviours',
+      (y) => y.positional('what', { choices: LISTS, demandOption: true }),
+      (a) => {
+        io.out(listText(a.what as (typeof LISTS)[number]));
+        code = EXIT.ok;
+      },
+    )
+    .option('debug', { type: 'boolean', default: false, describe: 'print stack traces of errors' })
+    .demandCommand(1, 'name a command: check, replay or list')
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version('0.1.0')
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    });
+
+  try {
+    await parser.parseAsync();
+    return code;
+  } catch (e) {
+    if (debug && e instanceof Error) io.err(e.stack ?? e.message);
+    if (e instanceof UsageError || e instanceof VariantError) {
+      io.err(`pkvm-check: ${e.message}`);
+      return EXIT.usage;
+    }
+    if (e instanceof Error && e.name === 'YError') {
+      io.err(`pkvm-check: ${e.message}`);
+      return EXIT.usage;
+    }
+    io.err(`pkvm-check: internal error: ${e instanceof Error ? e.message : String(e)}${debug ? '' : ' (run with --debug for the stack)'}`);
+    return EXIT.usage;
+  }
+}

@@ -1,0 +1,73 @@
+/** Option builders shared by the commands, and the translation of flags into a configuration. */
+import type { Argv } from 'yargs';
+import { ConfigError, DEFAULT_CONFIG, HOST_BEHAVIOURS, type HostBehaviour, type PkvmConfig, validateConfig } from '../model/config.ts';
+import { builtinVariant, BUILTIN_VARIANTS } from '../model/variants/index.ts';
+import type { Variant } from '../model/variant.ts';
+import { UsageError } from './errors.ts';
+
+export function withBounds<T>(y: Argv<T>) {
+  return y
+    .option('ram-pages', { type: 'number', default: DEFAULT_CONFIG.ramPages, describe: 'RAM pages (one memblock region)', group: 'Model bounds:' })
+    .option('mmio-pages', { type: 'number', default: DEFAULT_CONFIG.mmioPages, describe: 'MMIO pages, after RAM', group: 'Model bounds:' })
+    .option('mmio-backed', { type: 'number', default: DEFAULT_CONFIG.mmioBacked, describe: 'MMIO pages (the first ones) whose hyp vmemmap entry is backed', group: 'Model bounds:' })
+    .option('domains', { type: 'number', default: DEFAULT_CONFIG.domains, describe: 'SMMU domains', group: 'Model bounds:' })
+    .option('iovas', { type: 'number', default: DEFAULT_CONFIG.iovas, describe: 'IOVA pages per domain (a power of two; 2 pages per block)', group: 'Model bounds:' })
+    .option('guests', { type: 'number', default: DEFAULT_CONFIG.guests, describe: 'guests', group: 'Model bounds:' })
+    .option('guest-ipas', { type: 'number', default: DEFAULT_CONFIG.guestIpas, describe: 'IPA pages per guest', group: 'Model bounds:' })
+    .option('refcount-bits', { type: 'number', default: DEFAULT_CONFIG.refcountBits, describe: 'width of hyp_page.refcount', group: 'Model bounds:' })
+    .option('max-range', { type: 'number', default: DEFAULT_CONFIG.maxRange, describe: 'largest range (pages) a call names', group: 'Model bounds:' })
+    .option('max-pins', { type: 'number', default: DEFAULT_CONFIG.maxPins, describe: 'most pins of one page', group: 'Model bounds:' })
+    .option('host', { type: 'string', default: DEFAULT_CONFIG.host, choices: Object.keys(HOST_BEHAVIOURS), describe: 'host behaviour', group: 'Model bounds:' });
+}
+
+export function withVariant<T>(y: Argv<T>) {
+  return y.option('variant', { type: 'string', describe: `variant of the protocol: ${BUILTIN_VARIANTS.map((v) => v.name).join(', ')}`, group: 'Model:' });
+}
+
+export interface BoundArgs {
+  ramPages: number;
+  mmioPages: number;
+  mmioBacked: number;
+  domains: number;
+  iovas: number;
+  guests: number;
+  guestIpas: number;
+  refcountBits: number;
+  maxRange: number;
+  maxPins: number;
+  host: string;
+}
+
+export function configFromArgs(a: BoundArgs): PkvmConfig {
+  try {
+    return validateConfig({
+      ramPages: a.ramPages,
+      mmioPages: a.mmioPages,
+      mmioBacked: a.mmioBacked,
+      domains: a.domains,
+      iovas: a.iovas,
+      guests: a.guests,
+      guestIpas: a.guestIpas,
+      refcountBits: a.refcountBits,
+      maxRange: a.maxRange,
+      maxPins: a.maxPins,
+      host: a.host as HostBehaviour,
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+export function resolveVariant(name: string | undefined): Variant {
+  const n = name ?? 'rfc-v1';
+  const v = builtinVariant(n);
+  if (!v) throw new UsageError(`unknown variant '${n}' (known: ${BUILTIN_VARIANTS.map((x) => x.name).join(', ')})`);
+  return v;
+}
+
+export function nonNegative(name: string, v: number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isFinite(v) || v < 0) throw new UsageError(`--${name} must be a non-negative number (got ${v})`);
+  return v;
+}

@@ -1,0 +1,87 @@
+/**
+ * A state as a flat list of named, printable facts ("page 1 / host stage-2" -> "valid SHARED_OWNED"),
+ * so that a step of a trace can show only what changed.
+ */
+import { COMPONENT_NAMES, HOST_PAGE_NEED_POISONING, HOST_PAGE_PENDING_RECLAIM, PAGE_SIZE, PHYS_BASE, PAGE_STATE_NAMES, type ComponentId } from '../model/constants.ts';
+import type { PkvmConfig } from '../model/config.ts';
+import type { HostPte, PkvmState } from '../model/state.ts';
+import { deviceTranslate } from '../model/views.ts';
+
+export const hexPhys = (pfn: number) => `0x${(PHYS_BASE + pfn * PAGE_SIZE).toString(16)}`;
+
+function hostPte(p: HostPte): string {
+  if (p.kind === 'zero') return 'zero (host owns it, mapped lazily)';
+  if (p.kind === 'valid') return `valid, ${PAGE_STATE_NAMES[p.state]}`;
+  return `invalid, owner ${COMPONENT_NAMES[p.owner as ComponentId]}`;
+}
+
+function flags(f: number): string {
+  const out: string[] = [];
+  if (f & HOST_PAGE_NEED_POISONING) out.push('HOST_PAGE_NEED_POISONING');
+  if (f & HOST_PAGE_PENDING_RECLAIM) out.push('HOST_PAGE_PENDING_RECLAIM');
+  return out.length ? out.join('|') : '0';
+}
+
+export function pageLabel(config: PkvmConfig, pfn: number): string {
+  return `page ${pfn} (${pfn < config.ramPages ? 'RAM' : 'MMIO'} ${hexPhys(pfn)})`;
+}
+
+/** Facts of a state, in a stable order. Defaults (nothing mapped, zero counts) are left out. */
+export function stateFacts(s: PkvmState, config: PkvmConfig): Map<string, string> {
+  const f = new Map<string, string>();
+  for (let pfn = 0; pfn < s.hostS2.length; pfn++) {
+    const label = pageLabel(config, pfn);
+    f.set(`${label} / host stage-2`, hostPte(s.hostS2[pfn]));
+    const h = s.hypS1[pfn];
+    if (h !== null) f.set(`${label} / hyp stage-1`, `mapped, ${PAGE_STATE_NAMES[h]}`);
+    const v = s.vmemmap[pfn];
+    if (v) {
+      if (v.refcount) f.set(`${label} / hyp_page.refcount`, String(v.refcount));
+      if (v.flags) f.set(`${label} / hyp_page.flags`, flags(v.flags));
+    }
+    if (s.ghost.pins[pfn]) f.set(`${label} / pins (spec)`, String(s.ghost.pins[pfn]));
+    if (s.ghost.pool[pfn]) f.set(`${label} / hyp allocator references (spec)`, String(s.ghost.pool[pfn]));
+    if (s.ghost.dmaRefs[pfn]) f.set(`${label} / direct DMA shares (spec)`, String(s.ghost.dmaRefs[pfn]));
+  }
+  s.vms.forEach((vm, v) => {
+    if (vm.dying) f.set(`guest ${v}`, 'torn down');
+    vm.s2.forEach((pte, ipa) => {
+      if (pte) f.set(`guest ${v} / IPA 0x${(ipa * PAGE_SIZE).toString(16)}`, `${pageLabel(config, pte.pfn)}, ${PAGE_STATE_NAMES[pte.state]}`);
+    });
+  });
+  s.iommu.forEach((d, dom) => {
+    d.pgd.forEach((pte, i) => {
+      if (pte === null) return;
+      if (pte.type === 'block') f.set(`domain ${dom} / block at IOVA 0x${(i * 2 * PAGE_SIZE).toString(16)}`, `${hexPhys(pte.pfn)}, 2 pages`);
+      else
+        pte.ptes.forEach((leaf, k) => {
+          f.set(`domain ${dom} / page at IOVA 0x${((i * 2 + k) * PAGE_SIZE).toString(16)}`, leaf === null ? 'none (table kept)' : pageLabel(config, leaf));
+        });
+    });
+    for (let slot = 0; slot < d.pgd.length * 2; slot++) {
+      const pfn = deviceTranslate(s, dom, slot);
+      if (pfn !== null) f.set(`domain ${dom} / device reaches IOVA 0x${(slot * PAGE_SIZE).toString(16)}`, pageLabel(config, pfn));
+    }
+  });
+  if (s.panic) f.set('hypervisor', `stopped: ${s.panic.kind} in ${s.panic.where}`);
+  return f;
+}
+
+export interface Change {
+  readonly what: string;
+  readonly before: string | null;
+  readonly after: string | null;
+}
+
+export function diffStates(a: PkvmState, b: PkvmState, config: PkvmConfig): Change[] {
+  const fa = stateFacts(a, config);
+  const fb = stateFacts(b, config);
+  const out: Change[] = [];
+  const keys = new Set([...fa.keys(), ...fb.keys()]);
+  for (const k of keys) {
+    const x = fa.get(k) ?? null;
+    const y = fb.get(k) ?? null;
+    if (x !== y) out.push({ what: k, before: x, after: y });
+  }
+  return out;
+}

@@ -24,7 +24,7 @@ function listText(what: (typeof LISTS)[number]): string {
     case 'invariants':
       return pkvmProperties(DEFAULT_CONFIG)
         .map((p) => `${p.name.padEnd(24)} [${p.kind}] ${p.description}`)
-        .concat([`${'hyp-failure'.padEnd(24)} [group] no-bug, no-vmemmap-fault, no-hang, no-warn, no-uninitialised-return`])
+        .concat([`${'hyp-failure'.padEnd(24)} [group] no-bug, no-vmemmap-fault, no-hang, no-warn, no-uninitialised-return, lock-discipline`])
         .join('\n');
     case 'operations':
       return OPERATIONS.map((o) => `${o.name.padEnd(28)} [${o.actor}${o.hosts ? `: ${o.hosts.join('/')}` : ''}] ${o.description}`).join('\n');

@@ -161,6 +161,7 @@ export function pkvmProperties(config: PkvmConfig): PkvmProperty[] {
     noFailure('hang', 'no-hang', 'Every hypercall terminates (no loop that spins at EL2).'),
     noFailure('WARN_ON', 'no-warn', 'No host-reachable WARN_ON at EL2.'),
     noFailure('uninitialised', 'no-uninitialised-return', 'No hypercall returns, or branches on, an uninitialised value.'),
+    noFailure('lock-assert', 'lock-discipline', 'Every hyp_assert_lock_held() holds: page tables are changed only under their lock.'),
     failureAtomicity,
   ];
 }
@@ -191,7 +192,7 @@ export function invariantNames(config: PkvmConfig): string[] {
 export function selectProperties(config: PkvmConfig, names: readonly string[] | undefined): PkvmProperty[] {
   const all = pkvmProperties(config);
   if (!names || names.length === 0) return all;
-  const groups: Record<string, string[]> = { [HYP_FAILURE_GROUP]: ['no-bug', 'no-vmemmap-fault', 'no-hang', 'no-warn', 'no-uninitialised-return'] };
+  const groups: Record<string, string[]> = { [HYP_FAILURE_GROUP]: ['no-bug', 'no-vmemmap-fault', 'no-hang', 'no-warn', 'no-uninitialised-return', 'lock-discipline'] };
   const wanted = new Set<string>();
   for (const n of names) {
     if (groups[n]) groups[n].forEach((g) => wanted.add(g));

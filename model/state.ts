@@ -44,7 +44,7 @@ export interface IommuDomain {
   readonly pgd: readonly IoPte[];
 }
 
-export type FailureKind = 'BUG_ON' | 'WARN_ON' | 'vmemmap-fault' | 'uninitialised' | 'hang';
+export type FailureKind = 'BUG_ON' | 'WARN_ON' | 'vmemmap-fault' | 'uninitialised' | 'hang' | 'lock-assert';
 
 /** A hypervisor failure: a BUG_ON or a fault stops the hypervisor, a WARN_ON or a garbage return does not. */
 export interface HypFailure {

@@ -92,6 +92,10 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     const id = parents.add(-1, i);
     current.push(id, keepBytes ? bytes : inits[i]);
     if (onNewState(inits[i], id)) stopped = true;
+    if (visited.size >= maxStates) {
+      cutBy = 'states';
+      stopped = true;
+    }
   }
   levels.push(current.length);
 

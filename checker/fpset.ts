@@ -7,6 +7,8 @@ export class FingerprintSet {
   private table: Uint32Array;
   private mask: number;
   private count = 0;
+  /** The all-zero fingerprint marks an empty slot, so its presence is kept apart. */
+  private hasZero = false;
 
   constructor(initialCapacity = 1 << 16) {
     let cap = 1;
@@ -23,9 +25,14 @@ export class FingerprintSet {
     return this.table.byteLength;
   }
 
-  /** Adds the fingerprint; returns true if it was not there. The all-zero fingerprint is remapped. */
+  /** Adds the fingerprint; returns true if it was not there. */
   add(hi: number, lo: number): boolean {
-    if (hi === 0 && lo === 0) lo = 1;
+    if (hi === 0 && lo === 0) {
+      if (this.hasZero) return false;
+      this.hasZero = true;
+      this.count++;
+      return true;
+    }
     if ((this.count + 1) * 4 > (this.mask + 1) * 3) this.grow();
     const t = this.table;
     let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
@@ -44,7 +51,7 @@ export class FingerprintSet {
   }
 
   has(hi: number, lo: number): boolean {
-    if (hi === 0 && lo === 0) lo = 1;
+    if (hi === 0 && lo === 0) return this.hasZero;
     const t = this.table;
     let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
     for (;;) {
@@ -61,7 +68,7 @@ export class FingerprintSet {
     const cap = (this.mask + 1) * 2;
     this.table = new Uint32Array(cap * 2);
     this.mask = cap - 1;
-    this.count = 0;
+    this.count = this.hasZero ? 1 : 0;
     for (let i = 0; i < old.length; i += 2) if (old[i] !== 0 || old[i + 1] !== 0) this.add(old[i], old[i + 1]);
   }
 }

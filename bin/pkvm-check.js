@@ -3,5 +3,6 @@
 import { register } from 'tsx/esm/api';
 
 register();
+process.env.NODE_ENV ??= "production";
 const { main } = await import('../cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

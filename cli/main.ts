@@ -115,7 +115,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .wrap(Math.min(110, process.stdout.columns || 110))
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err ?? new UsageError(msg);
+      throw err ?? new UsageError(msg.replace(/\s*\n\s*/g, ' '));
     });
 
   try {
@@ -128,7 +128,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return EXIT.usage;
     }
     if (e instanceof Error && e.name === 'YError') {
-      io.err(`pkvm-check: ${e.message}`);
+      io.err(`pkvm-check: ${e.message.replace(/\s*\n\s*/g, ' ')}`);
       return EXIT.usage;
     }
     io.err(`pkvm-check: internal error: ${e instanceof Error ? e.message : String(e)}${debug ? '' : ' (run with --debug for the stack)'}`);

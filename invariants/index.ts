@@ -145,7 +145,12 @@ const failureAtomicity: StepProperty<PkvmState, PkvmAction, PkvmOutcome> = {
  * zero (lazily mapped) one are the same to the host, so they compare equal.
  */
 function abstractState(s: PkvmState): unknown {
-  return { ...s, hostS2: s.hostS2.map((p) => (p.kind === 'valid' && p.state === PKVM_PAGE_OWNED ? { kind: 'zero' } : p)) };
+  return {
+    ...s,
+    hostS2: s.hostS2.map((p) => (p.kind === 'valid' && p.state === PKVM_PAGE_OWNED ? { kind: 'zero' } : p)),
+    // an io-pgtable table with no leaf left maps nothing: the same as no table
+    iommu: s.iommu.map((d) => d.pgd.map((e) => (e && e.type === 'table' && e.ptes.every((x) => x === null) ? null : e))),
+  };
 }
 
 export const HYP_FAILURE_GROUP = 'hyp-failure';

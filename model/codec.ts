@@ -25,8 +25,7 @@ export class PkvmCodec {
   private readonly vmOffset: number;
   private readonly domOffset: number;
   private readonly panicOffset: number;
-  private readonly failures: HypFailure[] = [];
-  private readonly failureIds = new Map<string, number>();
+  private readonly failures = new Map<number, HypFailure>();
   private readonly guestPtes = new Map<number, GuestPte>();
   private readonly blocks = new Map<number, IoPte>();
   private readonly tables = new Map<number, IoPte>();
@@ -36,18 +35,17 @@ export class PkvmCodec {
     this.vmOffset = this.pages * PAGE_BYTES;
     this.domOffset = this.vmOffset + config.guests * (1 + 2 * config.guestIpas);
     this.panicOffset = this.domOffset + config.domains * (config.iovas / IOPT_BLOCK_PAGES) * 3;
-    this.size = this.panicOffset + 2;
+    this.size = this.panicOffset + 4;
   }
 
+  /** A panic is encoded as a 32-bit hash of its text: canonical across model instances. */
   private failureId(f: HypFailure): number {
     const key = `${f.kind}\u0000${f.where}\u0000${f.detail}`;
-    let id = this.failureIds.get(key);
-    if (id === undefined) {
-      id = this.failures.length;
-      this.failures.push(f);
-      this.failureIds.set(key, id);
-    }
-    return id;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    h = (h >>> 0) || 1;
+    if (!this.failures.has(h)) this.failures.set(h, f);
+    return h;
   }
 
   encode(s: PkvmState): Uint8Array {
@@ -90,9 +88,11 @@ export class PkvmCodec {
         }
       }
     if (s.panic) {
-      const id = this.failureId(s.panic) + 1;
+      const id = this.failureId(s.panic);
       b[this.panicOffset] = id & 0xff;
-      b[this.panicOffset + 1] = id >>> 8;
+      b[this.panicOffset + 1] = (id >>> 8) & 0xff;
+      b[this.panicOffset + 2] = (id >>> 16) & 0xff;
+      b[this.panicOffset + 3] = id >>> 24;
     }
     return b;
   }
@@ -137,8 +137,9 @@ export class PkvmCodec {
       }
       iommu.push({ pgd });
     }
-    const pid = b[this.panicOffset] | (b[this.panicOffset + 1] << 8);
-    return freeze({ hostS2, hypS1, vmemmap, vms, iommu, ghost: { pins, pool, dmaRefs }, panic: pid === 0 ? null : this.failures[pid - 1] }, true);
+    const o2 = this.panicOffset;
+    const pid = (b[o2] | (b[o2 + 1] << 8) | (b[o2 + 2] << 16) | (b[o2 + 3] << 24)) >>> 0;
+    return freeze({ hostS2, hypS1, vmemmap, vms, iommu, ghost: { pins, pool, dmaRefs }, panic: pid === 0 ? null : (this.failures.get(pid) ?? null) }, true);
   }
 
   private guestPte(pfn: number, state: StoredPageState): GuestPte {

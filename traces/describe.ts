@@ -36,7 +36,7 @@ export function stateFacts(s: PkvmState, config: PkvmConfig): Map<string, string
     if (h !== null) f.set(`${label} / hyp stage-1`, `mapped, ${PAGE_STATE_NAMES[h]}`);
     const v = s.vmemmap[pfn];
     if (v) {
-      if (v.refcount) f.set(`${label} / hyp_page.refcount`, String(v.refcount));
+      if (pfn < config.ramPages || v.refcount) f.set(`${label} / hyp_page.refcount`, String(v.refcount));
       if (v.flags) f.set(`${label} / hyp_page.flags`, flags(v.flags));
     }
     if (s.ghost.pins[pfn]) f.set(`${label} / pins (spec)`, String(s.ghost.pins[pfn]));

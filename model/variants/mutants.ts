@@ -3,7 +3,7 @@
  * could plausibly make, named after what it changes. Tests use them to show that every invariant
  * can fail, and the verify command kills them.
  */
-import { EINVAL, PAGE_SIZE, PKVM_NOPAGE, PKVM_PAGE_SHARED_OWNED } from '../constants.ts';
+import { EINVAL, PAGE_SIZE, PKVM_PAGE_SHARED_OWNED } from '../constants.ts';
 import type { Hyp } from '../kernel/hyp.ts';
 import { defineVariant, type Variant } from '../variant.ts';
 import { RFC_V1_FIXED } from './fixed.ts';
@@ -121,6 +121,23 @@ export const MUTANTS: readonly Variant[] = [
       },
     },
   ),
+  mutant(
+    'share-dma-no-hyp-lock',
+    '__pkvm_host_share_dma takes host_mmu.lock but not pkvm_pgd_lock, although __host_check_page_dma_shared reads the hyp stage-1 (a lock dropped to shorten the critical section).',
+    {
+      __pkvm_host_share_dma(this: Hyp, phys_addr: number, size: number, is_ram: boolean): number {
+        if (!this.PAGE_ALIGNED(phys_addr) || !this.PAGE_ALIGNED(size) || size === 0) return -EINVAL;
+        let ret = 0;
+        this.host_lock_component();
+        let i: number;
+        for (i = 0; i < size / PAGE_SIZE; i++) {
+          ret = this.__pkvm_host_share_dma_page(phys_addr + i * PAGE_SIZE, is_ram);
+          if (ret) break;
+        }
+        if (ret) for (--i; i >= 0; --i) this.__pkvm_host_unshare_dma_page(phys_addr + i * PAGE_SIZE);
+        this.host_unlock_component();
+        return ret;
+      },
+    },
+  ),
 ];
-
-export { PKVM_NOPAGE };

@@ -3,7 +3,6 @@
  * pure step that runs one operation of a variant's hypervisor on an immer draft.
  */
 import { freeze, produce, type Draft } from 'immer';
-import type { Model, Step } from '../checker/types.ts';
 import { retName } from './constants.ts';
 import { type PkvmConfig, validateConfig } from './config.ts';
 import { PkvmCodec } from './codec.ts';
@@ -22,7 +21,8 @@ export interface PkvmOutcome {
   readonly accesses: readonly { readonly by: string; readonly pfn: number }[];
 }
 
-export class PkvmModel implements Model<PkvmState, PkvmAction, PkvmOutcome> {
+/** A deterministic transition system (the checker's Model interface, by shape). */
+export class PkvmModel {
   readonly config: PkvmConfig;
   readonly variant: Variant;
   readonly codec: PkvmCodec;
@@ -57,7 +57,7 @@ export class PkvmModel implements Model<PkvmState, PkvmAction, PkvmOutcome> {
     return out;
   }
 
-  step(state: PkvmState, action: PkvmAction): Step<PkvmState, PkvmOutcome> {
+  step(state: PkvmState, action: PkvmAction): { readonly state: PkvmState; readonly outcome: PkvmOutcome } {
     const spec = OPERATIONS_BY_NAME.get(action.op);
     if (!spec) throw new Error(`unknown operation ${action.op}`);
     let hyp: Hyp | null = null;

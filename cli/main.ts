@@ -11,7 +11,8 @@ import { pkvmProperties } from '../invariants/index.ts';
 import { DEFAULT_CONFIG } from '../model/config.ts';
 import { VariantError } from '../model/variant.ts';
 import { EXIT, UsageError } from './errors.ts';
-import { configFromArgs, nonNegative, resolveVariant, withBounds, withVariant, type BoundArgs } from './options.ts';
+import { configFromArgs, nonNegative, withBounds, withVariant, type BoundArgs } from './options.ts';
+import { loadVariant } from './variants.ts';
 import { printCheck, printReplay, processIo, progressPrinter, type Io } from './output.ts';
 import { runCheck, runReplay } from './run.ts';
 
@@ -60,9 +61,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('trace', { type: 'boolean', default: true, describe: 'write trace files (--no-trace: do not)', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' }),
-      (a) => {
+      async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
-        const variant = resolveVariant(a.variant);
+        const variant = await loadVariant(a.variant);
         const depth = nonNegative('depth', a.depth);
         const maxStates = nonNegative('max-states', a['max-states']);
         const timeLimit = nonNegative('time-limit', a['time-limit']);
@@ -92,8 +93,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         withVariant(y)
           .positional('file', { type: 'string', demandOption: true, describe: 'a trace file written by check' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout' }),
-      (a) => {
-        const report = runReplay(a.file as string, a.variant ? resolveVariant(a.variant) : null, (name) => resolveVariant(name));
+      async (a) => {
+        const report = await runReplay(a.file as string, a.variant ? await loadVariant(a.variant) : null, (name) => loadVariant(name));
         code = printReplay(report, a.json, io);
       },
     )

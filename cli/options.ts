@@ -1,8 +1,7 @@
 /** Option builders shared by the commands, and the translation of flags into a configuration. */
 import type { Argv } from 'yargs';
 import { ConfigError, DEFAULT_CONFIG, HOST_BEHAVIOURS, type HostBehaviour, type PkvmConfig, validateConfig } from '../model/config.ts';
-import { builtinVariant, BUILTIN_VARIANTS } from '../model/variants/index.ts';
-import type { Variant } from '../model/variant.ts';
+import { BUILTIN_VARIANTS } from '../model/variants/index.ts';
 import { UsageError } from './errors.ts';
 
 export function withBounds<T>(y: Argv<T>) {
@@ -21,7 +20,7 @@ export function withBounds<T>(y: Argv<T>) {
 }
 
 export function withVariant<T>(y: Argv<T>) {
-  return y.option('variant', { type: 'string', describe: `variant of the protocol: ${BUILTIN_VARIANTS.map((v) => v.name).join(', ')}`, group: 'Model:' });
+  return y.option('variant', { type: 'string', describe: `variant of the protocol: a built-in one (${BUILTIN_VARIANTS.map((v) => v.name).join(', ')}) or the path of a variant module`, group: 'Model:' });
 }
 
 export interface BoundArgs {
@@ -59,12 +58,6 @@ export function configFromArgs(a: BoundArgs): PkvmConfig {
   }
 }
 
-export function resolveVariant(name: string | undefined): Variant {
-  const n = name ?? 'rfc-v1';
-  const v = builtinVariant(n);
-  if (!v) throw new UsageError(`unknown variant '${n}' (known: ${BUILTIN_VARIANTS.map((x) => x.name).join(', ')})`);
-  return v;
-}
 
 export function nonNegative(name: string, v: number | undefined): number | undefined {
   if (v === undefined) return undefined;

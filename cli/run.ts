@@ -49,9 +49,9 @@ export interface CheckRequest {
   readonly command: string;
 }
 
-function propertiesFor(config: PkvmConfig, names: readonly string[] | undefined): PkvmProperty[] {
+function propertiesFor(config: PkvmConfig, names: readonly string[] | undefined, variant: Variant): PkvmProperty[] {
   try {
-    return selectProperties(config, names);
+    return selectProperties(config, names, variant);
   } catch (e) {
     throw new UsageError(e instanceof Error ? e.message : String(e));
   }
@@ -75,7 +75,7 @@ function writeTraces(model: PkvmModel, props: readonly PkvmProperty[], violation
 
 export function runCheck(req: CheckRequest): CheckReport {
   const model = new PkvmModel(req.config, req.variant);
-  const props = propertiesFor(req.config, req.invariants);
+  const props = propertiesFor(req.config, req.invariants, req.variant);
   const bounds = { depth: req.depth, maxStates: req.maxStates, timeLimit: req.timeLimit };
   if (req.random) {
     const r = randomWalks(model, props, { seed: req.random.seed, runs: req.random.runs, depth: req.depth ?? 50, timeLimitSeconds: req.timeLimit });
@@ -92,7 +92,7 @@ export function runCheck(req: CheckRequest): CheckReport {
       command: req.command,
     };
   }
-  const result = check(model, [...props, ...pkvmReachables(req.config)], {
+  const result = check(model, [...props, ...pkvmReachables(req.config, req.variant)], {
     maxDepth: req.depth,
     maxStates: req.maxStates,
     timeLimitSeconds: req.timeLimit,
@@ -125,7 +125,7 @@ export function loadTrace(file: string): TraceFile {
   }
 }
 
-export function runReplay(file: string, variant: Variant | null, resolve: (name: string) => Variant): ReplayReport {
+export async function runReplay(file: string, variant: Variant | null, resolve: (name: string) => Promise<Variant>): Promise<ReplayReport> {
   const trace = loadTrace(file);
   let config: PkvmConfig;
   try {
@@ -134,9 +134,9 @@ export function runReplay(file: string, variant: Variant | null, resolve: (name:
     if (e instanceof ConfigError) throw new UsageError(`malformed trace file ${file}: its configuration is invalid (${e.message})`);
     throw e;
   }
-  const v = variant ?? resolve(trace.variant);
+  const v = variant ?? (await resolve(trace.variant));
   const model = new PkvmModel(config, v);
-  const props = selectProperties(config, undefined);
+  const props = selectProperties(config, undefined, v);
   if (trace.violation && !props.some((p) => p.name === trace.violation!.invariant))
     throw new UsageError(`malformed trace file ${file}: unknown invariant '${trace.violation.invariant}'`);
   return { file, trace, variant: v, replay: replayTrace(model, trace, props) };

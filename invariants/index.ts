@@ -9,7 +9,8 @@ import type { PkvmConfig } from '../model/config.ts';
 import type { PkvmAction } from '../model/operations.ts';
 import { deepEqual, type FailureKind, type PkvmState } from '../model/state.ts';
 import type { PkvmOutcome } from '../model/system.ts';
-import { borrowers, dmaMappingCounts, dmaMappings, heldByHypOrGuest, owners, pageViews } from '../model/views.ts';
+import type { Variant } from '../model/variant.ts';
+import { borrowers, dmaMappingCounts, dmaMappings, heldByHypOrGuest, owners, pageViews, type ViewHooks } from '../model/views.ts';
 
 export type PkvmProperty = Property<PkvmState, PkvmAction, PkvmOutcome>;
 
@@ -17,14 +18,14 @@ const phys = (pfn: number) => `0x${(0x8000_0000 + pfn * 4096).toString(16)}`;
 const page = (pfn: number) => `page ${pfn} (${phys(pfn)})`;
 const slotIova = (slot: number) => `0x${(slot * 4096).toString(16)}`;
 
-function dmaIsolation(config: PkvmConfig): StateProperty<PkvmState> {
+function dmaIsolation(config: PkvmConfig, hooks: ViewHooks): StateProperty<PkvmState> {
   return {
     kind: 'state',
     name: 'dma-isolation',
     description: 'No page a device can reach through an SMMU domain is owned by, or lent to, the hypervisor or a guest.',
     check(s) {
-      const views = pageViews(s, config);
-      for (const m of dmaMappings(s)) {
+      const views = pageViews(s, config, hooks);
+      for (const m of dmaMappings(s, config, hooks)) {
         const v = views[m.pfn];
         if (!v) continue;
         const why = heldByHypOrGuest(v);
@@ -35,7 +36,7 @@ function dmaIsolation(config: PkvmConfig): StateProperty<PkvmState> {
   };
 }
 
-function refcountAccounting(config: PkvmConfig): StateProperty<PkvmState> {
+function refcountAccounting(config: PkvmConfig, hooks: ViewHooks): StateProperty<PkvmState> {
   return {
     kind: 'state',
     name: 'refcount-accounting',
@@ -43,7 +44,7 @@ function refcountAccounting(config: PkvmConfig): StateProperty<PkvmState> {
       "A page's hyp_page.refcount equals the number of SMMU mappings of it (RAM only) plus its outstanding direct DMA shares, its pins and the hyp allocator's references.",
     check(s) {
       if (s.panic) return null;
-      const maps = dmaMappingCounts(s);
+      const maps = dmaMappingCounts(s, config, hooks);
       for (let pfn = 0; pfn < s.vmemmap.length; pfn++) {
         const e = s.vmemmap[pfn];
         if (!e) continue;
@@ -60,15 +61,15 @@ function refcountAccounting(config: PkvmConfig): StateProperty<PkvmState> {
   };
 }
 
-function singleOwner(config: PkvmConfig): StateProperty<PkvmState> {
+function singleOwner(config: PkvmConfig, hooks: ViewHooks): StateProperty<PkvmState> {
   return {
     kind: 'state',
     name: 'single-owner',
     description:
       'Every RAM page has exactly one owner; an owner holding it PKVM_PAGE_OWNED shares it with nobody; every borrower\'s owner holds it PKVM_PAGE_SHARED_OWNED, and a SHARED_OWNED page has a borrower (a component or a device).',
     check(s) {
-      const maps = dmaMappingCounts(s);
-      for (const v of pageViews(s, config)) {
+      const maps = dmaMappingCounts(s, config, hooks);
+      for (const v of pageViews(s, config, hooks)) {
         if (!v.ram) continue;
         const own = owners(v);
         const bor = borrowers(v);
@@ -88,14 +89,14 @@ function singleOwner(config: PkvmConfig): StateProperty<PkvmState> {
   };
 }
 
-function hostStage2Coherent(config: PkvmConfig): StateProperty<PkvmState> {
+function hostStage2Coherent(config: PkvmConfig, hooks: ViewHooks): StateProperty<PkvmState> {
   return {
     kind: 'state',
     name: 'host-s2-coherent',
     description:
       "The host stage-2 agrees with the other components: an annotation names the page's real owner, a zero (lazily mapped) entry means nobody else maps the page, and MMIO entries carry no state that memory pressure would drop.",
     check(s) {
-      for (const v of pageViews(s, config)) {
+      for (const v of pageViews(s, config, hooks)) {
         const pte = s.hostS2[v.pfn];
         if (!v.ram) {
           if (pte.kind === 'annot' || (pte.kind === 'valid' && pte.state !== PKVM_PAGE_OWNED))
@@ -155,12 +156,13 @@ function abstractState(s: PkvmState): unknown {
 
 export const HYP_FAILURE_GROUP = 'hyp-failure';
 
-export function pkvmProperties(config: PkvmConfig): PkvmProperty[] {
+export function pkvmProperties(config: PkvmConfig, variant?: Pick<Variant, 'views'>): PkvmProperty[] {
+  const hooks = variant?.views ?? {};
   return [
-    dmaIsolation(config),
-    refcountAccounting(config),
-    singleOwner(config),
-    hostStage2Coherent(config),
+    dmaIsolation(config, hooks),
+    refcountAccounting(config, hooks),
+    singleOwner(config, hooks),
+    hostStage2Coherent(config, hooks),
     noFailure('BUG_ON', 'no-bug', 'No host-reachable BUG_ON: the hypervisor never panics on a host or guest call.'),
     noFailure('vmemmap-fault', 'no-vmemmap-fault', 'The hypervisor never touches an unbacked hyp_vmemmap entry (EL2 translation fault).'),
     noFailure('hang', 'no-hang', 'Every hypercall terminates (no loop that spins at EL2).'),
@@ -172,13 +174,14 @@ export function pkvmProperties(config: PkvmConfig): PkvmProperty[] {
 }
 
 /** Sanity targets: states the model must be able to reach within usual bounds. */
-export function pkvmReachables(config: PkvmConfig): ReachableProperty<PkvmState>[] {
+export function pkvmReachables(config: PkvmConfig, variant?: Pick<Variant, 'views'>): ReachableProperty<PkvmState>[] {
+  const hooks = variant?.views ?? {};
   return [
     {
       kind: 'reachable',
       name: 'page-dma-mapped',
       description: 'Some RAM page is mapped for DMA in an SMMU domain.',
-      holds: (s) => dmaMappings(s).some((m) => m.pfn < config.ramPages),
+      holds: (s) => dmaMappings(s, config, hooks).some((m) => m.pfn < config.ramPages),
     },
     {
       kind: 'reachable',
@@ -194,8 +197,8 @@ export function invariantNames(config: PkvmConfig): string[] {
 }
 
 /** Selects properties by name or group; throws a message listing the known names on an unknown one. */
-export function selectProperties(config: PkvmConfig, names: readonly string[] | undefined): PkvmProperty[] {
-  const all = pkvmProperties(config);
+export function selectProperties(config: PkvmConfig, names: readonly string[] | undefined, variant?: Pick<Variant, 'views'>): PkvmProperty[] {
+  const all = pkvmProperties(config, variant);
   if (!names || names.length === 0) return all;
   const groups: Record<string, string[]> = { [HYP_FAILURE_GROUP]: ['no-bug', 'no-vmemmap-fault', 'no-hang', 'no-warn', 'no-uninitialised-return', 'lock-discipline'] };
   const wanted = new Set<string>();

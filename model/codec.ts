@@ -6,7 +6,7 @@ import { freeze } from 'immer';
 import type { AnnotationOwner, StoredPageState } from './constants.ts';
 import { type PkvmConfig, totalPages } from './config.ts';
 import { IOPT_BLOCK_PAGES } from './constants.ts';
-import { ZERO_PTE, isBacked, type GuestPte, type HostPte, type HypFailure, type IoPte, type PkvmState } from './state.ts';
+import { ZERO_PTE, extensionLength, isBacked, type GuestPte, type HostPte, type HypFailure, type IoPte, type PkvmState, type StateExtensions } from './state.ts';
 
 const PAGE_BYTES = 8;
 
@@ -25,17 +25,26 @@ export class PkvmCodec {
   private readonly vmOffset: number;
   private readonly domOffset: number;
   private readonly panicOffset: number;
+  private readonly extOffset: number;
+  private readonly extNames: readonly string[];
+  private readonly extLengths: readonly number[];
   private readonly failures = new Map<number, HypFailure>();
   private readonly guestPtes = new Map<number, GuestPte>();
   private readonly blocks = new Map<number, IoPte>();
   private readonly tables = new Map<number, IoPte>();
 
-  constructor(private readonly config: PkvmConfig) {
+  constructor(
+    private readonly config: PkvmConfig,
+    extensions: StateExtensions = {},
+  ) {
     this.pages = totalPages(config);
     this.vmOffset = this.pages * PAGE_BYTES;
     this.domOffset = this.vmOffset + config.guests * (1 + 2 * config.guestIpas);
     this.panicOffset = this.domOffset + config.domains * (config.iovas / IOPT_BLOCK_PAGES) * 3;
-    this.size = this.panicOffset + 4;
+    this.extOffset = this.panicOffset + 4;
+    this.extNames = Object.keys(extensions).sort();
+    this.extLengths = this.extNames.map((n) => extensionLength(extensions[n], config));
+    this.size = this.extOffset + 2 * this.extLengths.reduce((a, b) => a + b, 0);
   }
 
   /** A panic is encoded as a 32-bit hash of its text: canonical across model instances. */
@@ -94,6 +103,12 @@ export class PkvmCodec {
       b[this.panicOffset + 2] = (id >>> 16) & 0xff;
       b[this.panicOffset + 3] = id >>> 24;
     }
+    let e = this.extOffset;
+    for (const name of this.extNames)
+      for (const v of s.ext[name]) {
+        b[e++] = v & 0xff;
+        b[e++] = v >>> 8;
+      }
     return b;
   }
 
@@ -139,7 +154,14 @@ export class PkvmCodec {
     }
     const o2 = this.panicOffset;
     const pid = (b[o2] | (b[o2 + 1] << 8) | (b[o2 + 2] << 16) | (b[o2 + 3] << 24)) >>> 0;
-    return freeze({ hostS2, hypS1, vmemmap, vms, iommu, ghost: { pins, pool, dmaRefs }, panic: pid === 0 ? null : (this.failures.get(pid) ?? null) }, true);
+    const ext: Record<string, number[]> = {};
+    let e = this.extOffset;
+    this.extNames.forEach((name, k) => {
+      const arr: number[] = [];
+      for (let i = 0; i < this.extLengths[k]; i++, e += 2) arr.push(b[e] | (b[e + 1] << 8));
+      ext[name] = arr;
+    });
+    return freeze({ hostS2, hypS1, vmemmap, vms, iommu, ghost: { pins, pool, dmaRefs }, panic: pid === 0 ? null : (this.failures.get(pid) ?? null), ext }, true);
   }
 
   private guestPte(pfn: number, state: StoredPageState): GuestPte {

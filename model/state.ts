@@ -3,7 +3,7 @@
  * io-pgtables, as frozen plain data. One entry per physical page frame (pfn) of the model.
  */
 import { freeze } from 'immer';
-import type { AnnotationOwner, StoredPageState } from './constants.ts';
+import { IOPT_BLOCK_PAGES, type AnnotationOwner, type StoredPageState } from './constants.ts';
 import { type PkvmConfig, totalPages } from './config.ts';
 
 /** A host stage-2 leaf for one page (host_mmu.pgt, identity mapped). */
@@ -81,6 +81,26 @@ export interface PkvmState {
   readonly ghost: Ghost;
   /** Set once the hypervisor has stopped (BUG, fault, hang); no action is enabled afterwards. */
   readonly panic: HypFailure | null;
+  /** State a variant adds (e.g. page state bits in struct hyp_page), by name: arrays of small integers. */
+  readonly ext: Readonly<Record<string, readonly number[]>>;
+}
+
+/** A piece of state a variant adds: an array of small non-negative integers. */
+export interface StateExtension {
+  /** One entry per page of the model, or a fixed number of entries. */
+  readonly size: 'pages' | number;
+  /** Largest value an entry holds (at most 65535). */
+  readonly max: number;
+  /** Initial value of each entry (default 0), or a function of the index. */
+  readonly initial?: number | ((index: number, config: PkvmConfig) => number);
+  /** How an entry is printed in traces (null: leave it out). */
+  readonly describe?: (value: number, index: number) => string | null;
+}
+
+export type StateExtensions = Readonly<Record<string, StateExtension>>;
+
+export function extensionLength(e: StateExtension, config: PkvmConfig): number {
+  return e.size === 'pages' ? totalPages(config) : e.size;
 }
 
 export const ZERO_PTE: HostPte = freeze({ kind: 'zero' });
@@ -94,10 +114,10 @@ export function isBacked(config: PkvmConfig, pfn: number): boolean {
 }
 
 /** The state right after pKVM initialisation: the host owns everything, nothing is mapped yet. */
-export function initialState(config: PkvmConfig): PkvmState {
+export function initialState(config: PkvmConfig, extensions: StateExtensions = {}): PkvmState {
   const n = totalPages(config);
   const zeros = () => Array.from({ length: n }, () => 0);
-  const blocks = config.iovas / 2;
+  const blocks = config.iovas / IOPT_BLOCK_PAGES;
   return freeze(
     {
       hostS2: Array.from({ length: n }, () => ZERO_PTE),
@@ -110,6 +130,14 @@ export function initialState(config: PkvmConfig): PkvmState {
       iommu: Array.from({ length: config.domains }, () => ({ pgd: Array.from({ length: blocks }, () => null) })),
       ghost: { pins: zeros(), pool: zeros(), dmaRefs: zeros() },
       panic: null,
+      ext: Object.fromEntries(
+        Object.keys(extensions)
+          .sort()
+          .map((name) => {
+            const e = extensions[name];
+            return [name, Array.from({ length: extensionLength(e, config) }, (_, i) => (typeof e.initial === 'function' ? e.initial(i, config) : (e.initial ?? 0)))];
+          }),
+      ),
     },
     true,
   );

@@ -28,13 +28,16 @@ export class PkvmModel {
   readonly codec: PkvmCodec;
   private readonly ops: readonly { spec: OperationSpec; actions: readonly PkvmAction[] }[];
   private readonly init: PkvmState;
+  private readonly opsByName: ReadonlyMap<string, OperationSpec>;
 
   constructor(config: PkvmConfig, variant: Variant = RFC_V1) {
     this.config = validateConfig(config);
     this.variant = variant;
-    this.codec = new PkvmCodec(this.config);
-    this.init = initialState(this.config);
-    this.ops = operationsFor(this.config).map((spec) => ({
+    this.codec = new PkvmCodec(this.config, variant.state);
+    this.init = initialState(this.config, variant.state);
+    const specs = [...operationsFor(this.config).filter((o) => !variant.removeOperations.includes(o.name)), ...variant.addOperations.filter((o) => o.actor !== 'host' || (o.hosts ?? ['driver', 'iommu', 'adversarial']).includes(this.config.host))];
+    this.opsByName = new Map(specs.map((o) => [o.name, o]));
+    this.ops = specs.map((spec) => ({
       spec,
       actions: spec.staticArgs(this.config).map((args) => freeze({ op: spec.name, args: freeze(args) })),
     }));
@@ -58,7 +61,7 @@ export class PkvmModel {
   }
 
   step(state: PkvmState, action: PkvmAction): { readonly state: PkvmState; readonly outcome: PkvmOutcome } {
-    const spec = OPERATIONS_BY_NAME.get(action.op);
+    const spec = this.opsByName.get(action.op);
     if (!spec) throw new Error(`unknown operation ${action.op}`);
     let hyp: Hyp | null = null;
     let ret = 0;
@@ -86,12 +89,15 @@ export class PkvmModel {
   }
 
   describeAction(action: PkvmAction): string {
-    return describeAction(action, this.config);
+    return describeAction(action, this.opsByName.get(action.op));
+  }
+
+  operation(name: string): OperationSpec | undefined {
+    return this.opsByName.get(name);
   }
 }
 
-export function describeAction(action: PkvmAction, _config?: PkvmConfig): string {
-  const spec = OPERATIONS_BY_NAME.get(action.op);
+export function describeAction(action: PkvmAction, spec: OperationSpec | undefined = OPERATIONS_BY_NAME.get(action.op)): string {
   const toPhys = { hyp_pfn_to_phys: (p: number) => 0x8000_0000 + p * 4096 };
   const args = Object.entries(action.args)
     .map(([k, v]) => `${k}=${formatArg(spec?.argFormats[k] ?? 'num', v, toPhys)}`)

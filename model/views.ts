@@ -38,9 +38,19 @@ export interface DmaMapping {
   readonly pfn: number;
 }
 
+/**
+ * Where a variant keeps what the invariants read, when it is not where the seed keeps it.
+ */
+export interface ViewHooks {
+  /** Pages devices reach besides the domains' io-pgtables (e.g. an SMMU stage-2 identity map); domain -1 if none. */
+  extraDeviceMappings?(s: PkvmState, config: PkvmConfig): DmaMapping[];
+  /** The host's page state, when it is not kept in the host stage-2 (e.g. in the vmemmap). */
+  hostState?(s: PkvmState, pfn: number, config: PkvmConfig): PageState;
+}
+
 /** Every (domain, IOVA slot) a device can use, with the page it reaches. */
-export function dmaMappings(s: PkvmState): DmaMapping[] {
-  const out: DmaMapping[] = [];
+export function dmaMappings(s: PkvmState, config?: PkvmConfig, hooks?: ViewHooks): DmaMapping[] {
+  const out: DmaMapping[] = hooks?.extraDeviceMappings && config ? [...hooks.extraDeviceMappings(s, config)] : [];
   for (let domain = 0; domain < s.iommu.length; domain++) {
     const slots = s.iommu[domain].pgd.length * IOPT_BLOCK_PAGES;
     for (let slot = 0; slot < slots; slot++) {
@@ -52,9 +62,9 @@ export function dmaMappings(s: PkvmState): DmaMapping[] {
 }
 
 /** Number of IOVA slots, over all domains, through which a device reaches each page. */
-export function dmaMappingCounts(s: PkvmState): number[] {
+export function dmaMappingCounts(s: PkvmState, config?: PkvmConfig, hooks?: ViewHooks): number[] {
   const counts = new Array<number>(s.hostS2.length).fill(0);
-  for (const m of dmaMappings(s)) if (m.pfn >= 0 && m.pfn < counts.length) counts[m.pfn] += 1;
+  for (const m of dmaMappings(s, config, hooks)) if (m.pfn >= 0 && m.pfn < counts.length) counts[m.pfn] += 1;
   return counts;
 }
 
@@ -73,7 +83,7 @@ export interface PageView {
   readonly pendingReclaim: boolean;
 }
 
-export function pageViews(s: PkvmState, config: PkvmConfig): PageView[] {
+export function pageViews(s: PkvmState, config: PkvmConfig, hooks?: ViewHooks): PageView[] {
   const guests: { vm: number; ipa: number; state: PageState }[][] = s.hostS2.map(() => []);
   s.vms.forEach((vm, v) =>
     vm.s2.forEach((pte, ipa) => {
@@ -83,7 +93,7 @@ export function pageViews(s: PkvmState, config: PkvmConfig): PageView[] {
   return s.hostS2.map((pte, pfn) => ({
     pfn,
     ram: pfn < config.ramPages,
-    host: pte.kind === 'annot' ? PKVM_NOPAGE : pte.kind === 'zero' ? PKVM_PAGE_OWNED : pte.state,
+    host: hooks?.hostState ? hooks.hostState(s, pfn, config) : pte.kind === 'annot' ? PKVM_NOPAGE : pte.kind === 'zero' ? PKVM_PAGE_OWNED : pte.state,
     hostAnnotation: pte.kind === 'annot' ? pte.owner : null,
     hyp: s.hypS1[pfn] ?? PKVM_NOPAGE,
     guests: guests[pfn],

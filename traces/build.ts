@@ -3,7 +3,6 @@ import { fingerprint } from '../checker/fingerprint.ts';
 import { replayPath } from '../checker/replay.ts';
 import type { Path, Violation } from '../checker/types.ts';
 import { retName } from '../model/constants.ts';
-import { OPERATIONS_BY_NAME } from '../model/operations.ts';
 import type { PkvmState } from '../model/state.ts';
 import type { PkvmModel } from '../model/system.ts';
 import { diffStates } from './describe.ts';
@@ -32,7 +31,7 @@ export function buildTrace(model: PkvmModel, path: Path, violation: (Violation &
     initialState: rep.initial,
     steps: rep.steps.map((st) => ({
       step: st.index + 1,
-      actor: OPERATIONS_BY_NAME.get(st.action.op)?.actor ?? 'host',
+      actor: model.operation(st.action.op)?.actor ?? 'host',
       actionIndex: st.actionIndex,
       action: st.action,
       call: model.describeAction(st.action),
@@ -41,7 +40,7 @@ export function buildTrace(model: PkvmModel, path: Path, violation: (Violation &
       failures: st.outcome.failures,
       subcalls: st.outcome.subcalls,
       accesses: st.outcome.accesses,
-      changes: diffStates(st.before, st.after, model.config),
+      changes: diffStates(st.before, st.after, model.config, model.variant),
       fingerprint: stateFingerprint(model, st.after),
     })),
     finalState: rep.final,

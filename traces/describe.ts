@@ -5,6 +5,7 @@
 import { COMPONENT_NAMES, HOST_PAGE_NEED_POISONING, HOST_PAGE_PENDING_RECLAIM, PAGE_SIZE, PHYS_BASE, PAGE_STATE_NAMES, type ComponentId } from '../model/constants.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import type { HostPte, PkvmState } from '../model/state.ts';
+import type { Variant } from '../model/variant.ts';
 import { deviceTranslate } from '../model/views.ts';
 
 export const hexPhys = (pfn: number) => `0x${(PHYS_BASE + pfn * PAGE_SIZE).toString(16)}`;
@@ -27,7 +28,7 @@ export function pageLabel(config: PkvmConfig, pfn: number): string {
 }
 
 /** Facts of a state, in a stable order. Defaults (nothing mapped, zero counts) are left out. */
-export function stateFacts(s: PkvmState, config: PkvmConfig): Map<string, string> {
+export function stateFacts(s: PkvmState, config: PkvmConfig, variant?: Pick<Variant, 'state'>): Map<string, string> {
   const f = new Map<string, string>();
   for (let pfn = 0; pfn < s.hostS2.length; pfn++) {
     const label = pageLabel(config, pfn);
@@ -63,6 +64,13 @@ export function stateFacts(s: PkvmState, config: PkvmConfig): Map<string, string
       if (pfn !== null) f.set(`domain ${dom} / device reaches IOVA 0x${(slot * PAGE_SIZE).toString(16)}`, pageLabel(config, pfn));
     }
   });
+  for (const [name, values] of Object.entries(s.ext ?? {})) {
+    const ext = variant?.state[name];
+    values.forEach((v, i) => {
+      const text = ext?.describe ? ext.describe(v, i) : v === (typeof ext?.initial === 'number' ? ext.initial : 0) ? null : String(v);
+      if (text !== null) f.set(`${ext?.size === 'pages' ? `${pageLabel(config, i)} / ` : ''}${name}${ext?.size === 'pages' ? '' : `[${i}]`}`, text);
+    });
+  }
   if (s.panic) f.set('hypervisor', `stopped: ${s.panic.kind} in ${s.panic.where}`);
   return f;
 }
@@ -73,9 +81,9 @@ export interface Change {
   readonly after: string | null;
 }
 
-export function diffStates(a: PkvmState, b: PkvmState, config: PkvmConfig): Change[] {
-  const fa = stateFacts(a, config);
-  const fb = stateFacts(b, config);
+export function diffStates(a: PkvmState, b: PkvmState, config: PkvmConfig, variant?: Pick<Variant, 'state'>): Change[] {
+  const fa = stateFacts(a, config, variant);
+  const fb = stateFacts(b, config, variant);
   const out: Change[] = [];
   const keys = new Set([...fa.keys(), ...fb.keys()]);
   for (const k of keys) {

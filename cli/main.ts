@@ -13,8 +13,9 @@ import { VariantError } from '../model/variant.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { configFromArgs, nonNegative, withBounds, withVariant, type BoundArgs } from './options.ts';
 import { loadVariant } from './variants.ts';
-import { printCheck, printReplay, processIo, progressPrinter, type Io } from './output.ts';
-import { runCheck, runReplay } from './run.ts';
+import { printCheck, printDiff, printReplay, printVerify, processIo, progressPrinter, type Io } from './output.ts';
+import { runCheck, runDiff, runReplay, runVerify } from './run.ts';
+import { mkdirSync } from 'node:fs';
 
 const LISTS = ['variants', 'invariants', 'operations', 'pieces', 'hosts'] as const;
 
@@ -60,7 +61,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('trace-out', { type: 'string', default: 'pkvm-check-trace.json', describe: 'where to write the counterexample (with --all, one file per invariant)', group: 'Output:' })
           .option('trace', { type: 'boolean', default: true, describe: 'write trace files (--no-trace: do not)', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
-          .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' }),
+          .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
+          .option('coverage', { type: 'boolean', default: false, describe: "report which pieces, return values and named branches of the variant's code the run reached", group: 'Output:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
         const variant = await loadVariant(a.variant);
@@ -82,8 +84,71 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           random: a.random ? { seed, runs: a.runs } : undefined,
           progress: a.quiet ? undefined : progressPrinter(io),
           command: ['pkvm-check', ...argv].join(' '),
+          coverage: a.coverage,
         });
         code = printCheck(report, a.json, io);
+      },
+    )
+    .command(
+      'verify',
+      'check every variant (or the chosen ones) against every invariant and print the matrix variant x invariant',
+      (y) =>
+        withBounds(y)
+          .option('host', { type: 'string', default: 'iommu', choices: Object.keys(HOST_BEHAVIOURS), describe: 'host behaviour (default: the untrusted host of the IOMMU hypercalls)', group: 'Model bounds:' })
+          .option('variant', { type: 'string', array: true, describe: 'variants to verify (default: every built-in variant); repeatable', group: 'Model:' })
+          .option('invariant', { type: 'string', array: true, describe: 'invariants (default: all)', group: 'Search:' })
+          .option('depth', { type: 'number', default: 8, describe: 'depth bound per variant', group: 'Search:' })
+          .option('max-states', { type: 'number', describe: 'state bound per variant', group: 'Search:' })
+          .option('time-limit', { type: 'number', describe: 'time bound per variant, in seconds', group: 'Search:' })
+          .option('trace-dir', { type: 'string', describe: 'write the shortest trace of every violation into this folder', group: 'Output:' })
+          .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
+          .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' }),
+      async (a) => {
+        const config = configFromArgs(a as unknown as BoundArgs);
+        const names = a.variant && a.variant.length ? a.variant : BUILTIN_VARIANTS.map((v) => v.name);
+        const variants = [];
+        for (const name of names) variants.push(await loadVariant(name));
+        if (a['trace-dir']) mkdirSync(a['trace-dir'], { recursive: true });
+        const report = runVerify({
+          config,
+          variants,
+          invariants: a.invariant,
+          depth: nonNegative('depth', a.depth),
+          maxStates: nonNegative('max-states', a['max-states']),
+          timeLimit: nonNegative('time-limit', a['time-limit']),
+          traceDir: a['trace-dir'] ?? null,
+          progress: a.quiet ? undefined : (v, p) => progressPrinter(io)(p, v),
+        });
+        code = printVerify(report, a.json, io);
+      },
+    )
+    .command(
+      'diff <a> <b>',
+      'explore two variants together over the same sequences of operations and report the shortest one after which they disagree',
+      (y) =>
+        withBounds(y)
+          .positional('a', { type: 'string', demandOption: true, describe: 'a variant (name or module path)' })
+          .positional('b', { type: 'string', demandOption: true, describe: 'another variant' })
+          .option('depth', { type: 'number', describe: 'do not explore beyond this many steps', group: 'Search:' })
+          .option('max-states', { type: 'number', describe: 'stop after this many distinct state pairs', group: 'Search:' })
+          .option('time-limit', { type: 'number', describe: 'stop after this many seconds', group: 'Search:' })
+          .option('trace-out', { type: 'string', default: 'pkvm-check-diff.json', describe: 'where to write the diverging sequence (a trace of the first variant)', group: 'Output:' })
+          .option('trace', { type: 'boolean', default: true, describe: 'write the trace (--no-trace: do not)', group: 'Output:' })
+          .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
+          .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' }),
+      async (a) => {
+        const config = configFromArgs(a as unknown as BoundArgs);
+        const report = runDiff({
+          a: await loadVariant(a.a as string),
+          b: await loadVariant(a.b as string),
+          config,
+          depth: nonNegative('depth', a.depth),
+          maxStates: nonNegative('max-states', a['max-states']),
+          timeLimit: nonNegative('time-limit', a['time-limit']),
+          traceOut: a.trace ? a['trace-out'] : null,
+          progress: a.quiet ? undefined : progressPrinter(io),
+        });
+        code = printDiff(report, a.json, io);
       },
     )
     .command(
@@ -108,7 +173,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       },
     )
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces of errors' })
-    .demandCommand(1, 'name a command: check, replay or list')
+    .demandCommand(1, 'name a command: check, verify, diff, replay or list')
     .strict()
     .help()
     .alias('h', 'help')

@@ -5,7 +5,8 @@
 import type { Progress } from '../checker/types.ts';
 import { renderReplay, renderTrace, describeConfig } from '../traces/render.ts';
 import { EXIT } from './errors.ts';
-import type { CheckReport, ReplayReport } from './run.ts';
+import type { CoverageReport } from '../model/coverage.ts';
+import type { CheckReport, DiffReport, ReplayReport, VerifyReport } from './run.ts';
 
 export interface Io {
   out(text: string): void;
@@ -20,9 +21,9 @@ export const processIo: Io = {
 const n = (x: number) => x.toLocaleString('en-US');
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
-export function progressPrinter(io: Io): (p: Progress) => void {
-  return (p) =>
-    io.err(`pkvm-check: depth ${p.depth}, ${n(p.distinctStates)} distinct states, ${n(p.transitions)} transitions, ${n(p.queued)} queued, ${p.seconds.toFixed(0)} s, ${n(Math.round(p.statesPerSecond))} states/s`);
+export function progressPrinter(io: Io): (p: Progress, label?: string) => void {
+  return (p, label) =>
+    io.err(`pkvm-check${label ? ` (${label})` : ''}: depth ${p.depth}, ${n(p.distinctStates)} distinct states, ${n(p.transitions)} transitions, ${n(p.queued)} queued, ${p.seconds.toFixed(0)} s, ${n(Math.round(p.statesPerSecond))} states/s`);
 }
 
 function jsonStats(r: CheckReport) {
@@ -61,6 +62,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
       ...(first ? { violation: { invariant: first.invariant, length: first.length, trace: first.file, message: first.trace.violation?.message } } : {}),
       violations: r.traces.map((t) => ({ invariant: t.invariant, length: t.length, trace: t.file, message: t.trace.violation?.message })),
       reachable: r.result ? r.result.examples.map((e) => ({ property: e.property, length: e.path.actions.length })) : [],
+      ...(r.coverage ? { coverage: r.coverage } : {}),
     };
     io.out(JSON.stringify(out, null, 2));
     return violated ? EXIT.violation : EXIT.ok;
@@ -105,8 +107,119 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
     lines.push(`statistics: ${n(r.random.runs)} walks, ${n(r.random.steps)} steps, ${r.random.seconds.toFixed(1)} s; reproduce with --seed ${r.random.seed}`);
   }
   if (violated && r.traces[0].file) lines.push(`reproduce:  pkvm-check replay ${r.traces[0].file}`);
+  if (r.coverage) lines.push('', renderCoverage(r.coverage));
   io.out(lines.join('\n'));
   return violated ? EXIT.violation : EXIT.ok;
+}
+
+export function renderCoverage(c: CoverageReport): string {
+  const out: string[] = [`coverage of ${c.variant}:`];
+  out.push('  pieces called (calls; return values seen; errnos in the source never returned):');
+  for (const p of c.pieces) {
+    const rets = Object.entries(p.returns)
+      .map(([k, v]) => `${k} x${n(v)}`)
+      .join(', ');
+    out.push(`    ${p.piece.padEnd(36)} ${n(p.calls).padStart(11)}  ${rets}${p.errnosNeverReturned.length ? `   never: ${p.errnosNeverReturned.join(', ')}` : ''}`);
+  }
+  if (c.neverCalled.length) out.push(`  pieces never called: ${c.neverCalled.join(', ')}`);
+  const never = c.branches.filter((b) => b.taken === 0);
+  out.push(`  named branches: ${c.branches.length - never.length} of ${c.branches.length} taken`);
+  for (const b of c.branches) out.push(`    ${b.taken ? n(b.taken).padStart(11) : 'NEVER'.padStart(11)}  ${b.name}`);
+  return out.join('\n');
+}
+
+const ABBREV: Record<string, string> = {
+  'dma-isolation': 'iso',
+  'refcount-accounting': 'rc',
+  'single-owner': 'own',
+  'host-s2-coherent': 's2',
+  'no-bug': 'bug',
+  'no-vmemmap-fault': 'vmf',
+  'no-hang': 'hang',
+  'no-warn': 'warn',
+  'no-uninitialised-return': 'uninit',
+  'lock-discipline': 'lock',
+  'failure-atomicity': 'atom',
+};
+
+export function printVerify(r: VerifyReport, json: boolean, io: Io): number {
+  const anyViolation = r.rows.some((row) => row.result.status === 'violation');
+  if (json) {
+    io.out(
+      JSON.stringify(
+        {
+          result: anyViolation ? 'violation' : 'ok',
+          config: r.config,
+          bounds: r.bounds,
+          seconds: r.seconds,
+          invariants: r.invariants,
+          variants: r.rows.map((row) => ({
+            variant: row.variant.name,
+            stats: { distinctStates: row.result.stats.distinctStates, transitions: row.result.stats.transitions, depth: row.result.stats.depth, seconds: row.result.stats.seconds, exhausted: row.result.exhausted },
+            invariants: row.cells,
+          })),
+        },
+        null,
+        2,
+      ),
+    );
+    return anyViolation ? EXIT.violation : EXIT.ok;
+  }
+  const cols = r.invariants.map((i) => ABBREV[i] ?? i);
+  const w = Math.max(...r.rows.map((row) => row.variant.name.length), 7);
+  const lines: string[] = [];
+  lines.push(`pkvm-check verify: host ${r.config.host}; ${r.config.ramPages} RAM + ${r.config.mmioPages} MMIO page(s); ${r.config.domains} domain(s) x ${r.config.iovas} IOVA pages; ${r.config.guests} guest(s)${r.bounds.depth !== undefined ? `; depth <= ${r.bounds.depth}` : ''}`);
+  lines.push('  a number is the length of the shortest trace that violates the invariant; ok: holds (exhausted); ok*: holds within the bounds');
+  lines.push('');
+  lines.push(`${'variant'.padEnd(w)}  ${cols.map((c) => c.padStart(Math.max(c.length, 4))).join(' ')}   ${'states'.padStart(10)} ${'seconds'.padStart(8)}`);
+  for (const row of r.rows) {
+    const cells = r.invariants.map((inv, k) => {
+      const c = row.cells[inv];
+      const text = c.status === 'violated' ? String(c.length) : c.status === 'holds' ? 'ok' : 'ok*';
+      return text.padStart(Math.max(cols[k].length, 4));
+    });
+    lines.push(`${row.variant.name.padEnd(w)}  ${cells.join(' ')}   ${n(row.result.stats.distinctStates).padStart(10)} ${row.result.stats.seconds.toFixed(1).padStart(8)}`);
+  }
+  lines.push('');
+  lines.push(`legend: ${r.invariants.map((i) => `${ABBREV[i] ?? i} = ${i}`).join(', ')}`);
+  lines.push(`total: ${r.seconds.toFixed(1)} s`);
+  io.out(lines.join('\n'));
+  return anyViolation ? EXIT.violation : EXIT.ok;
+}
+
+export function printDiff(r: DiffReport, json: boolean, io: Io): number {
+  const s = r.result.stats;
+  const agree = r.message === null;
+  if (json) {
+    io.out(
+      JSON.stringify(
+        {
+          result: agree ? 'agree' : 'diverge',
+          a: r.a.name,
+          b: r.b.name,
+          config: r.config,
+          stats: { distinctStates: s.distinctStates, transitions: s.transitions, depth: s.depth, seconds: s.seconds, statesPerSecond: Math.round(s.statesPerSecond), exhausted: r.result.exhausted, cutBy: r.result.cutBy },
+          ...(agree ? {} : { divergence: { message: r.message, length: r.steps.length, steps: r.steps, trace: r.trace } }),
+        },
+        null,
+        2,
+      ),
+    );
+    return agree ? EXIT.ok : EXIT.violation;
+  }
+  const lines: string[] = [`pkvm-check diff: ${r.a.name} vs ${r.b.name}, host ${r.config.host}`, ''];
+  if (agree) {
+    lines.push(r.result.exhausted ? 'AGREE: same returns, failures and page ownership on every shared sequence (exhausted)' : `AGREE within the bounds (not exhausted: the ${r.result.cutBy} bound cut the search)`);
+  } else {
+    lines.push(`DIVERGE after ${r.steps.length} step(s):`);
+    const w = Math.max(...r.steps.map((x) => x.call.length));
+    r.steps.forEach((x, i) => lines.push(`${String(i + 1).padStart(3)}. ${x.call.padEnd(w)}   ${r.a.name}: ${x.a}   ${r.b.name}: ${x.b}`));
+    lines.push(`  => ${r.message}`);
+    if (r.trace) lines.push(`trace: ${r.trace} (replay it with --variant ${r.b.name} to see the other side)`);
+  }
+  lines.push('', `statistics: ${n(s.distinctStates)} distinct state pairs, ${n(s.transitions)} transitions, depth ${s.depth}, ${s.seconds.toFixed(1)} s`);
+  io.out(lines.join('\n'));
+  return agree ? EXIT.ok : EXIT.violation;
 }
 
 export function printReplay(r: ReplayReport, json: boolean, io: Io): number {

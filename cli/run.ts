@@ -4,6 +4,10 @@
  */
 import { writeFileSync, readFileSync } from 'node:fs';
 import { check, randomWalks, type CheckResult, type Progress, type Violation } from '../checker/index.ts';
+import { productModel } from '../checker/product.ts';
+import { agreement } from '../invariants/agreement.ts';
+import { instrument, type CoverageReport } from '../model/coverage.ts';
+import { actionKey } from '../model/system.ts';
 import { selectProperties, pkvmReachables, type PkvmProperty } from '../invariants/index.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import { ConfigError, validateConfig } from '../model/config.ts';
@@ -13,6 +17,7 @@ import { buildTrace } from '../traces/build.ts';
 import { parseTrace, TraceFormatError, type TraceFile } from '../traces/format.ts';
 import { replayTrace, type TraceReplay } from '../traces/replay.ts';
 import { UsageError } from './errors.ts';
+import { retName } from '../model/constants.ts';
 
 export interface WrittenTrace {
   readonly invariant: string;
@@ -33,6 +38,7 @@ export interface CheckReport {
   readonly traces: readonly WrittenTrace[];
   readonly bounds: { depth?: number; maxStates?: number; timeLimit?: number };
   readonly command: string;
+  readonly coverage?: CoverageReport;
 }
 
 export interface CheckRequest {
@@ -47,6 +53,7 @@ export interface CheckRequest {
   readonly random?: { seed: number; runs: number };
   readonly progress?: (p: Progress) => void;
   readonly command: string;
+  readonly coverage?: boolean;
 }
 
 function propertiesFor(config: PkvmConfig, names: readonly string[] | undefined, variant: Variant): PkvmProperty[] {
@@ -74,7 +81,8 @@ function writeTraces(model: PkvmModel, props: readonly PkvmProperty[], violation
 }
 
 export function runCheck(req: CheckRequest): CheckReport {
-  const model = new PkvmModel(req.config, req.variant);
+  const cov = req.coverage ? instrument(req.variant) : null;
+  const model = new PkvmModel(req.config, cov ? cov.variant : req.variant);
   const props = propertiesFor(req.config, req.invariants, req.variant);
   const bounds = { depth: req.depth, maxStates: req.maxStates, timeLimit: req.timeLimit };
   if (req.random) {
@@ -90,6 +98,7 @@ export function runCheck(req: CheckRequest): CheckReport {
       traces,
       bounds,
       command: req.command,
+      coverage: cov?.report(),
     };
   }
   const result = check(model, [...props, ...pkvmReachables(req.config, req.variant)], {
@@ -100,8 +109,119 @@ export function runCheck(req: CheckRequest): CheckReport {
     onProgress: req.progress,
   });
   const traces = result.status === 'violation' ? writeTraces(model, props, result.violations, req.traceOut) : [];
-  return { mode: 'bfs', variant: req.variant, config: req.config, invariants: props.map((p) => p.name), result, traces, bounds, command: req.command };
+  return { mode: 'bfs', variant: req.variant, config: req.config, invariants: props.map((p) => p.name), result, traces, bounds, command: req.command, coverage: cov?.report() };
 }
+
+export interface VerifyCell {
+  readonly status: 'holds' | 'holds-within-bounds' | 'violated';
+  readonly length?: number;
+  readonly trace?: string | null;
+  readonly message?: string;
+}
+
+export interface VerifyRow {
+  readonly variant: Variant;
+  readonly result: CheckResult;
+  readonly cells: Readonly<Record<string, VerifyCell>>;
+}
+
+export interface VerifyReport {
+  readonly config: PkvmConfig;
+  readonly invariants: readonly string[];
+  readonly rows: readonly VerifyRow[];
+  readonly bounds: { depth?: number; maxStates?: number; timeLimit?: number };
+  readonly seconds: number;
+}
+
+export interface VerifyRequest {
+  readonly config: PkvmConfig;
+  readonly variants: readonly Variant[];
+  readonly invariants?: readonly string[];
+  readonly depth?: number;
+  readonly maxStates?: number;
+  readonly timeLimit?: number;
+  readonly traceDir: string | null;
+  readonly progress?: (variant: string, p: Progress) => void;
+}
+
+/** Every variant against every invariant: the first violation of each, with a shortest trace. */
+export function runVerify(req: VerifyRequest): VerifyReport {
+  const start = Date.now();
+  const rows: VerifyRow[] = [];
+  let names: string[] = [];
+  for (const variant of req.variants) {
+    const model = new PkvmModel(req.config, variant);
+    const props = propertiesFor(req.config, req.invariants, variant);
+    names = props.map((p) => p.name);
+    const result = check(model, props, {
+      maxDepth: req.depth,
+      maxStates: req.maxStates,
+      timeLimitSeconds: req.timeLimit,
+      stopAtFirstViolation: false,
+      onProgress: req.progress ? (p) => req.progress!(variant.name, p) : undefined,
+    });
+    const cells: Record<string, VerifyCell> = {};
+    for (const name of names) cells[name] = { status: result.exhausted ? 'holds' : 'holds-within-bounds' };
+    if (result.status === 'violation') {
+      const firsts = result.violations.filter((v, i, all) => all.findIndex((w) => w.property === v.property) === i);
+      const dir = req.traceDir;
+      const written = writeTraces(model, props, firsts, dir ? `${dir}/${variant.name}.json` : null);
+      firsts.forEach((v, i) => {
+        cells[v.property] = { status: 'violated', length: v.path.actions.length, trace: dir ? (i === 0 ? `${dir}/${variant.name}.json` : written[i].file) : null, message: v.finding.message };
+      });
+    }
+    rows.push({ variant, result, cells });
+  }
+  return { config: req.config, invariants: names, rows, bounds: { depth: req.depth, maxStates: req.maxStates, timeLimit: req.timeLimit }, seconds: (Date.now() - start) / 1000 };
+}
+
+export interface DiffReport {
+  readonly a: Variant;
+  readonly b: Variant;
+  readonly config: PkvmConfig;
+  readonly result: CheckResult;
+  readonly steps: readonly { call: string; a: string; b: string }[];
+  readonly message: string | null;
+  readonly trace: string | null;
+}
+
+/** Explores two variants in lockstep over the operations they share; the first disagreement is a shortest one. */
+export function runDiff(req: { a: Variant; b: Variant; config: PkvmConfig; depth?: number; maxStates?: number; timeLimit?: number; traceOut: string | null; progress?: (p: Progress) => void }): DiffReport {
+  const ma = new PkvmModel(req.config, req.a);
+  const mb = new PkvmModel(req.config, req.b);
+  const product = productModel(ma, mb, actionKey, (x) => ma.operation(x.op) !== undefined && mb.operation(x.op) !== undefined);
+  const result = check(product, [agreement(req.config, req.a, req.b)], {
+    maxDepth: req.depth,
+    maxStates: req.maxStates,
+    timeLimitSeconds: req.timeLimit,
+    onProgress: req.progress,
+  });
+  if (result.status !== 'violation') return { a: req.a, b: req.b, config: req.config, result, steps: [], message: null, trace: null };
+  const v = result.violations[0];
+  // rebuild the shared sequence, then replay it on each side as an ordinary trace
+  let st = product.initialStates()[v.path.init];
+  const steps: { call: string; a: string; b: string }[] = [];
+  const aIndices: number[] = [];
+  for (const ai of v.path.actions) {
+    const act = product.actions(st)[ai];
+    const { state, outcome } = product.step(st, act);
+    if (act.a) aIndices.push(ma.actions(st.a).indexOf(act.a));
+    steps.push({
+      call: act.a ? ma.describeAction(act.a) : mb.describeAction(act.b!),
+      a: outcome.a ? retName(outcome.a.ret) : 'not possible',
+      b: outcome.b ? retName(outcome.b.ret) : 'not possible',
+    });
+    st = state;
+  }
+  let trace: string | null = null;
+  if (req.traceOut && aIndices.length === v.path.actions.length) {
+    const t = buildTrace(ma, { init: 0, actions: aIndices }, null);
+    writeFileSync(req.traceOut, `${JSON.stringify(t, null, 1)}\n`);
+    trace = req.traceOut;
+  }
+  return { a: req.a, b: req.b, config: req.config, result, steps, message: v.finding.message, trace };
+}
+
 
 export interface ReplayReport {
   readonly file: string;

@@ -83,7 +83,7 @@ export const RFC_V1: Variant = {
 };
 
 function wrap(variant: string, piece: string, impl: (...args: unknown[]) => unknown) {
-  return function (this: Hyp, ...args: unknown[]) {
+  const wrapped = function (this: Hyp, ...args: unknown[]) {
     try {
       return impl.apply(this, args);
     } catch (e) {
@@ -91,6 +91,9 @@ function wrap(variant: string, piece: string, impl: (...args: unknown[]) => unkn
       throw new VariantError(variant, piece, `threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
     }
   };
+  // the replacement's own source, for coverage
+  Object.defineProperty(wrapped, '__original', { value: impl });
+  return wrapped;
 }
 
 export function defineVariant(spec: VariantSpec): Variant {

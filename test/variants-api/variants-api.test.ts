@@ -162,7 +162,7 @@ describe('diff', () => {
 
 describe('coverage', () => {
   const coverage = async (depth: number) =>
-    JSON.parse((await run(['check', '--quiet', '--json', '--no-trace', '--variant', 'rfc-v1', '--coverage', '--depth', String(depth)])).out).coverage;
+    JSON.parse((await run(['check', '--quiet', '--json', '--no-trace', '--variant', 'rfc-v1', '--all', '--coverage', '--depth', String(depth)])).out).coverage;
   const pinned = 'hyp_ack_unshare: page is pinned (-EBUSY)';
 
   it('reports calls, return values, errnos never returned and named branches never taken', async () => {

@@ -180,4 +180,3 @@ describe('coverage', () => {
     expect(c.branches.find((b: { name: string }) => b.name === pinned).taken).toBeGreaterThan(0);
   });
 });
-});

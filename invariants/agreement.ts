@@ -11,6 +11,7 @@ import type { PkvmAction } from '../model/operations.ts';
 import type { PkvmState } from '../model/state.ts';
 import { describeAction, type PkvmOutcome } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
+import { ObjectReader } from '../model/memory.ts';
 import { borrowers, dmaMappings, owners, pageViews } from '../model/views.ts';
 
 export type DiffState = Pair<PkvmState, PkvmState>;
@@ -19,8 +20,9 @@ export type DiffOutcome = PairOutcome<PkvmOutcome, PkvmOutcome>;
 
 /** The abstract ownership of each page, as one printable line per page. */
 export function ownership(s: PkvmState, config: PkvmConfig, variant: Variant): string[] {
-  const reach = new Set(dmaMappings(s, config, variant.views).map((m) => m.pfn));
-  return pageViews(s, config, variant.views).map((v) => {
+  const r = new ObjectReader(s, config);
+  const reach = new Set(dmaMappings(r, variant.views).map((m) => m.pfn));
+  return pageViews(r, variant.views).map((v) => {
     const own = owners(v).join('+') || 'nobody';
     const bor = borrowers(v);
     return `owned by ${own}${bor.length ? `, lent to ${bor.join('+')}` : ''}${reach.has(v.pfn) ? ', device-reachable' : ''}`;

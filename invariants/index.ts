@@ -1,59 +1,81 @@
 /**
  * The safety properties of the ownership protocol, as data: a name, a one-line description, and
  * a check that returns why it fails. State properties read one state; step properties read a
- * transition (before, action, outcome, after).
+ * transition (before, action, outcome, after). They read states through a StateReader, so the
+ * same properties check the readable model (objects) and the packed one (bytes).
  */
 import type { Finding, Property, ReachableProperty, StateProperty, StepProperty } from '../checker/types.ts';
 import { PKVM_ID_GUEST, PKVM_ID_HYP, PKVM_NOPAGE, PKVM_PAGE_OWNED, PKVM_PAGE_SHARED_OWNED, retName } from '../model/constants.ts';
 import type { PkvmConfig } from '../model/config.ts';
+import { ObjectReader, type StateReader } from '../model/memory.ts';
 import type { PkvmAction } from '../model/operations.ts';
 import { deepEqual, type FailureKind, type PkvmState } from '../model/state.ts';
 import type { PkvmOutcome } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
-import { borrowers, dmaMappingCounts, dmaMappings, heldByHypOrGuest, owners, pageViews, type ViewHooks } from '../model/views.ts';
+import { borrowers, dmaMappings, heldByHypOrGuest, iommuMappingCounts, owners, pageViews, type PageView, type ViewHooks } from '../model/views.ts';
 
-export type PkvmProperty = Property<PkvmState, PkvmAction, PkvmOutcome>;
+export type PkvmProperty<S = PkvmState> = Property<S, PkvmAction, PkvmOutcome>;
+
+/** How a property reads a state of representation S. */
+export type ReadState<S> = (s: S) => StateReader;
+
+/** The page views of a state (computed once per state and shared by the properties). */
+type Views = (r: StateReader) => PageView[];
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 const phys = (pfn: number) => `0x${(0x8000_0000 + pfn * 4096).toString(16)}`;
 const page = (pfn: number) => `page ${pfn} (${phys(pfn)})`;
 const slotIova = (slot: number) => `0x${(slot * 4096).toString(16)}`;
 
-function dmaIsolation(config: PkvmConfig, hooks: ViewHooks): StateProperty<PkvmState> {
+function dmaIsolation<S>(read: ReadState<S>, hooks: ViewHooks, views: Views): StateProperty<S> {
   return {
     kind: 'state',
     name: 'dma-isolation',
     description: 'No page a device can reach through an SMMU domain is owned by, or lent to, the hypervisor or a guest.',
     check(s) {
-      const views = pageViews(s, config, hooks);
-      for (const m of dmaMappings(s, config, hooks)) {
-        const v = views[m.pfn];
+      const r = read(s);
+      const maps = dmaMappings(r, hooks);
+      if (maps.length === 0) return null;
+      const all = views(r);
+      for (const m of maps) {
+        const v = all[m.pfn];
         if (!v) continue;
         const why = heldByHypOrGuest(v);
-        if (why) return { message: `${page(m.pfn)} is reachable by DMA through domain ${m.domain} at IOVA ${slotIova(m.slot)} but is ${why}` };
+        if (why) return { message: `${page(m.pfn)} is reachable by DMA through ${m.domain < 0 ? 'the SMMU identity map' : `domain ${m.domain} at IOVA ${slotIova(m.slot)}`} but is ${why}` };
       }
       return null;
     },
   };
 }
 
-function refcountAccounting(config: PkvmConfig, hooks: ViewHooks): StateProperty<PkvmState> {
+function refcountAccounting<S>(read: ReadState<S>, config: PkvmConfig): StateProperty<S> {
   return {
     kind: 'state',
     name: 'refcount-accounting',
     description:
       "A page's hyp_page.refcount equals the number of SMMU mappings of it (RAM only) plus its outstanding direct DMA shares, its pins and the hyp allocator's references.",
     check(s) {
-      if (s.panic) return null;
-      const maps = dmaMappingCounts(s, config, hooks);
-      for (let pfn = 0; pfn < s.vmemmap.length; pfn++) {
-        const e = s.vmemmap[pfn];
-        if (!e) continue;
+      const r = read(s);
+      if (r.panic()) return null;
+      let maps: number[] | null = null;
+      for (let pfn = 0; pfn < r.nrPages; pfn++) {
+        if (!(pfn < config.ramPages || pfn < config.ramPages + config.mmioBacked)) continue;
         const ram = pfn < config.ramPages;
-        const dma = ram ? maps[pfn] : 0;
-        const expected = dma + s.ghost.dmaRefs[pfn] + s.ghost.pins[pfn] + s.ghost.pool[pfn];
-        if (e.refcount !== expected)
+        if (ram && maps === null) maps = iommuMappingCounts(r);
+        const dma = ram ? maps![pfn] : 0;
+        const direct = r.ghost('dmaRefs', pfn);
+        const pins = r.ghost('pins', pfn);
+        const pool = r.ghost('pool', pfn);
+        const rc = r.refcount(pfn);
+        const expected = dma + direct + pins + pool;
+        if (rc !== expected)
           return {
-            message: `${page(pfn)} has hyp_page.refcount ${e.refcount}, expected ${expected} (${dma} SMMU mapping(s), ${s.ghost.dmaRefs[pfn]} direct DMA share(s), ${s.ghost.pins[pfn]} pin(s), ${s.ghost.pool[pfn]} allocator reference(s))`,
+            message: `${page(pfn)} has hyp_page.refcount ${rc}, expected ${expected} (${dma} SMMU mapping(s), ${direct} direct DMA share(s), ${pins} pin(s), ${pool} allocator reference(s))`,
           };
       }
       return null;
@@ -61,43 +83,46 @@ function refcountAccounting(config: PkvmConfig, hooks: ViewHooks): StateProperty
   };
 }
 
-function singleOwner(config: PkvmConfig, hooks: ViewHooks): StateProperty<PkvmState> {
+function singleOwner<S>(read: ReadState<S>, views: Views): StateProperty<S> {
   return {
     kind: 'state',
     name: 'single-owner',
     description:
-      'Every RAM page has exactly one owner; an owner holding it PKVM_PAGE_OWNED shares it with nobody; every borrower\'s owner holds it PKVM_PAGE_SHARED_OWNED, and a SHARED_OWNED page has a borrower (a component or a device).',
+      "Every RAM page has exactly one owner; an owner holding it PKVM_PAGE_OWNED shares it with nobody; every borrower's owner holds it PKVM_PAGE_SHARED_OWNED, and a SHARED_OWNED page has a borrower (a component or a device).",
     check(s) {
-      const maps = dmaMappingCounts(s, config, hooks);
-      for (const v of pageViews(s, config, hooks)) {
+      const r = read(s);
+      let maps: number[] | null = null;
+      for (const v of views(r)) {
         if (!v.ram) continue;
         const own = owners(v);
         const bor = borrowers(v);
         if (own.length !== 1) return { message: `${page(v.pfn)} has ${own.length === 0 ? 'no owner' : `${own.length} owners (${own.join(', ')})`}` };
         const o = own[0];
         if (o === 'dead guest') continue; // its stage-2 is gone: what it lent awaits reclaim
-        const ownerState =
-          o === 'host' ? v.host : o === 'hyp' ? v.hyp : v.guests.find((g) => `guest ${g.vm}` === o)!.state;
-        const lentToDevice = maps[v.pfn] > 0 || s.ghost.dmaRefs[v.pfn] > 0 || (o === 'host' && (s.vmemmap[v.pfn]?.refcount ?? 0) > s.ghost.pins[v.pfn]);
+        const ownerState = o === 'host' ? v.host : o === 'hyp' ? v.hyp : v.guests.find((g) => `guest ${g.vm}` === o)!.state;
         if (bor.length && ownerState !== PKVM_PAGE_SHARED_OWNED)
           return { message: `${page(v.pfn)} is borrowed by ${bor.join(', ')} but its owner (${o}) holds it ${ownerState === PKVM_PAGE_OWNED ? 'PKVM_PAGE_OWNED' : 'in another state'}` };
-        if (ownerState === PKVM_PAGE_SHARED_OWNED && !bor.length && !lentToDevice && !v.pendingReclaim)
-          return { message: `${page(v.pfn)} is PKVM_PAGE_SHARED_OWNED by ${o} but nobody borrows it and no device maps it` };
+        if (ownerState === PKVM_PAGE_SHARED_OWNED && !bor.length && !v.pendingReclaim) {
+          maps ??= iommuMappingCounts(r);
+          const lentToDevice = maps[v.pfn] > 0 || r.ghost('dmaRefs', v.pfn) > 0 || (o === 'host' && r.refcount(v.pfn) > r.ghost('pins', v.pfn));
+          if (!lentToDevice) return { message: `${page(v.pfn)} is PKVM_PAGE_SHARED_OWNED by ${o} but nobody borrows it and no device maps it` };
+        }
       }
       return null;
     },
   };
 }
 
-function hostStage2Coherent(config: PkvmConfig, hooks: ViewHooks): StateProperty<PkvmState> {
+function hostStage2Coherent<S>(read: ReadState<S>, views: Views): StateProperty<S> {
   return {
     kind: 'state',
     name: 'host-s2-coherent',
     description:
       "The host stage-2 agrees with the other components: an annotation names the page's real owner, a zero (lazily mapped) entry means nobody else maps the page, and MMIO entries carry no state that memory pressure would drop.",
     check(s) {
-      for (const v of pageViews(s, config, hooks)) {
-        const pte = s.hostS2[v.pfn];
+      const r = read(s);
+      for (const v of views(r)) {
+        const pte = r.hostPte(v.pfn);
         if (!v.ram) {
           if (pte.kind === 'annot' || (pte.kind === 'valid' && pte.state !== PKVM_PAGE_OWNED))
             return { message: `MMIO ${page(v.pfn)} holds non-default state in the host stage-2 (${pte.kind === 'annot' ? `annotated owner ${pte.owner}` : `state ${pte.state}`}), which host_stage2_unmap_dev_all() discards` };
@@ -117,7 +142,7 @@ function hostStage2Coherent(config: PkvmConfig, hooks: ViewHooks): StateProperty
   };
 }
 
-function noFailure(kind: FailureKind, name: string, description: string): StepProperty<PkvmState, PkvmAction, PkvmOutcome> {
+function noFailure<S>(kind: FailureKind, name: string, description: string): StepProperty<S, PkvmAction, PkvmOutcome> {
   return {
     kind: 'step',
     name,
@@ -129,65 +154,113 @@ function noFailure(kind: FailureKind, name: string, description: string): StepPr
   };
 }
 
-const failureAtomicity: StepProperty<PkvmState, PkvmAction, PkvmOutcome> = {
-  kind: 'step',
-  name: 'failure-atomicity',
-  description: 'A host or guest call that returns an error leaves the state as it was.',
-  check(before, action, outcome, after) {
-    if (outcome.ret === 0 || after.panic || before === after) return null;
-    if (outcome.failures.some((f) => f.kind === 'uninitialised')) return null;
-    if (deepEqual(abstractState(before), abstractState(after))) return null;
-    return { message: `${action.op} returned ${retName(outcome.ret)} but changed the state`, key: action.op };
-  },
-};
-
 /**
  * What a caller can observe of a state: a valid host stage-2 entry with the default state and a
- * zero (lazily mapped) one are the same to the host, so they compare equal.
+ * zero (lazily mapped) one are the same to the host, and an io-pgtable table with no leaf left
+ * maps nothing, like no table.
  */
-function abstractState(s: PkvmState): unknown {
+export function observableKey(r: StateReader): string {
+  const parts: (string | number)[] = [];
+  for (let pfn = 0; pfn < r.nrPages; pfn++) {
+    const p = r.hostPte(pfn);
+    parts.push(p.kind === 'zero' || (p.kind === 'valid' && p.state === PKVM_PAGE_OWNED) ? 'z' : p.kind === 'valid' ? `v${p.state}` : `a${p.owner}`);
+    parts.push(r.hypPte(pfn) ?? '-', r.refcount(pfn), r.pageFlags(pfn), r.ghost('pins', pfn), r.ghost('pool', pfn), r.ghost('dmaRefs', pfn));
+  }
+  for (let vm = 0; vm < r.config.guests; vm++) {
+    parts.push(r.vmDying(vm) ? 'd' : 'l');
+    for (let ipa = 0; ipa < r.config.guestIpas; ipa++) {
+      const g = r.guestPte(vm, ipa);
+      parts.push(g ? `${g.pfn}:${g.state}` : '-');
+    }
+  }
+  for (let d = 0; d < r.config.domains; d++)
+    for (let i = 0; i < r.ioEntries(d); i++) {
+      const e = r.ioPgd(d, i);
+      parts.push(e === null || (e.type === 'table' && e.ptes.every((x) => x === null)) ? '-' : e.type === 'block' ? `b${e.pfn}` : `t${e.ptes.join(',')}`);
+    }
+  return parts.join('|');
+}
+
+function failureAtomicity<S>(read: ReadState<S>, extKey: (s: S) => string): StepProperty<S, PkvmAction, PkvmOutcome> {
   return {
-    ...s,
-    hostS2: s.hostS2.map((p) => (p.kind === 'valid' && p.state === PKVM_PAGE_OWNED ? { kind: 'zero' } : p)),
-    // an io-pgtable table with no leaf left maps nothing: the same as no table
-    iommu: s.iommu.map((d) => d.pgd.map((e) => (e && e.type === 'table' && e.ptes.every((x) => x === null) ? null : e))),
+    kind: 'step',
+    name: 'failure-atomicity',
+    description: 'A host or guest call that returns an error leaves the state as it was.',
+    check(before, action, outcome, after) {
+      if (outcome.ret === 0 || before === after) return null;
+      if (outcome.failures.some((f) => f.kind === 'uninitialised')) return null;
+      if (before instanceof Uint8Array ? bytesEqual(before, after as Uint8Array) : deepEqual(before, after)) return null;
+      const ra = read(after);
+      if (ra.panic()) return null;
+      if (observableKey(read(before)) === observableKey(ra) && extKey(before) === extKey(after)) return null;
+      return { message: `${action.op} returned ${retName(outcome.ret)} but changed the state`, key: action.op };
+    },
   };
 }
 
 export const HYP_FAILURE_GROUP = 'hyp-failure';
+export const HYP_FAILURE_INVARIANTS = ['no-bug', 'no-vmemmap-fault', 'no-hang', 'no-warn', 'no-uninitialised-return', 'lock-discipline'];
 
-export function pkvmProperties(config: PkvmConfig, variant?: Pick<Variant, 'views'>): PkvmProperty[] {
+/** The properties of a state representation: objects (the default) or, with a reader, anything. */
+export function pkvmProperties(config: PkvmConfig, variant?: Pick<Variant, 'views' | 'state'>): PkvmProperty[];
+export function pkvmProperties<S>(config: PkvmConfig, variant: Pick<Variant, 'views' | 'state'> | undefined, read: ReadState<S>): PkvmProperty<S>[];
+export function pkvmProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'views' | 'state'>, read?: ReadState<S>): PkvmProperty<S>[] {
   const hooks = variant?.views ?? {};
+  const raw = (read ?? ((s: PkvmState) => new ObjectReader(s, config))) as ReadState<S>;
+  // the last state read, its reader and its page views, shared by the properties that read it
+  let lastS: S | undefined;
+  let lastR: StateReader | undefined;
+  let lastViews: PageView[] | undefined;
+  const rd: ReadState<S> = (s) => {
+    if (s !== lastS || !lastR) {
+      lastS = s;
+      lastR = raw(s);
+      lastViews = undefined;
+    }
+    return lastR;
+  };
+  const views: Views = (r) => (r === lastR ? (lastViews ??= pageViews(r, hooks)) : pageViews(r, hooks));
+  const extNames = Object.keys(variant?.state ?? {}).sort();
+  const extKey = (s: S) => {
+    if (!extNames.length) return '';
+    const r = rd(s);
+    return extNames.map((n) => Array.from({ length: variant!.state[n].size === 'pages' ? r.nrPages : (variant!.state[n].size as number) }, (_, i) => r.ext(n, i)).join(',')).join('|');
+  };
   return [
-    dmaIsolation(config, hooks),
-    refcountAccounting(config, hooks),
-    singleOwner(config, hooks),
-    hostStage2Coherent(config, hooks),
-    noFailure('BUG_ON', 'no-bug', 'No host-reachable BUG_ON: the hypervisor never panics on a host or guest call.'),
-    noFailure('vmemmap-fault', 'no-vmemmap-fault', 'The hypervisor never touches an unbacked hyp_vmemmap entry (EL2 translation fault).'),
-    noFailure('hang', 'no-hang', 'Every hypercall terminates (no loop that spins at EL2).'),
-    noFailure('WARN_ON', 'no-warn', 'No host-reachable WARN_ON at EL2.'),
-    noFailure('uninitialised', 'no-uninitialised-return', 'No hypercall returns, or branches on, an uninitialised value.'),
-    noFailure('lock-assert', 'lock-discipline', 'Every hyp_assert_lock_held() holds: page tables are changed only under their lock.'),
-    failureAtomicity,
+    dmaIsolation(rd, hooks, views),
+    refcountAccounting(rd, config),
+    singleOwner(rd, views),
+    hostStage2Coherent(rd, views),
+    noFailure<S>('BUG_ON', 'no-bug', 'No host-reachable BUG_ON: the hypervisor never panics on a host or guest call.'),
+    noFailure<S>('vmemmap-fault', 'no-vmemmap-fault', 'The hypervisor never touches an unbacked hyp_vmemmap entry (EL2 translation fault).'),
+    noFailure<S>('hang', 'no-hang', 'Every hypercall terminates (no loop that spins at EL2).'),
+    noFailure<S>('WARN_ON', 'no-warn', 'No host-reachable WARN_ON at EL2.'),
+    noFailure<S>('uninitialised', 'no-uninitialised-return', 'No hypercall returns, or branches on, an uninitialised value.'),
+    noFailure<S>('lock-assert', 'lock-discipline', 'Every hyp_assert_lock_held() holds: page tables are changed only under their lock.'),
+    failureAtomicity(rd, extKey),
   ];
 }
 
 /** Sanity targets: states the model must be able to reach within usual bounds. */
-export function pkvmReachables(config: PkvmConfig, variant?: Pick<Variant, 'views'>): ReachableProperty<PkvmState>[] {
+export function pkvmReachables<S = PkvmState>(config: PkvmConfig, variant?: Pick<Variant, 'views'>, read?: ReadState<S>): ReachableProperty<S>[] {
   const hooks = variant?.views ?? {};
+  const rd = (read ?? ((s: PkvmState) => new ObjectReader(s, config))) as ReadState<S>;
   return [
     {
       kind: 'reachable',
       name: 'page-dma-mapped',
-      description: 'Some RAM page is mapped for DMA in an SMMU domain.',
-      holds: (s) => dmaMappings(s, config, hooks).some((m) => m.pfn < config.ramPages),
+      description: 'Some RAM page is reachable by a device.',
+      holds: (s) => dmaMappings(rd(s), hooks).some((m) => m.pfn < config.ramPages),
     },
     {
       kind: 'reachable',
       name: 'page-donated-to-guest',
       description: 'Some page is owned by a guest.',
-      holds: (s) => s.vms.some((vm) => vm.s2.some((p) => p?.state === PKVM_PAGE_OWNED)),
+      holds: (s) => {
+        const r = rd(s);
+        for (let vm = 0; vm < config.guests; vm++) for (let ipa = 0; ipa < config.guestIpas; ipa++) if (r.guestPte(vm, ipa)?.state === PKVM_PAGE_OWNED) return true;
+        return false;
+      },
     },
   ];
 }
@@ -197,10 +270,12 @@ export function invariantNames(config: PkvmConfig): string[] {
 }
 
 /** Selects properties by name or group; throws a message listing the known names on an unknown one. */
-export function selectProperties(config: PkvmConfig, names: readonly string[] | undefined, variant?: Pick<Variant, 'views'>): PkvmProperty[] {
-  const all = pkvmProperties(config, variant);
+export function selectProperties(config: PkvmConfig, names: readonly string[] | undefined, variant?: Pick<Variant, 'views' | 'state'>): PkvmProperty[];
+export function selectProperties<S>(config: PkvmConfig, names: readonly string[] | undefined, variant: Pick<Variant, 'views' | 'state'> | undefined, read: ReadState<S>): PkvmProperty<S>[];
+export function selectProperties<S>(config: PkvmConfig, names: readonly string[] | undefined, variant?: Pick<Variant, 'views' | 'state'>, read?: ReadState<S>): PkvmProperty<S>[] {
+  const all = pkvmProperties<S>(config, variant, (read ?? ((s: PkvmState) => new ObjectReader(s, config))) as ReadState<S>);
   if (!names || names.length === 0) return all;
-  const groups: Record<string, string[]> = { [HYP_FAILURE_GROUP]: ['no-bug', 'no-vmemmap-fault', 'no-hang', 'no-warn', 'no-uninitialised-return', 'lock-discipline'] };
+  const groups: Record<string, string[]> = { [HYP_FAILURE_GROUP]: HYP_FAILURE_INVARIANTS };
   const wanted = new Set<string>();
   for (const n of names) {
     if (groups[n]) groups[n].forEach((g) => wanted.add(g));
@@ -211,3 +286,4 @@ export function selectProperties(config: PkvmConfig, names: readonly string[] | 
 }
 
 export type { Finding };
+

@@ -1,67 +1,34 @@
 /**
- * The canonical byte encoding of a state, for fingerprints and for a compact frontier. The layout
- * is fixed by the configuration; `decode(encode(s))` equals `s` (tested).
+ * The canonical byte encoding of a state (layout in memory.ts), for fingerprints, for a compact
+ * frontier, and as the state of the packed engine. `decode(encode(s))` equals `s` (tested).
  */
 import { freeze } from 'immer';
-import type { AnnotationOwner, StoredPageState } from './constants.ts';
-import { type PkvmConfig, totalPages } from './config.ts';
+import type { StoredPageState } from './constants.ts';
+import type { PkvmConfig } from './config.ts';
 import { IOPT_BLOCK_PAGES } from './constants.ts';
-import { ZERO_PTE, extensionLength, isBacked, type GuestPte, type HostPte, type HypFailure, type IoPte, type PkvmState, type StateExtensions } from './state.ts';
-
-const PAGE_BYTES = 8;
-
-const HOST_PTES: HostPte[] = [];
-HOST_PTES[0] = ZERO_PTE;
-for (const state of [0, 1, 2] as StoredPageState[]) HOST_PTES[1 + state] = freeze({ kind: 'valid', state });
-for (const owner of [1, 2, 3] as AnnotationOwner[]) HOST_PTES[8 + owner] = freeze({ kind: 'annot', owner });
-
-function hostCode(p: HostPte): number {
-  return p.kind === 'zero' ? 0 : p.kind === 'valid' ? 1 + p.state : 8 + p.owner;
-}
+import { Layout, PAGE_BYTES, failureId, failureOf, guestPteOf, hostPteCode, hostPteOf, ioBlockOf, ioTableOf } from './memory.ts';
+import { isBacked, type GuestPte, type HostPte, type IoPte, type PkvmState, type StateExtensions } from './state.ts';
 
 export class PkvmCodec {
-  readonly size: number;
-  private readonly pages: number;
-  private readonly vmOffset: number;
-  private readonly domOffset: number;
-  private readonly panicOffset: number;
-  private readonly extOffset: number;
-  private readonly extNames: readonly string[];
-  private readonly extLengths: readonly number[];
-  private readonly failures = new Map<number, HypFailure>();
-  private readonly guestPtes = new Map<number, GuestPte>();
-  private readonly blocks = new Map<number, IoPte>();
-  private readonly tables = new Map<number, IoPte>();
+  readonly layout: Layout;
 
   constructor(
     private readonly config: PkvmConfig,
     extensions: StateExtensions = {},
   ) {
-    this.pages = totalPages(config);
-    this.vmOffset = this.pages * PAGE_BYTES;
-    this.domOffset = this.vmOffset + config.guests * (1 + 2 * config.guestIpas);
-    this.panicOffset = this.domOffset + config.domains * (config.iovas / IOPT_BLOCK_PAGES) * 3;
-    this.extOffset = this.panicOffset + 4;
-    this.extNames = Object.keys(extensions).sort();
-    this.extLengths = this.extNames.map((n) => extensionLength(extensions[n], config));
-    this.size = this.extOffset + 2 * this.extLengths.reduce((a, b) => a + b, 0);
+    this.layout = new Layout(config, extensions);
   }
 
-  /** A panic is encoded as a 32-bit hash of its text: canonical across model instances. */
-  private failureId(f: HypFailure): number {
-    const key = `${f.kind}\u0000${f.where}\u0000${f.detail}`;
-    let h = 0x811c9dc5;
-    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-    h = (h >>> 0) || 1;
-    if (!this.failures.has(h)) this.failures.set(h, f);
-    return h;
+  get size(): number {
+    return this.layout.size;
   }
 
   encode(s: PkvmState): Uint8Array {
-    const b = new Uint8Array(this.size);
-    for (let p = 0; p < this.pages; p++) {
+    const L = this.layout;
+    const b = new Uint8Array(L.size);
+    for (let p = 0; p < L.pages; p++) {
       const o = p * PAGE_BYTES;
-      b[o] = hostCode(s.hostS2[p]);
+      b[o] = hostPteCode(s.hostS2[p]);
       const h = s.hypS1[p];
       b[o + 1] = h === null ? 0 : 1 + h;
       const v = s.vmemmap[p];
@@ -74,7 +41,7 @@ export class PkvmCodec {
       b[o + 6] = s.ghost.pool[p];
       b[o + 7] = s.ghost.dmaRefs[p];
     }
-    let o = this.vmOffset;
+    let o = L.vmOffset;
     for (const vm of s.vms) {
       b[o++] = vm.dying ? 1 : 0;
       for (const pte of vm.s2) {
@@ -82,7 +49,7 @@ export class PkvmCodec {
         b[o++] = pte ? pte.state : 0;
       }
     }
-    o = this.domOffset;
+    o = L.domOffset;
     for (const dom of s.iommu)
       for (const pte of dom.pgd) {
         if (pte === null) o += 3;
@@ -97,14 +64,14 @@ export class PkvmCodec {
         }
       }
     if (s.panic) {
-      const id = this.failureId(s.panic);
-      b[this.panicOffset] = id & 0xff;
-      b[this.panicOffset + 1] = (id >>> 8) & 0xff;
-      b[this.panicOffset + 2] = (id >>> 16) & 0xff;
-      b[this.panicOffset + 3] = id >>> 24;
+      const id = failureId(s.panic);
+      b[L.panicOffset] = id & 0xff;
+      b[L.panicOffset + 1] = (id >>> 8) & 0xff;
+      b[L.panicOffset + 2] = (id >>> 16) & 0xff;
+      b[L.panicOffset + 3] = id >>> 24;
     }
-    let e = this.extOffset;
-    for (const name of this.extNames)
+    let e = L.extOffset;
+    for (const name of L.extNames)
       for (const v of s.ext[name]) {
         b[e++] = v & 0xff;
         b[e++] = v >>> 8;
@@ -114,22 +81,23 @@ export class PkvmCodec {
 
   decode(b: Uint8Array): PkvmState {
     const c = this.config;
+    const L = this.layout;
     const hostS2: HostPte[] = [];
     const hypS1: (StoredPageState | null)[] = [];
     const vmemmap: ({ refcount: number; flags: number } | null)[] = [];
     const pins: number[] = [];
     const pool: number[] = [];
     const dmaRefs: number[] = [];
-    for (let p = 0; p < this.pages; p++) {
+    for (let p = 0; p < L.pages; p++) {
       const o = p * PAGE_BYTES;
-      hostS2.push(HOST_PTES[b[o]]);
+      hostS2.push(hostPteOf(b[o]));
       hypS1.push(b[o + 1] === 0 ? null : ((b[o + 1] - 1) as StoredPageState));
       vmemmap.push(isBacked(c, p) ? { refcount: b[o + 2] | (b[o + 3] << 8), flags: b[o + 4] } : null);
       pins.push(b[o + 5]);
       pool.push(b[o + 6]);
       dmaRefs.push(b[o + 7]);
     }
-    let o = this.vmOffset;
+    let o = L.vmOffset;
     const vms = [];
     for (let v = 0; v < c.guests; v++) {
       const dying = b[o++] === 1;
@@ -137,50 +105,30 @@ export class PkvmCodec {
       for (let i = 0; i < c.guestIpas; i++) {
         const pfn1 = b[o++];
         const st = b[o++];
-        s2.push(pfn1 === 0 ? null : this.guestPte(pfn1 - 1, st as StoredPageState));
+        s2.push(pfn1 === 0 ? null : guestPteOf(pfn1 - 1, st as StoredPageState));
       }
       vms.push({ dying, s2 });
     }
-    o = this.domOffset;
+    o = L.domOffset;
     const iommu = [];
     for (let d = 0; d < c.domains; d++) {
       const pgd: IoPte[] = [];
       for (let k = 0; k < c.iovas / IOPT_BLOCK_PAGES; k++) {
         const kind = b[o];
-        pgd.push(kind === 0 ? null : kind === 1 ? this.block(b[o + 1]) : this.table(b[o + 1], b[o + 2]));
+        pgd.push(kind === 0 ? null : kind === 1 ? ioBlockOf(b[o + 1]) : ioTableOf(b[o + 1] === 0 ? null : b[o + 1] - 1, b[o + 2] === 0 ? null : b[o + 2] - 1));
         o += 3;
       }
       iommu.push({ pgd });
     }
-    const o2 = this.panicOffset;
-    const pid = (b[o2] | (b[o2 + 1] << 8) | (b[o2 + 2] << 16) | (b[o2 + 3] << 24)) >>> 0;
+    const po = L.panicOffset;
+    const panic = failureOf((b[po] | (b[po + 1] << 8) | (b[po + 2] << 16) | (b[po + 3] << 24)) >>> 0);
     const ext: Record<string, number[]> = {};
-    let e = this.extOffset;
-    this.extNames.forEach((name, k) => {
+    let e = L.extOffset;
+    L.extNames.forEach((name, k) => {
       const arr: number[] = [];
-      for (let i = 0; i < this.extLengths[k]; i++, e += 2) arr.push(b[e] | (b[e + 1] << 8));
+      for (let i = 0; i < L.extLengths[k]; i++, e += 2) arr.push(b[e] | (b[e + 1] << 8));
       ext[name] = arr;
     });
-    return freeze({ hostS2, hypS1, vmemmap, vms, iommu, ghost: { pins, pool, dmaRefs }, panic: pid === 0 ? null : (this.failures.get(pid) ?? null), ext }, true);
-  }
-
-  private guestPte(pfn: number, state: StoredPageState): GuestPte {
-    const k = pfn * 4 + state;
-    let p = this.guestPtes.get(k);
-    if (!p) this.guestPtes.set(k, (p = freeze({ pfn, state })));
-    return p;
-  }
-
-  private block(pfn: number): IoPte {
-    let p = this.blocks.get(pfn);
-    if (!p) this.blocks.set(pfn, (p = freeze({ type: 'block', pfn })));
-    return p;
-  }
-
-  private table(a: number, b: number): IoPte {
-    const k = a * 256 + b;
-    let p = this.tables.get(k);
-    if (!p) this.tables.set(k, (p = freeze({ type: 'table', ptes: [a === 0 ? null : a - 1, b === 0 ? null : b - 1] }, true)));
-    return p;
+    return freeze({ hostS2, hypS1, vmemmap, vms, iommu, ghost: { pins, pool, dmaRefs }, panic, ext }, true);
   }
 }

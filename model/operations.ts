@@ -13,7 +13,7 @@ import {
   iommuProtName,
 } from './constants.ts';
 import { type HostBehaviour, type PkvmConfig, totalPages } from './config.ts';
-import type { PkvmState } from './state.ts';
+import type { StateReader } from './memory.ts';
 import type { Hyp } from './kernel/hyp.ts';
 import { deviceTranslate, softwareTranslate } from './views.ts';
 
@@ -40,7 +40,7 @@ export interface OperationSpec {
   /** Arguments within the bounds, independent of the state (computed once per configuration). */
   staticArgs(config: PkvmConfig): Args[];
   /** Whether the action is enabled in this state (default: always). */
-  enabled?(state: PkvmState, args: Args, config: PkvmConfig): boolean;
+  enabled?(state: StateReader, args: Args, config: PkvmConfig): boolean;
   /** Runs the operation on the hypervisor; returns the value the caller sees. */
   run(hyp: Hyp, args: Args): number;
   /** Spec bookkeeping after a non-fatal run (ghost references taken or dropped by contract). */
@@ -77,12 +77,12 @@ export function iommu_pgsize(iova: number, paddr: number, size: number): { pgsiz
   return { pgsize, count: Math.floor(size / pgsize) };
 }
 
-function iovaSlotsFree(state: PkvmState, domain: number, first: number, n: number): boolean {
+function iovaSlotsFree(state: StateReader, domain: number, first: number, n: number): boolean {
   for (let i = first; i < first + n; i++) if (softwareTranslate(state, domain, i) !== null) return false;
   return true;
 }
 
-function iovaSlotsMapped(state: PkvmState, domain: number, first: number, n: number): boolean {
+function iovaSlotsMapped(state: StateReader, domain: number, first: number, n: number): boolean {
   for (let i = first; i < first + n; i++) if (softwareTranslate(state, domain, i) === null) return false;
   return true;
 }
@@ -99,11 +99,11 @@ export const OPERATIONS: readonly OperationSpec[] = [
     run(hyp, a) {
       const addr = phys(hyp, num(a, 'pfn'));
       if (hyp.host_s2_leaf(addr).kind === 'valid') {
-        hyp.rec.accesses.push({ by: 'host', pfn: num(a, 'pfn') });
+        hyp.recordAccess('host', num(a, 'pfn'));
         return 0;
       }
       const ret = hyp.handle_host_mem_abort(addr);
-      if (ret === 0) hyp.rec.accesses.push({ by: 'host', pfn: num(a, 'pfn') });
+      if (ret === 0) hyp.recordAccess('host', num(a, 'pfn'));
       return ret;
     },
   },
@@ -151,10 +151,10 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'The hypervisor pins a page the host shared with it (host vCPU/VM state), on behalf of a host hypercall.',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => (c.maxPins > 0 ? pfnArgs(c, true).map((pfn) => ({ pfn })) : []),
-    enabled: (s, a, c) => s.ghost.pins[num(a, 'pfn')] < c.maxPins,
+    enabled: (s, a, c) => s.ghost('pins', num(a, 'pfn')) < c.maxPins,
     run: (hyp, a) => hyp.hyp_pin_shared_mem(num(a, 'pfn')),
     ghost(hyp, a, ret) {
-      if (ret === 0) hyp.s.ghost.pins[num(a, 'pfn')] += 1;
+      if (ret === 0) hyp.mem.setGhost('pins', num(a, 'pfn'), hyp.mem.ghost('pins', num(a, 'pfn')) + 1);
     },
   },
   {
@@ -164,7 +164,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'Share a host page with a guest at a guest IPA (host SHARED_OWNED, guest SHARED_BORROWED).',
     argFormats: { pfn: 'num', gfn: 'num', vm: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).flatMap((gfn) => pfnArgs(c, false).map((pfn) => ({ pfn, gfn, vm })))),
-    enabled: (s, a, c) => !s.vms[num(a, 'vm')].dying && (c.host !== 'driver' || num(a, 'pfn') < c.ramPages),
+    enabled: (s, a, c) => !s.vmDying(num(a, 'vm')) && (c.host !== 'driver' || num(a, 'pfn') < c.ramPages),
     run: (hyp, a) => hyp.__pkvm_host_share_guest(num(a, 'pfn'), num(a, 'gfn'), num(a, 'vm')),
   },
   {
@@ -174,7 +174,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'Donate a host page to a guest at a guest IPA (host annotated GUEST, guest OWNED).',
     argFormats: { pfn: 'num', gfn: 'num', vm: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).flatMap((gfn) => pfnArgs(c, false).map((pfn) => ({ pfn, gfn, vm })))),
-    enabled: (s, a, c) => !s.vms[num(a, 'vm')].dying && (c.host !== 'driver' || num(a, 'pfn') < c.ramPages),
+    enabled: (s, a, c) => !s.vmDying(num(a, 'vm')) && (c.host !== 'driver' || num(a, 'pfn') < c.ramPages),
     run: (hyp, a) => hyp.__pkvm_host_donate_guest(num(a, 'pfn'), num(a, 'gfn'), num(a, 'vm')),
   },
   {
@@ -184,7 +184,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'Tear a guest down: its stage-2 is destroyed and its pages are flagged for reclaim.',
     argFormats: { vm: 'num' },
     staticArgs: (c) => range(c.guests).map((vm) => ({ vm })),
-    enabled: (s, a) => !s.vms[num(a, 'vm')].dying,
+    enabled: (s, a) => !s.vmDying(num(a, 'vm')),
     run: (hyp, a) => hyp.__pkvm_teardown_vm(num(a, 'vm')),
   },
   {
@@ -231,7 +231,8 @@ export const OPERATIONS: readonly OperationSpec[] = [
       while (size) {
         const { pgsize, count } = iommu_pgsize(iova, paddr, size);
         ret = hyp.kvm_iommu_map_pages(domain, iova, paddr, pgsize, count, prot);
-        hyp.rec.subcalls.push({ call: `kvm_iommu_map_pages(domain=${domain}, iova=0x${iova.toString(16)}, paddr=0x${paddr.toString(16)}, pgsize=0x${pgsize.toString(16)}, pgcount=${count}, prot=${iommuProtName(prot)})`, ret });
+        const [i0, p0] = [iova, paddr];
+        hyp.recordSubcall(() => `kvm_iommu_map_pages(domain=${domain}, iova=0x${i0.toString(16)}, paddr=0x${p0.toString(16)}, pgsize=0x${pgsize.toString(16)}, pgcount=${count}, prot=${iommuProtName(prot)})`, ret);
         if (ret || hyp.fatal) break;
         const mapped = pgsize * count;
         size -= mapped;
@@ -324,7 +325,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
       if (ret !== 0) return;
       for (let i = 0; i < Math.floor(num(a, 'size') / PAGE_SIZE); i++) {
         const pfn = num(a, 'phys') + i;
-        if (pfn < hyp.config.ramPages) hyp.s.ghost.dmaRefs[pfn] += 1;
+        if (pfn < hyp.config.ramPages) hyp.mem.setGhost('dmaRefs', pfn, hyp.mem.ghost('dmaRefs', pfn) + 1);
       }
     },
   },
@@ -345,7 +346,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
       if (ret !== 0) return;
       for (let i = 0; i < Math.floor(num(a, 'size') / PAGE_SIZE); i++) {
         const pfn = num(a, 'phys') + i;
-        if (pfn < hyp.config.ramPages && hyp.s.ghost.dmaRefs[pfn] > 0) hyp.s.ghost.dmaRefs[pfn] -= 1;
+        if (pfn < hyp.config.ramPages && hyp.mem.ghost('dmaRefs', pfn) > 0) hyp.mem.setGhost('dmaRefs', pfn, hyp.mem.ghost('dmaRefs', pfn) - 1);
       }
     },
   },
@@ -356,7 +357,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'A guest shares one of its pages with the host (guest SHARED_OWNED, host SHARED_BORROWED).',
     argFormats: { vm: 'num', ipa: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).map((ipa) => ({ vm, ipa }))),
-    enabled: (s, a) => !s.vms[num(a, 'vm')].dying,
+    enabled: (s, a) => !s.vmDying(num(a, 'vm')),
     run: (hyp, a) => hyp.__pkvm_guest_share_host(num(a, 'vm'), num(a, 'ipa') * PAGE_SIZE),
   },
   {
@@ -365,7 +366,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'A guest takes back a page it shared with the host.',
     argFormats: { vm: 'num', ipa: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).map((ipa) => ({ vm, ipa }))),
-    enabled: (s, a) => !s.vms[num(a, 'vm')].dying,
+    enabled: (s, a) => !s.vmDying(num(a, 'vm')),
     run: (hyp, a) => hyp.__pkvm_guest_unshare_host(num(a, 'vm'), num(a, 'ipa') * PAGE_SIZE),
   },
   {
@@ -374,11 +375,11 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'A guest touches an IPA: it reaches the page its stage-2 maps, or exits with a fault.',
     argFormats: { vm: 'num', ipa: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).map((ipa) => ({ vm, ipa }))),
-    enabled: (s, a) => !s.vms[num(a, 'vm')].dying,
+    enabled: (s, a) => !s.vmDying(num(a, 'vm')),
     run(hyp, a) {
       const pte = hyp.guest_s2_leaf(num(a, 'vm'), num(a, 'ipa') * PAGE_SIZE);
       if (!pte) return -14; // -EFAULT: stage-2 fault, exit to the host
-      hyp.rec.accesses.push({ by: `guest ${num(a, 'vm')}`, pfn: pte.pfn });
+      hyp.recordAccess(`guest ${num(a, 'vm')}`, pte.pfn);
       return 0;
     },
   },
@@ -389,13 +390,13 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'The hypervisor drops a pin it took (vCPU put, VM teardown).',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => (c.maxPins > 0 ? range(c.ramPages).map((pfn) => ({ pfn })) : []),
-    enabled: (s, a) => s.ghost.pins[num(a, 'pfn')] > 0,
+    enabled: (s, a) => s.ghost('pins', num(a, 'pfn')) > 0,
     run(hyp, a) {
       hyp.hyp_unpin_shared_mem(num(a, 'pfn'));
       return 0;
     },
     ghost(hyp, a) {
-      hyp.s.ghost.pins[num(a, 'pfn')] -= 1;
+      hyp.mem.setGhost('pins', num(a, 'pfn'), hyp.mem.ghost('pins', num(a, 'pfn')) - 1);
     },
   },
   {
@@ -404,13 +405,13 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'The hyp page allocator hands out a free page it owns: hyp_set_page_refcounted() (refcount 0 -> 1).',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => range(c.ramPages).map((pfn) => ({ pfn })),
-    enabled: (s, a) => s.hypS1[num(a, 'pfn')] === PKVM_PAGE_OWNED && s.ghost.pool[num(a, 'pfn')] === 0,
+    enabled: (s, a) => s.hypPte(num(a, 'pfn')) === PKVM_PAGE_OWNED && s.ghost('pool', num(a, 'pfn')) === 0,
     run(hyp, a) {
       hyp.hyp_set_page_refcounted(num(a, 'pfn'));
       return 0;
     },
     ghost(hyp, a) {
-      hyp.s.ghost.pool[num(a, 'pfn')] = 1;
+      hyp.mem.setGhost('pool', num(a, 'pfn'), 1);
     },
   },
   {
@@ -419,13 +420,13 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'The hypervisor frees a page it allocated: hyp_put_page() drops the allocator reference.',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => range(c.ramPages).map((pfn) => ({ pfn })),
-    enabled: (s, a) => s.ghost.pool[num(a, 'pfn')] > 0,
+    enabled: (s, a) => s.ghost('pool', num(a, 'pfn')) > 0,
     run(hyp, a) {
       hyp.hyp_page_ref_dec_and_test(num(a, 'pfn'));
       return 0;
     },
     ghost(hyp, a) {
-      hyp.s.ghost.pool[num(a, 'pfn')] -= 1;
+      hyp.mem.setGhost('pool', num(a, 'pfn'), hyp.mem.ghost('pool', num(a, 'pfn')) - 1);
     },
   },
   {
@@ -434,7 +435,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'The hypervisor gives a free page it owns back to the host (memcache drain, teardown).',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => range(c.ramPages).map((pfn) => ({ pfn })),
-    enabled: (s, a) => s.hypS1[num(a, 'pfn')] === PKVM_PAGE_OWNED && s.ghost.pool[num(a, 'pfn')] === 0,
+    enabled: (s, a) => s.hypPte(num(a, 'pfn')) === PKVM_PAGE_OWNED && s.ghost('pool', num(a, 'pfn')) === 0,
     run: (hyp, a) => hyp.__pkvm_hyp_donate_host(num(a, 'pfn'), 1),
   },
   // ---------------------------------------------------------------- hardware and environment
@@ -446,9 +447,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
     staticArgs: (c) => range(c.domains).flatMap((domain) => range(c.iovas).map((slot) => ({ domain, iova: slot * PAGE_SIZE }))),
     enabled: (s, a) => deviceTranslate(s, num(a, 'domain'), num(a, 'iova') / PAGE_SIZE) !== null,
     run(hyp, a) {
-      const pfn = deviceTranslate(hyp.s as PkvmState, num(a, 'domain'), num(a, 'iova') / PAGE_SIZE);
+      const pfn = deviceTranslate(hyp.mem, num(a, 'domain'), num(a, 'iova') / PAGE_SIZE);
       if (pfn === null) return -14;
-      hyp.rec.accesses.push({ by: `device in domain ${num(a, 'domain')}`, pfn });
+      hyp.recordAccess(`device in domain ${num(a, 'domain')}`, pfn);
       return 0;
     },
   },
@@ -473,7 +474,8 @@ function unmapRange(hyp: Hyp, domain: number, iova: number, size: number): numbe
   while (unmapped < size) {
     const { pgsize, count } = iommu_pgsize(iova, iova, size - unmapped);
     ret = hyp.kvm_iommu_unmap_pages(domain, iova, pgsize, count);
-    hyp.rec.subcalls.push({ call: `kvm_iommu_unmap_pages(domain=${domain}, iova=0x${iova.toString(16)}, pgsize=0x${pgsize.toString(16)}, pgcount=${count})`, ret });
+    const i0 = iova;
+    hyp.recordSubcall(() => `kvm_iommu_unmap_pages(domain=${domain}, iova=0x${i0.toString(16)}, pgsize=0x${pgsize.toString(16)}, pgcount=${count})`, ret);
     if (ret || hyp.fatal) break;
     iova += pgsize * count;
     unmapped += pgsize * count;

@@ -1,13 +1,21 @@
 /**
- * The pKVM model as a transition system for the checker: initial state, enabled actions, and a
- * pure step that runs one operation of a variant's hypervisor on an immer draft.
+ * The pKVM model as a transition system for the checker, in two representations that run the
+ * same kernel code:
+ *
+ * - PkvmModel: the readable model. A state is frozen plain data; a step runs one operation of a
+ *   variant's hypervisor on a copy-on-write immer draft.
+ * - PackedPkvmModel: the fast path. A state is its canonical byte encoding; a step runs the same
+ *   operation on a copy-on-write byte array.
+ *
+ * Both enumerate the same actions in the same order and produce equal states (tested).
  */
-import { freeze, produce, type Draft } from 'immer';
+import { freeze } from 'immer';
 import { retName } from './constants.ts';
 import { type PkvmConfig, validateConfig } from './config.ts';
 import { PkvmCodec } from './codec.ts';
 import type { SubCall } from './kernel/base.ts';
 import type { Hyp } from './kernel/hyp.ts';
+import { Layout, ObjectMemory, ObjectReader, PackedMemory, PackedReader, writePanic, type Memory, type StateReader } from './memory.ts';
 import { OPERATIONS_BY_NAME, formatArg, operationsFor, type OperationSpec, type PkvmAction } from './operations.ts';
 import { initialState, type HypFailure, type PkvmState } from './state.ts';
 import { RFC_V1, type Variant } from './variant.ts';
@@ -21,21 +29,22 @@ export interface PkvmOutcome {
   readonly accesses: readonly { readonly by: string; readonly pfn: number }[];
 }
 
-/** A deterministic transition system (the checker's Model interface, by shape). */
-export class PkvmModel {
+/** What both representations share: the configuration, the variant, the operations and their actions. */
+abstract class PkvmSystem<S> {
   readonly config: PkvmConfig;
   readonly variant: Variant;
   readonly codec: PkvmCodec;
-  private readonly ops: readonly { spec: OperationSpec; actions: readonly PkvmAction[] }[];
-  private readonly init: PkvmState;
+  protected readonly ops: readonly { spec: OperationSpec; actions: readonly PkvmAction[] }[];
   private readonly opsByName: ReadonlyMap<string, OperationSpec>;
 
-  constructor(config: PkvmConfig, variant: Variant = RFC_V1) {
+  constructor(config: PkvmConfig, variant: Variant) {
     this.config = validateConfig(config);
     this.variant = variant;
     this.codec = new PkvmCodec(this.config, variant.state);
-    this.init = initialState(this.config, variant.state);
-    const specs = [...operationsFor(this.config).filter((o) => !variant.removeOperations.includes(o.name)), ...variant.addOperations.filter((o) => o.actor !== 'host' || (o.hosts ?? ['driver', 'iommu', 'adversarial']).includes(this.config.host))];
+    const specs = [
+      ...operationsFor(this.config).filter((o) => !variant.removeOperations.includes(o.name)),
+      ...variant.addOperations.filter((o) => o.actor !== 'host' || (o.hosts ?? ['driver', 'iommu', 'adversarial']).includes(this.config.host)),
+    ];
     this.opsByName = new Map(specs.map((o) => [o.name, o]));
     this.ops = specs.map((spec) => ({
       spec,
@@ -43,41 +52,73 @@ export class PkvmModel {
     }));
   }
 
-  initialStates(): readonly PkvmState[] {
-    return [this.init];
-  }
+  protected abstract reader(s: S): StateReader;
 
-  actions(state: PkvmState): readonly PkvmAction[] {
-    if (state.panic) return [];
+  actions(state: S): readonly PkvmAction[] {
+    const r = this.reader(state);
+    if (r.panic()) return [];
     const out: PkvmAction[] = [];
     for (const { spec, actions } of this.ops) {
       if (!spec.enabled) {
         for (const a of actions) out.push(a);
         continue;
       }
-      for (const a of actions) if (spec.enabled(state, a.args, this.config)) out.push(a);
+      for (const a of actions) if (spec.enabled(r, a.args, this.config)) out.push(a);
     }
     return out;
   }
 
-  step(state: PkvmState, action: PkvmAction): { readonly state: PkvmState; readonly outcome: PkvmOutcome } {
+  /** Runs one operation on a memory; returns the hypervisor (its record and fatal failure) and the value returned. */
+  protected run(mem: Memory, action: PkvmAction): { hyp: Hyp; ret: number } {
     const spec = this.opsByName.get(action.op);
     if (!spec) throw new Error(`unknown operation ${action.op}`);
-    let hyp: Hyp | null = null;
-    let ret = 0;
-    const Cls = this.variant.hyp;
-    let next = produce(state, (draft: Draft<PkvmState>) => {
-      const h = new Cls(draft, this.config);
-      hyp = h;
-      ret = spec.run(h, action.args);
-      if (!h.fatal && spec.ghost) spec.ghost(h, action.args, ret);
-    });
-    const h = hyp as unknown as Hyp;
-    if (h.fatal) next = freeze({ ...(h.fatalSnapshot as PkvmState), panic: h.fatal }, true);
-    return {
-      state: next,
-      outcome: { ret, failures: h.rec.failures, branches: h.rec.branches, subcalls: h.rec.subcalls, accesses: h.rec.accesses },
-    };
+    const hyp = new this.variant.hyp(mem, this.config);
+    const ret = spec.run(hyp, action.args);
+    if (!hyp.fatal && spec.ghost) spec.ghost(hyp, action.args, ret);
+    return { hyp, ret };
+  }
+
+  protected outcome(hyp: Hyp, ret: number): PkvmOutcome {
+    return { ret, failures: hyp.rec.failures, branches: hyp.rec.branches, subcalls: hyp.rec.subcalls, accesses: hyp.rec.accesses };
+  }
+
+  describeAction(action: PkvmAction): string {
+    return describeAction(action, this.opsByName.get(action.op));
+  }
+
+  operation(name: string): OperationSpec | undefined {
+    return this.opsByName.get(name);
+  }
+}
+
+/** The readable model: frozen plain-data states. */
+export class PkvmModel extends PkvmSystem<PkvmState> {
+  private readonly init: PkvmState;
+
+  constructor(config: PkvmConfig, variant: Variant = RFC_V1) {
+    super(config, variant);
+    this.init = initialState(this.config, variant.state);
+  }
+
+  protected reader(s: PkvmState): StateReader {
+    return new ObjectReader(s, this.config);
+  }
+
+  /** A reader of a state of this model (for views and invariants). */
+  read(s: PkvmState): StateReader {
+    return new ObjectReader(s, this.config);
+  }
+
+  initialStates(): readonly PkvmState[] {
+    return [this.init];
+  }
+
+  step(state: PkvmState, action: PkvmAction): { readonly state: PkvmState; readonly outcome: PkvmOutcome } {
+    const mem = new ObjectMemory(state, this.config);
+    const { hyp, ret } = this.run(mem, action);
+    let next = mem.finish();
+    if (hyp.fatal) next = freeze({ ...(hyp.fatalSnapshot as PkvmState), panic: hyp.fatal }, true);
+    return { state: next, outcome: this.outcome(hyp, ret) };
   }
 
   encode(state: PkvmState): Uint8Array {
@@ -87,13 +128,53 @@ export class PkvmModel {
   decode(bytes: Uint8Array): PkvmState {
     return this.codec.decode(bytes);
   }
+}
 
-  describeAction(action: PkvmAction): string {
-    return describeAction(action, this.opsByName.get(action.op));
+/** The fast path: states are canonical byte encodings, stepped in place of objects. */
+export class PackedPkvmModel extends PkvmSystem<Uint8Array> {
+  readonly layout: Layout;
+  private readonly init: Uint8Array;
+
+  constructor(config: PkvmConfig, variant: Variant = RFC_V1) {
+    super(config, variant);
+    this.layout = this.codec.layout;
+    this.init = this.codec.encode(initialState(this.config, variant.state));
   }
 
-  operation(name: string): OperationSpec | undefined {
-    return this.opsByName.get(name);
+  protected reader(b: Uint8Array): StateReader {
+    return new PackedReader(b, this.layout);
+  }
+
+  read(b: Uint8Array): StateReader {
+    return new PackedReader(b, this.layout);
+  }
+
+  initialStates(): readonly Uint8Array[] {
+    return [this.init];
+  }
+
+  step(state: Uint8Array, action: PkvmAction): { readonly state: Uint8Array; readonly outcome: PkvmOutcome } {
+    const mem = new PackedMemory(state, this.layout);
+    const { hyp, ret } = this.run(mem, action);
+    let next = mem.finish();
+    if (hyp.fatal) {
+      next = hyp.fatalSnapshot as Uint8Array;
+      writePanic(next, this.layout, hyp.fatal);
+    }
+    return { state: next, outcome: this.outcome(hyp, ret) };
+  }
+
+  encode(state: Uint8Array): Uint8Array {
+    return state;
+  }
+
+  decode(bytes: Uint8Array): Uint8Array {
+    return bytes;
+  }
+
+  /** The readable form of a packed state. */
+  toObject(b: Uint8Array): PkvmState {
+    return this.codec.decode(b);
   }
 }
 

@@ -1,16 +1,26 @@
 /**
- * Read-only views of a state, shared by the operations (to decide what a well-behaved driver
- * may do) and the invariants: what each IOVA translates to, and who can reach which page.
+ * Read-only views of a state, shared by the operations (what a well-behaved driver may do) and
+ * the invariants: what each IOVA translates to, and who holds which page. They read through a
+ * StateReader, so they work on both the readable and the packed representation.
  */
-import { IOPT_BLOCK_PAGES, PKVM_ID_GUEST, PKVM_ID_HYP, PKVM_NOPAGE, PKVM_PAGE_OWNED, PKVM_PAGE_SHARED_BORROWED, PKVM_PAGE_SHARED_OWNED, type PageState } from './constants.ts';
+import {
+  HOST_PAGE_PENDING_RECLAIM,
+  IOPT_BLOCK_PAGES,
+  PKVM_ID_GUEST,
+  PKVM_ID_HYP,
+  PKVM_NOPAGE,
+  PKVM_PAGE_OWNED,
+  PKVM_PAGE_SHARED_BORROWED,
+  PKVM_PAGE_SHARED_OWNED,
+  type PageState,
+} from './constants.ts';
 import type { PkvmConfig } from './config.ts';
-import { HOST_PAGE_PENDING_RECLAIM } from './constants.ts';
-import type { PkvmState } from './state.ts';
+import type { StateReader } from './memory.ts';
 
 /** The page an IOVA slot maps to as software sees it (arm_lpae_iova_to_phys, offset OR-ed in), or null. */
-export function softwareTranslate(s: PkvmState, domain: number, slot: number): number | null {
-  const pgd = s.iommu[domain].pgd;
-  const pte = pgd[Math.floor(slot / IOPT_BLOCK_PAGES) % pgd.length];
+export function softwareTranslate(r: StateReader, domain: number, slot: number): number | null {
+  const n = r.ioEntries(domain);
+  const pte = r.ioPgd(domain, Math.floor(slot / IOPT_BLOCK_PAGES) % n);
   if (pte === null) return null;
   const k = slot % IOPT_BLOCK_PAGES;
   if (pte.type === 'block') return pte.pfn | k;
@@ -22,10 +32,10 @@ export function softwareTranslate(s: PkvmState, domain: number, slot: number): n
  * block size are RES0: the model's SMMU ignores them, so an unaligned block reaches the aligned
  * block that contains the address written.
  */
-export function deviceTranslate(s: PkvmState, domain: number, slot: number): number | null {
-  const pgd = s.iommu[domain].pgd;
-  if (slot >= pgd.length * IOPT_BLOCK_PAGES) return null;
-  const pte = pgd[Math.floor(slot / IOPT_BLOCK_PAGES)];
+export function deviceTranslate(r: StateReader, domain: number, slot: number): number | null {
+  const n = r.ioEntries(domain);
+  if (slot >= n * IOPT_BLOCK_PAGES) return null;
+  const pte = r.ioPgd(domain, Math.floor(slot / IOPT_BLOCK_PAGES));
   if (pte === null) return null;
   const k = slot % IOPT_BLOCK_PAGES;
   if (pte.type === 'block') return pte.pfn - (pte.pfn % IOPT_BLOCK_PAGES) + k;
@@ -38,33 +48,37 @@ export interface DmaMapping {
   readonly pfn: number;
 }
 
-/**
- * Where a variant keeps what the invariants read, when it is not where the seed keeps it.
- */
+/** Where a variant keeps what the invariants read, when it is not where the seed keeps it. */
 export interface ViewHooks {
   /** Pages devices reach besides the domains' io-pgtables (e.g. an SMMU stage-2 identity map); domain -1 if none. */
-  extraDeviceMappings?(s: PkvmState, config: PkvmConfig): DmaMapping[];
+  extraDeviceMappings?(r: StateReader): DmaMapping[];
   /** The host's page state, when it is not kept in the host stage-2 (e.g. in the vmemmap). */
-  hostState?(s: PkvmState, pfn: number, config: PkvmConfig): PageState;
+  hostState?(r: StateReader, pfn: number): PageState;
 }
 
-/** Every (domain, IOVA slot) a device can use, with the page it reaches. */
-export function dmaMappings(s: PkvmState, config?: PkvmConfig, hooks?: ViewHooks): DmaMapping[] {
-  const out: DmaMapping[] = hooks?.extraDeviceMappings && config ? [...hooks.extraDeviceMappings(s, config)] : [];
-  for (let domain = 0; domain < s.iommu.length; domain++) {
-    const slots = s.iommu[domain].pgd.length * IOPT_BLOCK_PAGES;
+/** Every (domain, IOVA slot) a device can use through the domains' io-pgtables, with the page it reaches. */
+export function iommuMappings(r: StateReader): DmaMapping[] {
+  const out: DmaMapping[] = [];
+  for (let domain = 0; domain < r.config.domains; domain++) {
+    const slots = r.ioEntries(domain) * IOPT_BLOCK_PAGES;
     for (let slot = 0; slot < slots; slot++) {
-      const pfn = deviceTranslate(s, domain, slot);
+      const pfn = deviceTranslate(r, domain, slot);
       if (pfn !== null) out.push({ domain, slot, pfn });
     }
   }
   return out;
 }
 
-/** Number of IOVA slots, over all domains, through which a device reaches each page. */
-export function dmaMappingCounts(s: PkvmState, config?: PkvmConfig, hooks?: ViewHooks): number[] {
-  const counts = new Array<number>(s.hostS2.length).fill(0);
-  for (const m of dmaMappings(s, config, hooks)) if (m.pfn >= 0 && m.pfn < counts.length) counts[m.pfn] += 1;
+/** Everything a device can reach: the io-pgtables plus what the variant adds. */
+export function dmaMappings(r: StateReader, hooks?: ViewHooks): DmaMapping[] {
+  const own = iommuMappings(r);
+  return hooks?.extraDeviceMappings ? [...hooks.extraDeviceMappings(r), ...own] : own;
+}
+
+/** Number of IOVA slots, over all domains' io-pgtables, through which a device reaches each page. */
+export function iommuMappingCounts(r: StateReader): number[] {
+  const counts = new Array<number>(r.nrPages).fill(0);
+  for (const m of iommuMappings(r)) if (m.pfn >= 0 && m.pfn < counts.length) counts[m.pfn] += 1;
   return counts;
 }
 
@@ -83,22 +97,28 @@ export interface PageView {
   readonly pendingReclaim: boolean;
 }
 
-export function pageViews(s: PkvmState, config: PkvmConfig, hooks?: ViewHooks): PageView[] {
-  const guests: { vm: number; ipa: number; state: PageState }[][] = s.hostS2.map(() => []);
-  s.vms.forEach((vm, v) =>
-    vm.s2.forEach((pte, ipa) => {
-      if (pte && pte.pfn >= 0 && pte.pfn < guests.length) guests[pte.pfn].push({ vm: v, ipa, state: pte.state });
-    }),
-  );
-  return s.hostS2.map((pte, pfn) => ({
-    pfn,
-    ram: pfn < config.ramPages,
-    host: hooks?.hostState ? hooks.hostState(s, pfn, config) : pte.kind === 'annot' ? PKVM_NOPAGE : pte.kind === 'zero' ? PKVM_PAGE_OWNED : pte.state,
-    hostAnnotation: pte.kind === 'annot' ? pte.owner : null,
-    hyp: s.hypS1[pfn] ?? PKVM_NOPAGE,
-    guests: guests[pfn],
-    pendingReclaim: ((s.vmemmap[pfn]?.flags ?? 0) & HOST_PAGE_PENDING_RECLAIM) !== 0,
-  }));
+export function pageViews(r: StateReader, hooks?: ViewHooks): PageView[] {
+  const config: PkvmConfig = r.config;
+  const guests: { vm: number; ipa: number; state: PageState }[][] = Array.from({ length: r.nrPages }, () => []);
+  for (let vm = 0; vm < config.guests; vm++)
+    for (let ipa = 0; ipa < config.guestIpas; ipa++) {
+      const pte = r.guestPte(vm, ipa);
+      if (pte && pte.pfn >= 0 && pte.pfn < guests.length) guests[pte.pfn].push({ vm, ipa, state: pte.state });
+    }
+  const out: PageView[] = [];
+  for (let pfn = 0; pfn < r.nrPages; pfn++) {
+    const pte = r.hostPte(pfn);
+    out.push({
+      pfn,
+      ram: pfn < config.ramPages,
+      host: hooks?.hostState ? hooks.hostState(r, pfn) : pte.kind === 'annot' ? PKVM_NOPAGE : pte.kind === 'zero' ? PKVM_PAGE_OWNED : pte.state,
+      hostAnnotation: pte.kind === 'annot' ? pte.owner : null,
+      hyp: r.hypPte(pfn) ?? PKVM_NOPAGE,
+      guests: guests[pfn],
+      pendingReclaim: (r.pageFlags(pfn) & HOST_PAGE_PENDING_RECLAIM) !== 0,
+    });
+  }
+  return out;
 }
 
 export type Owner = 'host' | 'hyp' | `guest ${number}` | 'dead guest';

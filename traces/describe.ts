@@ -6,6 +6,7 @@ import { COMPONENT_NAMES, HOST_PAGE_NEED_POISONING, HOST_PAGE_PENDING_RECLAIM, P
 import type { PkvmConfig } from '../model/config.ts';
 import type { HostPte, PkvmState } from '../model/state.ts';
 import type { Variant } from '../model/variant.ts';
+import { ObjectReader } from '../model/memory.ts';
 import { deviceTranslate } from '../model/views.ts';
 
 export const hexPhys = (pfn: number) => `0x${(PHYS_BASE + pfn * PAGE_SIZE).toString(16)}`;
@@ -60,7 +61,7 @@ export function stateFacts(s: PkvmState, config: PkvmConfig, variant?: Pick<Vari
         });
     });
     for (let slot = 0; slot < d.pgd.length * 2; slot++) {
-      const pfn = deviceTranslate(s, dom, slot);
+      const pfn = deviceTranslate(new ObjectReader(s, config), dom, slot);
       if (pfn !== null) f.set(`domain ${dom} / device reaches IOVA 0x${(slot * PAGE_SIZE).toString(16)}`, pageLabel(config, pfn));
     }
   });

@@ -7,7 +7,7 @@
  * Failures are values: a fatal one records a snapshot of the state at that instant and makes every
  * later change irrelevant; the step then ends in that snapshot with `panic` set.
  */
-import { current, type Draft } from 'immer';
+import type { Draft } from 'immer';
 import {
   PAGE_SHIFT,
   PAGE_SIZE,
@@ -19,18 +19,8 @@ import {
   type StoredPageState,
 } from '../constants.ts';
 import type { PkvmConfig } from '../config.ts';
-import {
-  ZERO_PTE,
-  isBacked,
-  isFatal,
-  isRam,
-  type FailureKind,
-  type GuestPte,
-  type HostPte,
-  type HypFailure,
-  type HypPage,
-  type PkvmState,
-} from '../state.ts';
+import { guestPteOf, type Memory } from '../memory.ts';
+import { ZERO_PTE, isBacked, isFatal, isRam, type FailureKind, type GuestPte, type HostPte, type HypFailure, type PkvmState } from '../state.ts';
 
 export type Lock = 'host_mmu.lock' | 'pkvm_pgd_lock' | 'iommu_lock' | `vm[${number}].lock`;
 
@@ -38,6 +28,13 @@ export type Lock = 'host_mmu.lock' | 'pkvm_pgd_lock' | 'iommu_lock' | `vm[${numb
 export interface SubCall {
   readonly call: string;
   readonly ret: number;
+}
+
+/** A SubCall whose text is formatted only when read (most steps are never printed). */
+function lazySubCall(fmt: () => string, ret: number): SubCall {
+  const o = { ret } as { ret: number; call: string };
+  Object.defineProperty(o, 'call', { enumerable: true, get: fmt });
+  return o;
 }
 
 /** Everything one step observed besides the next state. */
@@ -50,65 +47,96 @@ export interface ExecutionRecord {
   accesses: { by: string; pfn: number }[];
 }
 
+/** Shared empty list: records allocate only when something happens. */
+const NONE: never[] = [];
+
+/** A failure's detail, or a function that formats it (only called when the failure happens). */
+export type Detail = string | (() => string);
+
 export class HypBase {
-  /** The state being changed (an immer draft). */
-  readonly s: Draft<PkvmState>;
+  /** The memory of the step: every read and write of the state goes through it. */
+  readonly mem: Memory;
   readonly config: PkvmConfig;
-  readonly rec: ExecutionRecord = { failures: [], branches: [], subcalls: [], accesses: [] };
+  readonly rec: ExecutionRecord = { failures: NONE, branches: NONE, subcalls: NONE, accesses: NONE };
   /** Set by the first fatal failure; later code runs on but its effects are dropped. */
   fatal: HypFailure | null = null;
-  /** The state at the instant of the fatal failure. */
-  fatalSnapshot: PkvmState | null = null;
+  /** The state at the instant of the fatal failure, in the memory's representation. */
+  fatalSnapshot: unknown = null;
   readonly held = new Set<Lock>();
 
-  constructor(draft: Draft<PkvmState>, config: PkvmConfig) {
-    this.s = draft;
+  private readonly refcountModulus: number;
+
+  constructor(mem: Memory, config: PkvmConfig) {
+    this.mem = mem;
     this.config = config;
+    this.refcountModulus = 2 ** config.refcountBits;
+  }
+
+  /**
+   * The state object itself (an immer draft), for variant code that prefers plain property
+   * access. Only the readable engine provides it; the built-in code goes through `mem`.
+   */
+  get s(): Draft<PkvmState> {
+    return this.mem.draft();
   }
 
   // ---------------------------------------------------------------- failures
 
-  protected fail(kind: FailureKind, where: string, detail: string): void {
+  protected fail(kind: FailureKind, where: string, detail: Detail): void {
     if (this.fatal) return;
-    const f: HypFailure = { kind, where, detail };
+    const f: HypFailure = { kind, where, detail: typeof detail === 'function' ? detail() : detail };
+    if (this.rec.failures === NONE) this.rec.failures = [];
     this.rec.failures.push(f);
     if (isFatal(kind)) {
       this.fatal = f;
-      this.fatalSnapshot = current(this.s) as PkvmState;
+      this.fatalSnapshot = this.mem.snapshot();
     }
   }
 
   /** BUG_ON(cond): the hypervisor panics. Returns cond, so callers can bail out. */
-  BUG_ON(cond: boolean, where: string, detail: string): boolean {
+  BUG_ON(cond: boolean, where: string, detail: Detail): boolean {
     if (cond) this.fail('BUG_ON', where, detail);
     return cond;
   }
 
   /** WARN_ON(cond): reported at EL2, execution continues. Returns cond, as the kernel's macro does. */
-  WARN_ON(cond: boolean, where: string, detail: string): boolean {
+  WARN_ON(cond: boolean, where: string, detail: Detail): boolean {
     if (cond) this.fail('WARN_ON', where, detail);
     return cond;
   }
 
   /** A read of a variable that was never assigned; the model continues with a non-zero garbage value. */
-  uninitialised(where: string, detail: string): void {
+  uninitialised(where: string, detail: Detail): void {
     this.fail('uninitialised', where, detail);
   }
 
   /** A loop that cannot make progress: the CPU never leaves EL2. */
-  hang(where: string, detail: string): void {
+  hang(where: string, detail: Detail): void {
     this.fail('hang', where, detail);
   }
 
   /** Records that a named branch of the code was taken. */
   branch(name: string): void {
+    if (this.rec.branches === NONE) this.rec.branches = [];
     this.rec.branches.push(name);
+  }
+
+  /** Records a nested hypercall (formatted only if somebody reads it). */
+  recordSubcall(fmt: () => string, ret: number): void {
+    if (this.rec.subcalls === NONE) this.rec.subcalls = [];
+    this.rec.subcalls.push(lazySubCall(fmt, ret));
+  }
+
+  /** Records that someone accessed a page (a device, the host, a guest). */
+  recordAccess(by: string, pfn: number): void {
+    if (this.rec.accesses === NONE) this.rec.accesses = [];
+    this.rec.accesses.push({ by, pfn });
   }
 
   // ---------------------------------------------------------------- addresses
 
   get nrPages(): number {
-    return this.s.hostS2.length;
+    return this.mem.nrPages;
   }
 
   hyp_phys_to_pfn(phys: number): number {
@@ -145,19 +173,15 @@ export class HypBase {
     return this.hyp_phys_to_pfn(phys);
   }
 
-  /** Touch a vmemmap entry. An unbacked entry takes an EL2 translation fault (hyp panic). */
-  protected vmemmap_entry(pfn: number, where: string): Draft<HypPage> | null {
-    if (pfn >= 0 && pfn < this.nrPages && isBacked(this.config, pfn)) return this.s.vmemmap[pfn] as Draft<HypPage>;
+  /** Touch a vmemmap entry. An unbacked entry takes an EL2 translation fault (hyp panic); returns whether it is backed. */
+  protected vmemmap_entry(pfn: number, where: string): boolean {
+    if (pfn >= 0 && pfn < this.nrPages && isBacked(this.config, pfn)) return true;
     this.fail(
       'vmemmap-fault',
       where,
       `hyp_vmemmap entry of pfn ${pfn} (phys ${hex(this.hyp_pfn_to_phys(pfn))}) is not backed: EL2 translation fault`,
     );
-    return null;
-  }
-
-  private get refcountModulus(): number {
-    return 2 ** this.config.refcountBits;
+    return false;
   }
 
   /** The stored unsigned value read as the signed type of the atomic helpers. */
@@ -171,12 +195,11 @@ export class HypBase {
    * and on underflow below 0. Returns the new value.
    */
   protected __hyp_refcount_fetch_add(pfn: number, addend: number, where: string): number {
-    const p = this.vmemmap_entry(pfn, where);
-    if (!p) return RET_HYP_PANIC;
-    const next = (((p.refcount + addend) % this.refcountModulus) + this.refcountModulus) % this.refcountModulus;
-    p.refcount = next;
+    if (!this.vmemmap_entry(pfn, where)) return RET_HYP_PANIC;
+    const next = (((this.mem.refcount(pfn) + addend) % this.refcountModulus) + this.refcountModulus) % this.refcountModulus;
+    this.mem.setRefcount(pfn, next);
     const signed = this.asSigned(next);
-    if (this.BUG_ON(signed < 0, where, `hyp_page.refcount of pfn ${pfn} ${addend > 0 ? 'overflows' : 'underflows'} (${this.config.refcountBits}-bit, now ${signed})`))
+    if (this.BUG_ON(signed < 0, where, () => `hyp_page.refcount of pfn ${pfn} ${addend > 0 ? 'overflows' : 'underflows'} (${this.config.refcountBits}-bit, now ${signed})`))
       return RET_HYP_PANIC;
     return signed;
   }
@@ -200,26 +223,23 @@ export class HypBase {
 
   /** hyp_page_count(): READ_ONCE of the refcount. */
   hyp_page_count(pfn: number): number {
-    const p = this.vmemmap_entry(pfn, 'hyp_page_count');
-    return p ? this.asSigned(p.refcount) : RET_HYP_PANIC;
+    return this.vmemmap_entry(pfn, 'hyp_page_count') ? this.asSigned(this.mem.refcount(pfn)) : RET_HYP_PANIC;
   }
 
   /** hyp_set_page_refcounted(): WARN if the count is not zero, then set it to 1. */
   hyp_set_page_refcounted(pfn: number): void {
-    const p = this.vmemmap_entry(pfn, 'hyp_set_page_refcounted');
-    if (!p) return;
-    this.WARN_ON(p.refcount !== 0, 'hyp_set_page_refcounted', `refcount of pfn ${pfn} is ${p.refcount}, not 0`);
-    p.refcount = 1;
+    if (!this.vmemmap_entry(pfn, 'hyp_set_page_refcounted')) return;
+    const rc = this.mem.refcount(pfn);
+    this.WARN_ON(rc !== 0, 'hyp_set_page_refcounted', () => `refcount of pfn ${pfn} is ${rc}, not 0`);
+    this.mem.setRefcount(pfn, 1);
   }
 
   page_flags(pfn: number): number {
-    const p = this.vmemmap_entry(pfn, 'hyp_page.flags');
-    return p ? p.flags : 0;
+    return this.vmemmap_entry(pfn, 'hyp_page.flags') ? this.mem.pageFlags(pfn) : 0;
   }
 
   set_page_flags(pfn: number, flags: number): void {
-    const p = this.vmemmap_entry(pfn, 'hyp_page.flags');
-    if (p) p.flags = flags;
+    if (this.vmemmap_entry(pfn, 'hyp_page.flags')) this.mem.setPageFlags(pfn, flags);
   }
 
   // ---------------------------------------------------------------- locks
@@ -238,7 +258,7 @@ export class HypBase {
    * records a failed assertion, as a lock-discipline fact rather than as a kernel WARN.
    */
   hyp_assert_lock_held(lock: Lock, where: string): void {
-    if (!this.held.has(lock)) this.fail('lock-assert', where, `hyp_assert_lock_held(&${lock}) fails: the lock is not held`);
+    if (!this.held.has(lock)) this.fail('lock-assert', where, () => `hyp_assert_lock_held(&${lock}) fails: the lock is not held`);
   }
 
   host_lock_component(): void {
@@ -269,16 +289,15 @@ export class HypBase {
 
   /** kvm_pgtable_get_leaf on the host stage-2; pages outside the model read as never mapped. */
   host_s2_leaf(phys: number): HostPte {
-    const pfn = this.hyp_phys_to_pfn(phys);
-    return pfn >= 0 && pfn < this.nrPages ? this.s.hostS2[pfn] : ZERO_PTE;
+    return this.mem.hostPte(this.hyp_phys_to_pfn(phys));
   }
 
-  private set_host_pte(pfn: number, pte: HostPte, where: string): void {
+  protected set_host_pte(pfn: number, pte: HostPte, where: string): void {
     if (pfn < 0 || pfn >= this.nrPages) {
-      this.WARN_ON(true, where, `page table update of pfn ${pfn}, outside the model's pages`);
+      this.WARN_ON(true, where, () => `page table update of pfn ${pfn}, outside the model's pages`);
       return;
     }
-    this.s.hostS2[pfn] = pte;
+    this.mem.setHostPte(pfn, pte);
   }
 
   /**
@@ -307,8 +326,7 @@ export class HypBase {
    */
   host_stage2_unmap_dev_all(): number {
     this.hyp_assert_lock_held('host_mmu.lock', 'host_stage2_unmap_dev_all');
-    for (let pfn = this.config.ramPages; pfn < this.nrPages; pfn++)
-      if (this.s.hostS2[pfn].kind !== 'zero') this.s.hostS2[pfn] = ZERO_PTE;
+    for (let pfn = this.config.ramPages; pfn < this.nrPages; pfn++) if (this.mem.hostPte(pfn).kind !== 'zero') this.mem.setHostPte(pfn, ZERO_PTE);
     return 0;
   }
 
@@ -316,8 +334,7 @@ export class HypBase {
 
   /** The state bits of the hyp's linear-map entry of a physical page, or null when unmapped. */
   hyp_s1_leaf(phys: number): StoredPageState | null {
-    const pfn = this.hyp_phys_to_pfn(phys);
-    return pfn >= 0 && pfn < this.nrPages ? this.s.hypS1[pfn] : null;
+    return this.mem.hypPte(this.hyp_phys_to_pfn(phys));
   }
 
   /** pkvm_create_mappings_locked on the linear map. */
@@ -326,7 +343,7 @@ export class HypBase {
     for (let a = phys; a < phys + size; a += PAGE_SIZE) {
       const pfn = this.hyp_phys_to_pfn(a);
       if (pfn < 0 || pfn >= this.nrPages) return -1;
-      this.s.hypS1[pfn] = state;
+      this.mem.setHypPte(pfn, state);
     }
     return 0;
   }
@@ -336,8 +353,8 @@ export class HypBase {
     let unmapped = 0;
     for (let a = phys; a < phys + size; a += PAGE_SIZE) {
       const pfn = this.hyp_phys_to_pfn(a);
-      if (pfn < 0 || pfn >= this.nrPages || this.s.hypS1[pfn] === null) continue;
-      this.s.hypS1[pfn] = null;
+      if (pfn < 0 || pfn >= this.nrPages || this.mem.hypPte(pfn) === null) continue;
+      this.mem.setHypPte(pfn, null);
       unmapped += PAGE_SIZE;
     }
     return unmapped;
@@ -346,18 +363,15 @@ export class HypBase {
   // ---------------------------------------------------------------- guest stage-2 (vm->pgt)
 
   guest_s2_leaf(vm: number, ipa: number): GuestPte | null {
-    const idx = ipa >> PAGE_SHIFT;
-    const s2 = this.s.vms[vm].s2;
-    return idx >= 0 && idx < s2.length ? s2[idx] : null;
+    return this.mem.guestPte(vm, ipa >> PAGE_SHIFT);
   }
 
   /** kvm_pgtable_stage2_map on a guest stage-2, one page. -EINVAL outside the guest's IPA space. */
   guest_s2_map(vm: number, ipa: number, phys: number, state: StoredPageState): number {
     this.hyp_assert_lock_held(`vm[${vm}].lock`, 'kvm_pgtable_stage2_map');
     const idx = ipa >> PAGE_SHIFT;
-    const s2 = this.s.vms[vm].s2;
-    if (idx < 0 || idx >= s2.length) return -22;
-    s2[idx] = { pfn: this.hyp_phys_to_pfn(phys), state };
+    if (idx < 0 || idx >= this.config.guestIpas) return -22;
+    this.mem.setGuestPte(vm, idx, guestPteOf(this.hyp_phys_to_pfn(phys), state));
     return 0;
   }
 }

@@ -7,8 +7,8 @@
  * (`iova >> ias`) is kept, and a block entry keeps whatever address the caller wrote, so that an
  * unaligned physical address is modelled as the hardware sees it (RES0 bits set).
  */
-import type { Draft } from 'immer';
 import { IOMMU_READ, IOMMU_WRITE, IOPT_BLOCK_PAGES, IOPT_BLOCK_SIZE, PAGE_SHIFT, PAGE_SIZE, EEXIST, EINVAL, ERANGE } from '../constants.ts';
+import { ioBlockOf, ioTableOf } from '../memory.ts';
 import type { IoPte } from '../state.ts';
 import { HypBase } from './base.ts';
 
@@ -38,30 +38,24 @@ export class IoPgtableArm extends HypBase {
   }
 
   private ptesPerTable(t: TableRef): number {
-    return t.lvl === START_LEVEL ? this.s.iommu[t.domain].pgd.length : PTES_PER_L2_TABLE;
+    return t.lvl === START_LEVEL ? this.mem.ioEntries(t.domain) : PTES_PER_L2_TABLE;
   }
 
   private lvlIdx(iova: number, t: TableRef): number {
-    const shift = t.lvl === 1 ? Math.log2(IOPT_BLOCK_SIZE) : PAGE_SHIFT;
-    return Math.floor(iova / 2 ** shift) & (this.ptesPerTable(t) - 1);
+    const size = t.lvl === 1 ? IOPT_BLOCK_SIZE : PAGE_SIZE;
+    return Math.floor(iova / size) & (this.ptesPerTable(t) - 1);
   }
 
   /** Read entry `idx` of a table: level 1 entries are IoPte, level 2 entries pfns. */
   private readPte(t: TableRef, idx: number): IoPte | number | null {
-    const pgd = this.s.iommu[t.domain].pgd;
-    if (t.lvl === START_LEVEL) return pgd[idx] as IoPte;
-    const parent = pgd[t.parent];
+    if (t.lvl === START_LEVEL) return this.mem.ioPgd(t.domain, idx);
+    const parent = this.mem.ioPgd(t.domain, t.parent);
     return parent && parent.type === 'table' ? parent.ptes[idx] : null;
   }
 
   private writePte(t: TableRef, idx: number, v: IoPte | number | null): void {
-    const pgd = this.s.iommu[t.domain].pgd as Draft<IoPte>[];
-    if (t.lvl === START_LEVEL) {
-      pgd[idx] = v as Draft<IoPte>;
-      return;
-    }
-    const parent = pgd[t.parent];
-    if (parent && parent.type === 'table') parent.ptes[idx] = v as number | null;
+    if (t.lvl === START_LEVEL) this.mem.setIoPgd(t.domain, idx, v as IoPte);
+    else this.mem.setIoLeaf(t.domain, t.parent, idx, v as number | null);
   }
 
   private isLeaf(t: TableRef, pte: IoPte | number | null): boolean {
@@ -84,7 +78,7 @@ export class IoPgtableArm extends HypBase {
     const sz = blockSize(t.lvl);
     for (let i = 0; i < n; i++) {
       const pfn = this.hyp_phys_to_pfn(paddr + i * sz);
-      this.writePte(t, idx + i, t.lvl === START_LEVEL ? { type: 'block', pfn } : pfn);
+      this.writePte(t, idx + i, t.lvl === START_LEVEL ? ioBlockOf(pfn) : pfn);
     }
   }
 
@@ -93,7 +87,7 @@ export class IoPgtableArm extends HypBase {
     for (let i = 0; i < n; i++) {
       const pte = this.readPte(t, idx + i);
       if (this.isLeaf(t, pte)) {
-        this.WARN_ON(true, 'arm_lpae_init_pte', `IOVA ${hexs(iova + i * blockSize(t.lvl))} is already mapped ("We require an unmap first")`);
+        this.WARN_ON(true, 'arm_lpae_init_pte', () => `IOVA ${hexs(iova + i * blockSize(t.lvl))} is already mapped ("We require an unmap first")`);
         return -EEXIST;
       } else if (this.isTable(t, pte)) {
         this.branch('arm_lpae_init_pte: block replaces a table');
@@ -116,23 +110,23 @@ export class IoPgtableArm extends HypBase {
       if (!ret) mapped.v += n * size;
       return ret;
     }
-    if (this.WARN_ON(t.lvl >= MAX_LEVELS - 1, '__arm_lpae_map', `no leaf size matches pgsize ${hexs(size)}`)) return -EINVAL;
+    if (this.WARN_ON(t.lvl >= MAX_LEVELS - 1, '__arm_lpae_map', () => `no leaf size matches pgsize ${hexs(size)}`)) return -EINVAL;
     let pte = this.readPte(t, idx);
     if (pte === null) {
       // __arm_lpae_alloc_pages + arm_lpae_install_table (table pages are assumed available)
-      this.writePte(t, idx, { type: 'table', ptes: Array.from({ length: PTES_PER_L2_TABLE }, () => null) });
+      this.writePte(t, idx, ioTableOf(null, null));
       pte = this.readPte(t, idx);
     }
     if (pte !== null && !this.isLeaf(t, pte)) return this.__arm_lpae_map(iova, paddr, size, pgcount, { domain: t.domain, lvl: t.lvl + 1, parent: idx }, mapped);
-    this.WARN_ON(true, '__arm_lpae_map', `IOVA ${hexs(iova)} is inside a block mapping ("We require an unmap first")`);
+    this.WARN_ON(true, '__arm_lpae_map', () => `IOVA ${hexs(iova)} is inside a block mapping ("We require an unmap first")`);
     return -EEXIST;
   }
 
   /** iopt_map_pages → arm_lpae_map_pages. `mapped` accumulates, as the C `*mapped +=` does. */
   iopt_map_pages(domain: number, iova: number, paddr: number, pgsize: number, pgcount: number, prot: number, mapped: { v: number }): number {
-    if (this.WARN_ON(!pgsize || (pgsize & PGSIZE_BITMAP) !== pgsize, 'arm_lpae_map_pages', `pgsize ${hexs(pgsize)} is not a supported page size`))
+    if (this.WARN_ON(!pgsize || (pgsize & PGSIZE_BITMAP) !== pgsize, 'arm_lpae_map_pages', () => `pgsize ${hexs(pgsize)} is not a supported page size`))
       return -EINVAL;
-    if (this.WARN_ON(iova >= this.iova_space(), 'arm_lpae_map_pages', `IOVA ${hexs(iova)} is beyond the input address size`)) return -ERANGE;
+    if (this.WARN_ON(iova >= this.iova_space(), 'arm_lpae_map_pages', () => `IOVA ${hexs(iova)} is beyond the input address size`)) return -ERANGE;
     if (!(prot & (IOMMU_READ | IOMMU_WRITE))) {
       this.branch('arm_lpae_map_pages: no access, nothing to do');
       return 0;
@@ -154,7 +148,7 @@ export class IoPgtableArm extends HypBase {
     }
     const ptes: (number | null)[] = [];
     for (let i = 0; i < PTES_PER_L2_TABLE; i++) ptes.push(i >= start && i < start + n ? null : blkPfn + i);
-    this.writePte({ domain, lvl: lvl - 1, parent: -1 }, parentIdx, { type: 'table', ptes });
+    this.writePte({ domain, lvl: lvl - 1, parent: -1 }, parentIdx, ioTableOf(ptes[0], ptes[1]));
     if (start >= 0) return n * size;
     return this.__arm_lpae_unmap(iova, size, pgcount, t);
   }
@@ -164,13 +158,13 @@ export class IoPgtableArm extends HypBase {
     if (this.WARN_ON(t.lvl === MAX_LEVELS, '__arm_lpae_unmap', 'ran out of page-table levels')) return 0;
     const idx = this.lvlIdx(iova, t);
     let pte = this.readPte(t, idx);
-    if (this.WARN_ON(pte === null, '__arm_lpae_unmap', `IOVA ${hexs(iova)} is not mapped`)) return 0;
+    if (this.WARN_ON(pte === null, '__arm_lpae_unmap', () => `IOVA ${hexs(iova)} is not mapped`)) return 0;
     if (size === blockSize(t.lvl)) {
       const n = Math.min(pgcount, this.ptesPerTable(t) - idx);
       let i = 0;
       while (i < n) {
         pte = this.readPte(t, idx + i);
-        if (this.WARN_ON(pte === null, '__arm_lpae_unmap', `IOVA ${hexs(iova + i * size)} is not mapped`)) break;
+        if (this.WARN_ON(pte === null, '__arm_lpae_unmap', () => `IOVA ${hexs(iova + i * size)} is not mapped`)) break;
         if (this.isTable(t, pte)) this.branch('__arm_lpae_unmap: frees a whole table');
         this.writePte(t, idx + i, null);
         i++;
@@ -184,9 +178,9 @@ export class IoPgtableArm extends HypBase {
 
   /** iopt_unmap_pages → arm_lpae_unmap_pages. */
   iopt_unmap_pages(domain: number, iova: number, pgsize: number, pgcount: number): number {
-    if (this.WARN_ON(!pgsize || (pgsize & PGSIZE_BITMAP) !== pgsize || !pgcount, 'arm_lpae_unmap_pages', `pgsize ${hexs(pgsize)}, pgcount ${pgcount}`))
+    if (this.WARN_ON(!pgsize || (pgsize & PGSIZE_BITMAP) !== pgsize || !pgcount, 'arm_lpae_unmap_pages', () => `pgsize ${hexs(pgsize)}, pgcount ${pgcount}`))
       return 0;
-    if (this.WARN_ON(iova >= this.iova_space(), 'arm_lpae_unmap_pages', `IOVA ${hexs(iova)} is beyond the input address size`)) return 0;
+    if (this.WARN_ON(iova >= this.iova_space(), 'arm_lpae_unmap_pages', () => `IOVA ${hexs(iova)} is beyond the input address size`)) return 0;
     return this.__arm_lpae_unmap(iova, pgsize, pgcount, { domain, lvl: START_LEVEL, parent: -1 });
   }
 

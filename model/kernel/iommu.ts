@@ -25,7 +25,7 @@ const LOOP_BOUND = 64;
 export class HypIommu extends MemProtect {
   /** handle_to_domain(): the model's domains all exist and are allocated. */
   handle_to_domain(domain_id: number): number | null {
-    return domain_id >= 0 && domain_id < this.s.iommu.length ? domain_id : null;
+    return domain_id >= 0 && domain_id < this.config.domains ? domain_id : null;
   }
 
   /** Smallest page size the io-pgtable supports (1 << __ffs(pgsize_bitmap)). */
@@ -64,7 +64,7 @@ export class HypIommu extends MemProtect {
       let iterations = 0;
       while (count !== 0n) {
         if (++iterations > LOOP_BOUND) {
-          this.hang('kvm_iommu_map_pages', `the map loop does not terminate (pgcount ${count})`);
+          this.hang('kvm_iommu_map_pages', () => `the map loop does not terminate (pgcount ${count})`);
           return RET_HYP_PANIC;
         }
         const added = { v: 0 };
@@ -72,7 +72,7 @@ export class HypIommu extends MemProtect {
         if (this.fatal) return RET_HYP_PANIC;
         const before = mapped;
         mapped = u64(mapped + BigInt(added.v));
-        this.WARN_ON(mapped % BigInt(pgsize) !== 0n, 'kvm_iommu_map_pages', `mapped (${mapped}) is not a multiple of pgsize`);
+        this.WARN_ON(mapped % BigInt(pgsize) !== 0n, 'kvm_iommu_map_pages', () => `mapped (${mapped}) is not a multiple of pgsize`);
         if (mapped !== before && added.v > 0 && before !== 0n) this.branch('kvm_iommu_map_pages: mapped accumulates across iterations');
         count = u64(count - mapped / BigInt(pgsize));
         if (ret) {

@@ -390,7 +390,7 @@ export class MemProtect extends IoPgtableArm {
     const ret = this.check_share(share);
     if (ret) return ret;
     const done = this.__do_share(share);
-    return this.WARN_ON(done !== 0, 'do_share', `__do_share failed (${done}) after check_share passed`) ? 1 : 0;
+    return this.WARN_ON(done !== 0, 'do_share', () => `__do_share failed (${done}) after check_share passed`) ? 1 : 0;
   }
 
   check_unshare(share: PkvmMemShare): number {
@@ -451,7 +451,7 @@ export class MemProtect extends IoPgtableArm {
     const ret = this.check_unshare(share);
     if (ret) return ret;
     const done = this.__do_unshare(share);
-    return this.WARN_ON(done !== 0, 'do_unshare', `__do_unshare failed (${done}) after check_unshare passed`) ? 1 : 0;
+    return this.WARN_ON(done !== 0, 'do_unshare', () => `__do_unshare failed (${done}) after check_unshare passed`) ? 1 : 0;
   }
 
   check_donation(donation: PkvmMemDonation): number {
@@ -512,7 +512,7 @@ export class MemProtect extends IoPgtableArm {
     const ret = this.check_donation(donation);
     if (ret) return ret;
     const done = this.__do_donate(donation);
-    return this.WARN_ON(done !== 0, 'do_donate', `__do_donate failed (${done}) after check_donation passed`) ? 1 : 0;
+    return this.WARN_ON(done !== 0, 'do_donate', () => `__do_donate failed (${done}) after check_donation passed`) ? 1 : 0;
   }
 
   // ------------------------------------------------------------ host <-> hyp
@@ -645,9 +645,8 @@ export class MemProtect extends IoPgtableArm {
   reclaim_guest_pages(vm: number): void {
     this.host_lock_component();
     this.guest_lock_component(vm);
-    const s2 = this.s.vms[vm].s2;
-    for (let ipa = 0; ipa < s2.length; ipa++) {
-      const pte = s2[ipa];
+    for (let ipa = 0; ipa < this.config.guestIpas; ipa++) {
+      const pte = this.mem.guestPte(vm, ipa);
       if (!pte) continue;
       let flags = this.page_flags(pte.pfn);
       switch (pte.state) {
@@ -661,15 +660,15 @@ export class MemProtect extends IoPgtableArm {
       }
       this.set_page_flags(pte.pfn, flags);
     }
-    for (let ipa = 0; ipa < s2.length; ipa++) s2[ipa] = null; // kvm_pgtable_stage2_destroy
-    this.s.vms[vm].dying = true;
+    for (let ipa = 0; ipa < this.config.guestIpas; ipa++) if (this.mem.guestPte(vm, ipa)) this.mem.setGuestPte(vm, ipa, null); // kvm_pgtable_stage2_destroy
+    this.mem.setVmDying(vm, true);
     this.guest_unlock_component(vm);
     this.host_unlock_component();
   }
 
   /** __pkvm_teardown_vm(handle) as far as memory ownership goes. */
   __pkvm_teardown_vm(vm: number): number {
-    if (this.s.vms[vm].dying) return -EINVAL;
+    if (this.mem.vmDying(vm)) return -EINVAL;
     this.reclaim_guest_pages(vm);
     return 0;
   }
@@ -793,7 +792,7 @@ export class MemProtect extends IoPgtableArm {
   __pkvm_host_share_dma(phys_addr: number, size: number, is_ram: boolean): number {
     const nr_pages = Math.floor(size / PAGE_SIZE);
     let ret = RET_UNINITIALISED;
-    if (this.WARN_ON(!this.PAGE_ALIGNED(phys_addr) || !this.PAGE_ALIGNED(size), '__pkvm_host_share_dma', `unaligned range (phys ${phys_addr.toString(16)}, size ${size.toString(16)})`))
+    if (this.WARN_ON(!this.PAGE_ALIGNED(phys_addr) || !this.PAGE_ALIGNED(size), '__pkvm_host_share_dma', () => `unaligned range (phys ${phys_addr.toString(16)}, size ${size.toString(16)})`))
       return -EINVAL;
     this.host_lock_component();
     this.hyp_lock_component();
@@ -802,7 +801,7 @@ export class MemProtect extends IoPgtableArm {
       ret = this.__pkvm_host_share_dma_page(phys_addr + i * PAGE_SIZE, is_ram);
       if (ret) break;
     }
-    if (ret === RET_UNINITIALISED) this.uninitialised('__pkvm_host_share_dma', `ret is never assigned when size (${size}) is below one page`);
+    if (ret === RET_UNINITIALISED) this.uninitialised('__pkvm_host_share_dma', () => `ret is never assigned when size (${size}) is below one page`);
     if (ret && !this.fatal) {
       this.branch('__pkvm_host_share_dma: rollback');
       for (--i; i >= 0; --i) this.__pkvm_host_unshare_dma_page(phys_addr + i * PAGE_SIZE);
@@ -822,7 +821,7 @@ export class MemProtect extends IoPgtableArm {
       ret = this.__pkvm_host_unshare_dma_page(phys_addr + i * PAGE_SIZE);
       if (ret) break;
     }
-    if (ret === RET_UNINITIALISED) this.uninitialised('__pkvm_host_unshare_dma', `ret is never assigned when size (${size}) is below one page`);
+    if (ret === RET_UNINITIALISED) this.uninitialised('__pkvm_host_unshare_dma', () => `ret is never assigned when size (${size}) is below one page`);
     this.hyp_unlock_component();
     this.host_unlock_component();
     return ret;

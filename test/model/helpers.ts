@@ -3,8 +3,9 @@
  * operation and arguments, call hypervisor pieces directly with the host and hyp locks held, and
  * read the per-page facts the reference tables talk about.
  */
+import { ObjectMemory } from '../../model/memory.ts';
 import { expect } from 'vitest';
-import { freeze, produce, type Draft } from 'immer';
+import { freeze } from 'immer';
 import {
   PAGE_SIZE,
   PHYS_BASE,
@@ -94,23 +95,18 @@ export interface HypCall {
  * and hyp locks taken first when `locked` (the seed's *_dma_page helpers assert both).
  */
 export function callHyp(model: PkvmModel, state: PkvmState, fn: (hyp: Hyp) => number, locked = true): HypCall {
-  let ret = 0;
-  let hyp: Hyp | null = null;
-  const Cls = model.variant.hyp;
-  let next = produce(state, (draft: Draft<PkvmState>) => {
-    const h = new Cls(draft, model.config);
-    hyp = h;
-    if (locked) {
-      h.host_lock_component();
-      h.hyp_lock_component();
-    }
-    ret = fn(h);
-    if (locked) {
-      h.hyp_unlock_component();
-      h.host_unlock_component();
-    }
-  });
-  const h = hyp as unknown as Hyp;
+  const mem = new ObjectMemory(state, model.config);
+  const h = new model.variant.hyp(mem, model.config);
+  if (locked) {
+    h.host_lock_component();
+    h.hyp_lock_component();
+  }
+  const ret = fn(h);
+  if (locked) {
+    h.hyp_unlock_component();
+    h.host_unlock_component();
+  }
+  let next = mem.finish();
   if (h.fatal) next = freeze({ ...(h.fatalSnapshot as PkvmState), panic: h.fatal }, true);
   return { ret, state: next, failures: h.rec.failures, branches: h.rec.branches };
 }

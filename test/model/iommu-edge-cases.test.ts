@@ -48,13 +48,13 @@ describe('seed edge cases through the IOMMU hypercalls (host: iommu)', () => {
     expect(r.state.panic?.kind).toBe('vmemmap-fault');
     expect(model.actions(r.state)).toHaveLength(0);
     // nothing was mapped before the fault
-    expect(softwareTranslate(r.state, 0, 0)).toBeNull();
+    expect(softwareTranslate(model.read(r.state), 0, 0)).toBeNull();
 
     // with IOMMU_MMIO the page is taken unchecked and uncounted: mapped, host stage-2 untouched
     const ok = apply(model, s0, ...map(0, 0, mmio, PAGE_SIZE, 1, RW | IOMMU_MMIO));
     expect(ok.ret).toBe(0);
     expect(ok.outcome.failures).toEqual([]);
-    expect(deviceTranslate(ok.state, 0, 0)).toBe(mmio);
+    expect(deviceTranslate(model.read(ok.state), 0, 0)).toBe(mmio);
     expect(ok.state.hostS2[mmio]).toEqual(s0.hostS2[mmio]);
     expect(ok.state.vmemmap[mmio]).toBeNull();
   });
@@ -103,10 +103,10 @@ describe('seed edge cases through the IOMMU hypercalls (host: iommu)', () => {
     expect(r.state.hostS2[0]).toEqual(valid(PKVM_PAGE_OWNED));
     // page 1 is host OWNED again although domain 1 still maps it ...
     expect(r.state.hostS2[1]).toEqual(valid(PKVM_PAGE_OWNED));
-    expect(deviceTranslate(r.state, 1, 0)).toBe(1);
+    expect(deviceTranslate(model.read(r.state), 1, 0)).toBe(1);
     // ... and page 2's reference leaks: SHARED_OWNED with rc 1 and no mapping left
     expect(r.state.hostS2[2]).toEqual(valid(PKVM_PAGE_SHARED_OWNED));
-    expect([0, 1].map((d) => [0, 1].map((slot) => deviceTranslate(r.state, d, slot)))).toEqual([
+    expect([0, 1].map((d) => [0, 1].map((slot) => deviceTranslate(model.read(r.state), d, slot)))).toEqual([
       [null, null],
       [1, null],
     ]);

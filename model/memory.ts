@@ -1,0 +1,414 @@
+/**
+ * The hypervisor's memory: every read and write the model's code makes of the state goes through
+ * this narrow interface. Two implementations run the same kernel code:
+ *
+ * - ObjectMemory: the readable model. States are frozen plain objects; the first write of a
+ *   step opens an immer draft (copy on write), and the step's result is the finished draft.
+ * - PackedMemory: the fast path. States are the canonical byte encodings (codec.ts); the first
+ *   write copies the bytes, and the step's result is the new byte string.
+ *
+ * Tests run both on random traces and require equal encodings, outcomes and findings.
+ */
+import { createDraft, current, finishDraft, freeze, type Draft } from 'immer';
+import { IOPT_BLOCK_PAGES, type AnnotationOwner, type StoredPageState } from './constants.ts';
+import { type PkvmConfig, totalPages } from './config.ts';
+import { ZERO_PTE, extensionLength, type GuestPte, type HostPte, type HypFailure, type IoPte, type PkvmState, type StateExtensions } from './state.ts';
+
+export type GhostCounter = 'pins' | 'pool' | 'dmaRefs';
+
+/** Read-only access to a state, whatever its representation. */
+export interface StateReader {
+  readonly config: PkvmConfig;
+  readonly nrPages: number;
+  hostPte(pfn: number): HostPte;
+  hypPte(pfn: number): StoredPageState | null;
+  /** hyp_page.refcount as stored (unsigned); 0 where the vmemmap is not backed. */
+  refcount(pfn: number): number;
+  pageFlags(pfn: number): number;
+  ghost(counter: GhostCounter, pfn: number): number;
+  vmDying(vm: number): boolean;
+  guestPte(vm: number, ipa: number): GuestPte | null;
+  /** Level-1 entries per domain. */
+  ioEntries(domain: number): number;
+  ioPgd(domain: number, idx: number): IoPte;
+  ext(name: string, i: number): number;
+  panic(): HypFailure | null;
+}
+
+/** Read-write access during one step. */
+export interface Memory extends StateReader {
+  setHostPte(pfn: number, pte: HostPte): void;
+  setHypPte(pfn: number, st: StoredPageState | null): void;
+  setRefcount(pfn: number, v: number): void;
+  setPageFlags(pfn: number, v: number): void;
+  setGhost(counter: GhostCounter, pfn: number, v: number): void;
+  setVmDying(vm: number, dying: boolean): void;
+  setGuestPte(vm: number, ipa: number, pte: GuestPte | null): void;
+  setIoPgd(domain: number, idx: number, pte: IoPte): void;
+  setIoLeaf(domain: number, idx: number, k: number, pfn: number | null): void;
+  setExt(name: string, i: number, v: number): void;
+  /** Whether anything was written. */
+  readonly dirty: boolean;
+  /** The state as it is now, in the backend's representation (for the snapshot of a fatal failure). */
+  snapshot(): unknown;
+  /** The immer draft, for code that reads and writes the state object directly (readable backend only). */
+  draft(): Draft<PkvmState>;
+}
+
+// ------------------------------------------------------------------ interned values
+
+const HOST_PTES: HostPte[] = [];
+HOST_PTES[0] = ZERO_PTE;
+for (const state of [0, 1, 2] as StoredPageState[]) HOST_PTES[1 + state] = freeze({ kind: 'valid', state });
+for (const owner of [1, 2, 3] as AnnotationOwner[]) HOST_PTES[8 + owner] = freeze({ kind: 'annot', owner });
+
+export function hostPteCode(p: HostPte): number {
+  return p.kind === 'zero' ? 0 : p.kind === 'valid' ? 1 + p.state : 8 + p.owner;
+}
+
+export function hostPteOf(code: number): HostPte {
+  return HOST_PTES[code];
+}
+
+const GUEST_PTES = new Map<number, GuestPte>();
+export function guestPteOf(pfn: number, state: StoredPageState): GuestPte {
+  const k = pfn * 4 + state;
+  let p = GUEST_PTES.get(k);
+  if (!p) GUEST_PTES.set(k, (p = freeze({ pfn, state })));
+  return p;
+}
+
+const BLOCKS = new Map<number, IoPte>();
+export function ioBlockOf(pfn: number): IoPte {
+  let p = BLOCKS.get(pfn);
+  if (!p) BLOCKS.set(pfn, (p = freeze({ type: 'block', pfn })));
+  return p;
+}
+
+const TABLES = new Map<number, IoPte>();
+/** A level-2 table with two leaves (null or a pfn). */
+export function ioTableOf(a: number | null, b: number | null): IoPte {
+  const k = (a === null ? 0 : a + 1) * 4096 + (b === null ? 0 : b + 1);
+  let p = TABLES.get(k);
+  if (!p) TABLES.set(k, (p = freeze({ type: 'table', ptes: [a, b] }, true)));
+  return p;
+}
+
+/** Failures are encoded as a 32-bit hash of their text, canonical across model instances. */
+const FAILURES = new Map<number, HypFailure>();
+export function failureId(f: HypFailure): number {
+  const key = `${f.kind}\u0000${f.where}\u0000${f.detail}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  h = h >>> 0 || 1;
+  if (!FAILURES.has(h)) FAILURES.set(h, f);
+  return h;
+}
+export function failureOf(id: number): HypFailure | null {
+  return id === 0 ? null : (FAILURES.get(id) ?? null);
+}
+
+// ------------------------------------------------------------------ byte layout
+
+export const PAGE_BYTES = 8;
+
+/** Offsets of the canonical byte encoding of a configuration (and a variant's state extensions). */
+export class Layout {
+  readonly pages: number;
+  readonly vmOffset: number;
+  readonly vmBytes: number;
+  readonly domOffset: number;
+  readonly domBytes: number;
+  readonly panicOffset: number;
+  readonly extOffset: number;
+  readonly extNames: readonly string[];
+  readonly extLengths: readonly number[];
+  readonly extStart: ReadonlyMap<string, number>;
+  readonly size: number;
+
+  constructor(
+    readonly config: PkvmConfig,
+    readonly extensions: StateExtensions = {},
+  ) {
+    this.pages = totalPages(config);
+    this.vmOffset = this.pages * PAGE_BYTES;
+    this.vmBytes = 1 + 2 * config.guestIpas;
+    this.domOffset = this.vmOffset + config.guests * this.vmBytes;
+    this.domBytes = (config.iovas / IOPT_BLOCK_PAGES) * 3;
+    this.panicOffset = this.domOffset + config.domains * this.domBytes;
+    this.extOffset = this.panicOffset + 4;
+    this.extNames = Object.keys(extensions).sort();
+    this.extLengths = this.extNames.map((n) => extensionLength(extensions[n], config));
+    const start = new Map<string, number>();
+    let o = this.extOffset;
+    this.extNames.forEach((n, i) => {
+      start.set(n, o);
+      o += 2 * this.extLengths[i];
+    });
+    this.extStart = start;
+    this.size = o;
+  }
+}
+
+// ------------------------------------------------------------------ the readable backend
+
+/** Reads a frozen state object. */
+export class ObjectReader implements StateReader {
+  readonly nrPages: number;
+  constructor(
+    protected base: PkvmState,
+    readonly config: PkvmConfig,
+  ) {
+    this.nrPages = base.hostS2.length;
+  }
+  protected get cur(): PkvmState {
+    return this.base;
+  }
+  hostPte(pfn: number): HostPte {
+    return pfn >= 0 && pfn < this.nrPages ? this.cur.hostS2[pfn] : ZERO_PTE;
+  }
+  hypPte(pfn: number): StoredPageState | null {
+    return pfn >= 0 && pfn < this.nrPages ? this.cur.hypS1[pfn] : null;
+  }
+  refcount(pfn: number): number {
+    return this.cur.vmemmap[pfn]?.refcount ?? 0;
+  }
+  pageFlags(pfn: number): number {
+    return this.cur.vmemmap[pfn]?.flags ?? 0;
+  }
+  ghost(counter: GhostCounter, pfn: number): number {
+    return this.cur.ghost[counter][pfn];
+  }
+  vmDying(vm: number): boolean {
+    return this.cur.vms[vm].dying;
+  }
+  guestPte(vm: number, ipa: number): GuestPte | null {
+    const s2 = this.cur.vms[vm].s2;
+    return ipa >= 0 && ipa < s2.length ? s2[ipa] : null;
+  }
+  ioEntries(domain: number): number {
+    return this.cur.iommu[domain].pgd.length;
+  }
+  ioPgd(domain: number, idx: number): IoPte {
+    return this.cur.iommu[domain].pgd[idx];
+  }
+  ext(name: string, i: number): number {
+    return this.cur.ext[name][i];
+  }
+  panic(): HypFailure | null {
+    return this.cur.panic;
+  }
+}
+
+/** Copy on write over a frozen state object: the first write opens an immer draft. */
+export class ObjectMemory extends ObjectReader implements Memory {
+  private d: Draft<PkvmState> | null = null;
+
+  protected override get cur(): PkvmState {
+    return (this.d ?? this.base) as PkvmState;
+  }
+  get dirty(): boolean {
+    return this.d !== null;
+  }
+  draft(): Draft<PkvmState> {
+    if (!this.d) this.d = createDraft(this.base);
+    return this.d;
+  }
+  setHostPte(pfn: number, pte: HostPte): void {
+    this.draft().hostS2[pfn] = pte;
+  }
+  setHypPte(pfn: number, st: StoredPageState | null): void {
+    this.draft().hypS1[pfn] = st;
+  }
+  setRefcount(pfn: number, v: number): void {
+    this.draft().vmemmap[pfn]!.refcount = v;
+  }
+  setPageFlags(pfn: number, v: number): void {
+    this.draft().vmemmap[pfn]!.flags = v;
+  }
+  setGhost(counter: GhostCounter, pfn: number, v: number): void {
+    this.draft().ghost[counter][pfn] = v;
+  }
+  setVmDying(vm: number, dying: boolean): void {
+    this.draft().vms[vm].dying = dying;
+  }
+  setGuestPte(vm: number, ipa: number, pte: GuestPte | null): void {
+    this.draft().vms[vm].s2[ipa] = pte;
+  }
+  setIoPgd(domain: number, idx: number, pte: IoPte): void {
+    this.draft().iommu[domain].pgd[idx] = pte as Draft<IoPte>;
+  }
+  setIoLeaf(domain: number, idx: number, k: number, pfn: number | null): void {
+    const e = this.cur.iommu[domain].pgd[idx];
+    if (e && e.type === 'table') {
+      const ptes = [...e.ptes];
+      ptes[k] = pfn;
+      this.setIoPgd(domain, idx, ioTableOf(ptes[0], ptes[1]));
+    }
+  }
+  setExt(name: string, i: number, v: number): void {
+    this.draft().ext[name][i] = v;
+  }
+  snapshot(): PkvmState {
+    return this.d ? (current(this.d) as PkvmState) : this.base;
+  }
+  /** The step's result: the finished draft, or the base when nothing was written. */
+  finish(): PkvmState {
+    return this.d ? (finishDraft(this.d) as PkvmState) : this.base;
+  }
+}
+
+// ------------------------------------------------------------------ the packed backend
+
+/** Reads a canonical byte encoding. */
+export class PackedReader implements StateReader {
+  readonly nrPages: number;
+  readonly config: PkvmConfig;
+  constructor(
+    protected b: Uint8Array,
+    readonly layout: Layout,
+  ) {
+    this.nrPages = layout.pages;
+    this.config = layout.config;
+  }
+  hostPte(pfn: number): HostPte {
+    return pfn >= 0 && pfn < this.nrPages ? HOST_PTES[this.b[pfn * PAGE_BYTES]] : ZERO_PTE;
+  }
+  hypPte(pfn: number): StoredPageState | null {
+    if (pfn < 0 || pfn >= this.nrPages) return null;
+    const c = this.b[pfn * PAGE_BYTES + 1];
+    return c === 0 ? null : ((c - 1) as StoredPageState);
+  }
+  refcount(pfn: number): number {
+    const o = pfn * PAGE_BYTES;
+    return this.b[o + 2] | (this.b[o + 3] << 8);
+  }
+  pageFlags(pfn: number): number {
+    return this.b[pfn * PAGE_BYTES + 4];
+  }
+  ghost(counter: GhostCounter, pfn: number): number {
+    return this.b[pfn * PAGE_BYTES + (counter === 'pins' ? 5 : counter === 'pool' ? 6 : 7)];
+  }
+  vmDying(vm: number): boolean {
+    return this.b[this.layout.vmOffset + vm * this.layout.vmBytes] === 1;
+  }
+  guestPte(vm: number, ipa: number): GuestPte | null {
+    if (ipa < 0 || ipa >= this.config.guestIpas) return null;
+    const o = this.layout.vmOffset + vm * this.layout.vmBytes + 1 + 2 * ipa;
+    const pfn1 = this.b[o];
+    return pfn1 === 0 ? null : guestPteOf(pfn1 - 1, this.b[o + 1] as StoredPageState);
+  }
+  ioEntries(_domain: number): number {
+    return this.config.iovas / IOPT_BLOCK_PAGES;
+  }
+  ioPgd(domain: number, idx: number): IoPte {
+    const o = this.layout.domOffset + domain * this.layout.domBytes + idx * 3;
+    const kind = this.b[o];
+    if (kind === 0) return null;
+    if (kind === 1) return ioBlockOf(this.b[o + 1]);
+    const a = this.b[o + 1];
+    const c = this.b[o + 2];
+    return ioTableOf(a === 0 ? null : a - 1, c === 0 ? null : c - 1);
+  }
+  ext(name: string, i: number): number {
+    const o = this.layout.extStart.get(name)! + 2 * i;
+    return this.b[o] | (this.b[o + 1] << 8);
+  }
+  panic(): HypFailure | null {
+    const o = this.layout.panicOffset;
+    return failureOf((this.b[o] | (this.b[o + 1] << 8) | (this.b[o + 2] << 16) | (this.b[o + 3] << 24)) >>> 0);
+  }
+}
+
+/** Copy on write over a byte encoding. */
+export class PackedMemory extends PackedReader implements Memory {
+  private copied = false;
+
+  get dirty(): boolean {
+    return this.copied;
+  }
+  private w(): Uint8Array {
+    if (!this.copied) {
+      this.b = this.b.slice();
+      this.copied = true;
+    }
+    return this.b;
+  }
+  draft(): Draft<PkvmState> {
+    throw new Error('this code reads or writes the state object directly (this.s), which the packed engine does not provide');
+  }
+  setHostPte(pfn: number, pte: HostPte): void {
+    this.w()[pfn * PAGE_BYTES] = hostPteCode(pte);
+  }
+  setHypPte(pfn: number, st: StoredPageState | null): void {
+    this.w()[pfn * PAGE_BYTES + 1] = st === null ? 0 : st + 1;
+  }
+  setRefcount(pfn: number, v: number): void {
+    const b = this.w();
+    const o = pfn * PAGE_BYTES;
+    b[o + 2] = v & 0xff;
+    b[o + 3] = v >>> 8;
+  }
+  setPageFlags(pfn: number, v: number): void {
+    this.w()[pfn * PAGE_BYTES + 4] = v;
+  }
+  setGhost(counter: GhostCounter, pfn: number, v: number): void {
+    this.w()[pfn * PAGE_BYTES + (counter === 'pins' ? 5 : counter === 'pool' ? 6 : 7)] = v;
+  }
+  setVmDying(vm: number, dying: boolean): void {
+    this.w()[this.layout.vmOffset + vm * this.layout.vmBytes] = dying ? 1 : 0;
+  }
+  setGuestPte(vm: number, ipa: number, pte: GuestPte | null): void {
+    const b = this.w();
+    const o = this.layout.vmOffset + vm * this.layout.vmBytes + 1 + 2 * ipa;
+    b[o] = pte ? pte.pfn + 1 : 0;
+    b[o + 1] = pte ? pte.state : 0;
+  }
+  setIoPgd(domain: number, idx: number, pte: IoPte): void {
+    const b = this.w();
+    const o = this.layout.domOffset + domain * this.layout.domBytes + idx * 3;
+    if (pte === null) {
+      b[o] = 0;
+      b[o + 1] = 0;
+      b[o + 2] = 0;
+    } else if (pte.type === 'block') {
+      b[o] = 1;
+      b[o + 1] = pte.pfn;
+      b[o + 2] = 0;
+    } else {
+      b[o] = 2;
+      b[o + 1] = pte.ptes[0] === null ? 0 : pte.ptes[0] + 1;
+      b[o + 2] = pte.ptes[1] === null ? 0 : pte.ptes[1] + 1;
+    }
+  }
+  setIoLeaf(domain: number, idx: number, k: number, pfn: number | null): void {
+    const o = this.layout.domOffset + domain * this.layout.domBytes + idx * 3;
+    if (this.b[o] !== 2) return;
+    this.w()[o + 1 + k] = pfn === null ? 0 : pfn + 1;
+  }
+  setExt(name: string, i: number, v: number): void {
+    const b = this.w();
+    const o = this.layout.extStart.get(name)! + 2 * i;
+    b[o] = v & 0xff;
+    b[o + 1] = v >>> 8;
+  }
+  snapshot(): Uint8Array {
+    return this.b.slice();
+  }
+  /** The step's result: the new bytes, or the same array when nothing was written. */
+  finish(): Uint8Array {
+    return this.b;
+  }
+}
+
+/** Sets the panic of a packed state (in place). */
+export function writePanic(b: Uint8Array, layout: Layout, f: HypFailure): void {
+  const id = failureId(f);
+  const o = layout.panicOffset;
+  b[o] = id & 0xff;
+  b[o + 1] = (id >>> 8) & 0xff;
+  b[o + 2] = (id >>> 16) & 0xff;
+  b[o + 3] = id >>> 24;
+}
+
+export const readerOf = (s: PkvmState, config: PkvmConfig): StateReader => new ObjectReader(s, config);

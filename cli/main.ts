@@ -62,7 +62,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('trace', { type: 'boolean', default: true, describe: 'write trace files (--no-trace: do not)', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
-          .option('coverage', { type: 'boolean', default: false, describe: "report which pieces, return values and named branches of the variant's code the run reached", group: 'Output:' }),
+          .option('coverage', { type: 'boolean', default: false, describe: "report which pieces, return values and named branches of the variant's code the run reached", group: 'Output:' })
+          .option('engine', { type: 'string', choices: ['packed', 'readable'], describe: 'state representation: packed bytes (default) or frozen objects (same kernel code)', group: 'Search:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
         const variant = await loadVariant(a.variant);
@@ -85,6 +86,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           progress: a.quiet ? undefined : progressPrinter(io),
           command: ['pkvm-check', ...argv].join(' '),
           coverage: a.coverage,
+          engine: a.engine,
         });
         code = printCheck(report, a.json, io);
       },
@@ -102,7 +104,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('time-limit', { type: 'number', describe: 'time bound per variant, in seconds', group: 'Search:' })
           .option('trace-dir', { type: 'string', describe: 'write the shortest trace of every violation into this folder', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
-          .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' }),
+          .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
+          .option('engine', { type: 'string', choices: ['packed', 'readable'], describe: 'state representation (default: packed where the variant allows it)', group: 'Search:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
         const names = a.variant && a.variant.length ? a.variant : BUILTIN_VARIANTS.map((v) => v.name);
@@ -118,6 +121,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           timeLimit: nonNegative('time-limit', a['time-limit']),
           traceDir: a['trace-dir'] ?? null,
           progress: a.quiet ? undefined : (v, p) => progressPrinter(io)(p, v),
+          engine: a.engine,
         });
         code = printVerify(report, a.json, io);
       },
@@ -135,7 +139,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('trace-out', { type: 'string', default: 'pkvm-check-diff.json', describe: 'where to write the diverging sequence (a trace of the first variant)', group: 'Output:' })
           .option('trace', { type: 'boolean', default: true, describe: 'write the trace (--no-trace: do not)', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
-          .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' }),
+          .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
+          .option('engine', { type: 'string', choices: ['packed', 'readable'], describe: 'state representation (default: packed where both variants allow it)', group: 'Search:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
         const report = runDiff({
@@ -147,6 +152,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           timeLimit: nonNegative('time-limit', a['time-limit']),
           traceOut: a.trace ? a['trace-out'] : null,
           progress: a.quiet ? undefined : progressPrinter(io),
+          engine: a.engine,
         });
         code = printDiff(report, a.json, io);
       },

@@ -54,6 +54,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
     const out = {
       result: violated ? 'violation' : 'ok',
       mode: r.mode,
+      engine: r.engine,
       variant: r.variant.name,
       config: r.config,
       invariants: r.invariants,
@@ -72,7 +73,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
   lines.push(`  invariants: ${r.invariants.join(', ')}`);
   const b = r.bounds;
   lines.push(
-    `  search: ${r.mode === 'random' ? `random walks (seed ${r.random!.seed}, ${r.random!.runs} walks of up to ${b.depth ?? 50} steps)` : 'breadth-first, exhaustive'}${b.depth !== undefined && r.mode === 'bfs' ? `, depth <= ${b.depth}` : ''}${b.maxStates !== undefined ? `, at most ${n(b.maxStates)} states` : ''}${b.timeLimit !== undefined ? `, at most ${b.timeLimit} s` : ''}`,
+    `  search (${r.engine} engine): ${r.mode === 'random' ? `random walks (seed ${r.random!.seed}, ${r.random!.runs} walks of up to ${b.depth ?? 50} steps)` : 'breadth-first, exhaustive'}${b.depth !== undefined && r.mode === 'bfs' ? `, depth <= ${b.depth}` : ''}${b.maxStates !== undefined ? `, at most ${n(b.maxStates)} states` : ''}${b.timeLimit !== undefined ? `, at most ${b.timeLimit} s` : ''}`,
   );
   lines.push('');
   if (violated) {

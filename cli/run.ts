@@ -7,8 +7,12 @@ import { check, randomWalks, type CheckResult, type Progress, type Violation } f
 import { productModel } from '../checker/product.ts';
 import { agreement } from '../invariants/agreement.ts';
 import { instrument, type CoverageReport } from '../model/coverage.ts';
-import { actionKey } from '../model/system.ts';
-import { selectProperties, pkvmReachables, type PkvmProperty } from '../invariants/index.ts';
+import { actionKey, PackedPkvmModel, type PkvmOutcome } from '../model/system.ts';
+import type { Model } from '../checker/types.ts';
+import type { StateReader } from '../model/memory.ts';
+import type { PkvmAction } from '../model/operations.ts';
+import { selectProperties } from '../invariants/index.ts';
+import { engineFor, searchFor, type Engine } from './engine.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import { ConfigError, validateConfig } from '../model/config.ts';
 import { PkvmModel } from '../model/system.ts';
@@ -39,6 +43,7 @@ export interface CheckReport {
   readonly bounds: { depth?: number; maxStates?: number; timeLimit?: number };
   readonly command: string;
   readonly coverage?: CoverageReport;
+  readonly engine: Engine;
 }
 
 export interface CheckRequest {
@@ -54,14 +59,7 @@ export interface CheckRequest {
   readonly progress?: (p: Progress) => void;
   readonly command: string;
   readonly coverage?: boolean;
-}
-
-function propertiesFor(config: PkvmConfig, names: readonly string[] | undefined, variant: Variant): PkvmProperty[] {
-  try {
-    return selectProperties(config, names, variant);
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  readonly engine?: string;
 }
 
 function traceFileName(base: string, invariant: string, first: boolean): string {
@@ -70,7 +68,8 @@ function traceFileName(base: string, invariant: string, first: boolean): string 
   return base.endsWith('.json') ? `${base.slice(0, -5)}.${tag}.json` : `${base}.${tag}`;
 }
 
-function writeTraces(model: PkvmModel, props: readonly PkvmProperty[], violations: readonly Violation[], traceOut: string | null): WrittenTrace[] {
+/** Traces are built on the readable model, whatever engine found them (the paths are the same). */
+function writeTraces(model: PkvmModel, props: readonly { name: string; description: string }[], violations: readonly Violation[], traceOut: string | null): WrittenTrace[] {
   return violations.map((v, i) => {
     const description = props.find((p) => p.name === v.property)?.description ?? '';
     const trace = buildTrace(model, v.path, { ...v, description });
@@ -82,13 +81,18 @@ function writeTraces(model: PkvmModel, props: readonly PkvmProperty[], violation
 
 export function runCheck(req: CheckRequest): CheckReport {
   const cov = req.coverage ? instrument(req.variant) : null;
-  const model = new PkvmModel(req.config, cov ? cov.variant : req.variant);
-  const props = propertiesFor(req.config, req.invariants, req.variant);
+  const variant = cov ? cov.variant : req.variant;
+  const engine = engineFor(variant, req.engine);
+  const search = searchFor(req.config, variant, engine, req.invariants);
+  const model = search.model;
+  const props = search.properties;
+  const readable = new PkvmModel(req.config, req.variant);
   const bounds = { depth: req.depth, maxStates: req.maxStates, timeLimit: req.timeLimit };
   if (req.random) {
     const r = randomWalks(model, props, { seed: req.random.seed, runs: req.random.runs, depth: req.depth ?? 50, timeLimitSeconds: req.timeLimit });
-    const traces = r.status === 'violation' ? writeTraces(model, props, [r.violation], req.traceOut) : [];
+    const traces = r.status === 'violation' ? writeTraces(readable, props, [r.violation], req.traceOut) : [];
     return {
+      engine,
       mode: 'random',
       variant: req.variant,
       config: req.config,
@@ -101,15 +105,15 @@ export function runCheck(req: CheckRequest): CheckReport {
       coverage: cov?.report(),
     };
   }
-  const result = check(model, [...props, ...pkvmReachables(req.config, req.variant)], {
+  const result = check(model, [...props, ...search.reachables], {
     maxDepth: req.depth,
     maxStates: req.maxStates,
     timeLimitSeconds: req.timeLimit,
     stopAtFirstViolation: !req.all,
     onProgress: req.progress,
   });
-  const traces = result.status === 'violation' ? writeTraces(model, props, result.violations, req.traceOut) : [];
-  return { mode: 'bfs', variant: req.variant, config: req.config, invariants: props.map((p) => p.name), result, traces, bounds, command: req.command, coverage: cov?.report() };
+  const traces = result.status === 'violation' ? writeTraces(readable, props, result.violations, req.traceOut) : [];
+  return { engine, mode: 'bfs', variant: req.variant, config: req.config, invariants: props.map((p) => p.name), result, traces, bounds, command: req.command, coverage: cov?.report() };
 }
 
 export interface VerifyCell {
@@ -142,6 +146,7 @@ export interface VerifyRequest {
   readonly timeLimit?: number;
   readonly traceDir: string | null;
   readonly progress?: (variant: string, p: Progress) => void;
+  readonly engine?: string;
 }
 
 /** Every variant against every invariant: the first violation of each, with a shortest trace. */
@@ -150,10 +155,10 @@ export function runVerify(req: VerifyRequest): VerifyReport {
   const rows: VerifyRow[] = [];
   let names: string[] = [];
   for (const variant of req.variants) {
-    const model = new PkvmModel(req.config, variant);
-    const props = propertiesFor(req.config, req.invariants, variant);
+    const search = searchFor(req.config, variant, engineFor(variant, req.engine), req.invariants);
+    const props = search.properties;
     names = props.map((p) => p.name);
-    const result = check(model, props, {
+    const result = check(search.model, props, {
       maxDepth: req.depth,
       maxStates: req.maxStates,
       timeLimitSeconds: req.timeLimit,
@@ -165,7 +170,7 @@ export function runVerify(req: VerifyRequest): VerifyReport {
     if (result.status === 'violation') {
       const firsts = result.violations.filter((v, i, all) => all.findIndex((w) => w.property === v.property) === i);
       const dir = req.traceDir;
-      const written = writeTraces(model, props, firsts, dir ? `${dir}/${variant.name}.json` : null);
+      const written = writeTraces(new PkvmModel(req.config, variant), props, firsts, dir ? `${dir}/${variant.name}.json` : null);
       firsts.forEach((v, i) => {
         cells[v.property] = { status: 'violated', length: v.path.actions.length, trace: dir ? (i === 0 ? `${dir}/${variant.name}.json` : written[i].file) : null, message: v.finding.message };
       });
@@ -186,11 +191,15 @@ export interface DiffReport {
 }
 
 /** Explores two variants in lockstep over the operations they share; the first disagreement is a shortest one. */
-export function runDiff(req: { a: Variant; b: Variant; config: PkvmConfig; depth?: number; maxStates?: number; timeLimit?: number; traceOut: string | null; progress?: (p: Progress) => void }): DiffReport {
-  const ma = new PkvmModel(req.config, req.a);
-  const mb = new PkvmModel(req.config, req.b);
-  const product = productModel(ma, mb, actionKey, (x) => ma.operation(x.op) !== undefined && mb.operation(x.op) !== undefined);
-  const result = check(product, [agreement(req.config, req.a, req.b)], {
+export function runDiff(req: { a: Variant; b: Variant; config: PkvmConfig; depth?: number; maxStates?: number; timeLimit?: number; traceOut: string | null; progress?: (p: Progress) => void; engine?: string }): DiffReport {
+  const packed = engineFor(req.a, req.engine) === 'packed' && engineFor(req.b, req.engine) === 'packed';
+  const fa = packed ? new PackedPkvmModel(req.config, req.a) : new PkvmModel(req.config, req.a);
+  const fb = packed ? new PackedPkvmModel(req.config, req.b) : new PkvmModel(req.config, req.b);
+  const sa = fa as unknown as Model<unknown, PkvmAction, PkvmOutcome> & { read(s: unknown): StateReader; operation(n: string): unknown };
+  const sb = fb as unknown as Model<unknown, PkvmAction, PkvmOutcome> & { read(s: unknown): StateReader; operation(n: string): unknown };
+  const fast = productModel(sa, sb, actionKey, (x) => sa.operation(x.op) !== undefined && sb.operation(x.op) !== undefined);
+  const readOf = (s: unknown) => (s instanceof Uint8Array ? (packed ? (fa as PackedPkvmModel).read(s) : sa.read(s)) : sa.read(s));
+  const result = check(fast, [agreement<unknown>(req.config, req.a, req.b, readOf)], {
     maxDepth: req.depth,
     maxStates: req.maxStates,
     timeLimitSeconds: req.timeLimit,
@@ -198,7 +207,10 @@ export function runDiff(req: { a: Variant; b: Variant; config: PkvmConfig; depth
   });
   if (result.status !== 'violation') return { a: req.a, b: req.b, config: req.config, result, steps: [], message: null, trace: null };
   const v = result.violations[0];
-  // rebuild the shared sequence, then replay it on each side as an ordinary trace
+  // rebuild the shared sequence on the readable models, then replay it on each side as an ordinary trace
+  const ma = new PkvmModel(req.config, req.a);
+  const mb = new PkvmModel(req.config, req.b);
+  const product = productModel(ma, mb, actionKey, (x) => ma.operation(x.op) !== undefined && mb.operation(x.op) !== undefined);
   let st = product.initialStates()[v.path.init];
   const steps: { call: string; a: string; b: string }[] = [];
   const aIndices: number[] = [];

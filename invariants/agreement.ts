@@ -11,16 +11,15 @@ import type { PkvmAction } from '../model/operations.ts';
 import type { PkvmState } from '../model/state.ts';
 import { describeAction, type PkvmOutcome } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
-import { ObjectReader } from '../model/memory.ts';
+import { ObjectReader, type StateReader } from '../model/memory.ts';
 import { borrowers, dmaMappings, owners, pageViews } from '../model/views.ts';
 
-export type DiffState = Pair<PkvmState, PkvmState>;
+export type DiffState<S = PkvmState> = Pair<S, S>;
 export type DiffAction = PairAction<PkvmAction>;
 export type DiffOutcome = PairOutcome<PkvmOutcome, PkvmOutcome>;
 
 /** The abstract ownership of each page, as one printable line per page. */
-export function ownership(s: PkvmState, config: PkvmConfig, variant: Variant): string[] {
-  const r = new ObjectReader(s, config);
+export function ownership(r: StateReader, variant: Variant): string[] {
   const reach = new Set(dmaMappings(r, variant.views).map((m) => m.pfn));
   return pageViews(r, variant.views).map((v) => {
     const own = owners(v).join('+') || 'nobody';
@@ -29,7 +28,12 @@ export function ownership(s: PkvmState, config: PkvmConfig, variant: Variant): s
   });
 }
 
-export function agreement(config: PkvmConfig, va: Variant, vb: Variant): StepProperty<DiffState, DiffAction, DiffOutcome> {
+export function agreement<S = PkvmState>(
+  config: PkvmConfig,
+  va: Variant,
+  vb: Variant,
+  read: (s: S) => StateReader = (s) => new ObjectReader(s as PkvmState, config),
+): StepProperty<DiffState<S>, DiffAction, DiffOutcome> {
   return {
     kind: 'step',
     name: 'agree',
@@ -44,8 +48,8 @@ export function agreement(config: PkvmConfig, va: Variant, vb: Variant): StepPro
       const fa = oa.failures.map((f) => `${f.kind} in ${f.where}`).join(', ');
       const fb = ob.failures.map((f) => `${f.kind} in ${f.where}`).join(', ');
       if (fa !== fb) return { message: `${call} fails with [${fa || 'nothing'}] on ${va.name} but [${fb || 'nothing'}] on ${vb.name}` };
-      const pa = ownership(after.a, config, va);
-      const pb = ownership(after.b, config, vb);
+      const pa = ownership(read(after.a), va);
+      const pb = ownership(read(after.b), vb);
       for (let i = 0; i < pa.length; i++)
         if (pa[i] !== pb[i]) return { message: `after ${call}, page ${i} is ${pa[i]} on ${va.name} but ${pb[i]} on ${vb.name}` };
       return null;

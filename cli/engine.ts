@@ -1,0 +1,61 @@
+/**
+ * Which representation a search runs on. The packed engine (byte states, same kernel code) is the
+ * default; a variant whose code reads or writes the state object directly (`this.s`) runs on the
+ * readable engine, which provides it.
+ */
+import type { Model } from '../checker/types.ts';
+import { pkvmReachables, selectProperties, type PkvmProperty } from '../invariants/index.ts';
+import type { PkvmConfig } from '../model/config.ts';
+import type { StateReader } from '../model/memory.ts';
+import type { PkvmAction } from '../model/operations.ts';
+import { PackedPkvmModel, PkvmModel, type PkvmOutcome } from '../model/system.ts';
+import type { Variant } from '../model/variant.ts';
+import { pieceNames } from '../model/kernel/hyp.ts';
+import { UsageError } from './errors.ts';
+
+export type Engine = 'packed' | 'readable';
+export const ENGINES: readonly Engine[] = ['packed', 'readable'];
+
+/** Does any piece or operation of the variant use the state object (`this.s` / `hyp.s`)? */
+export function usesStateObject(variant: Variant): boolean {
+  const uses = /\b(this|hyp|h)\.s\b(?![\w$])/;
+  for (const name of pieceNames(variant.hyp)) {
+    for (let p = variant.hyp.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+      const d = Object.getOwnPropertyDescriptor(p, name);
+      if (d && typeof d.value === 'function') {
+        const fn = d.value as Function & { __original?: Function };
+        if (uses.test((fn.__original ?? fn).toString())) return true;
+        break;
+      }
+    }
+  }
+  for (const op of variant.addOperations) for (const f of [op.run, op.enabled, op.ghost]) if (f && uses.test(f.toString())) return true;
+  return false;
+}
+
+export function engineFor(variant: Variant, requested?: string): Engine {
+  if (requested !== undefined && !ENGINES.includes(requested as Engine)) throw new UsageError(`--engine must be one of ${ENGINES.join(', ')} (got ${requested})`);
+  if (requested === 'packed' && usesStateObject(variant))
+    throw new UsageError(`variant '${variant.name}' reads or writes the state object (this.s), which only the readable engine provides: use --engine readable`);
+  return (requested as Engine | undefined) ?? (usesStateObject(variant) ? 'readable' : 'packed');
+}
+
+export interface Search {
+  readonly engine: Engine;
+  readonly model: Model<unknown, PkvmAction, PkvmOutcome> & { read(s: unknown): StateReader; describeAction(a: PkvmAction): string; operation(name: string): unknown };
+  readonly properties: PkvmProperty<unknown>[];
+  readonly reachables: ReturnType<typeof pkvmReachables<unknown>>;
+}
+
+/** The model and properties of a search on the chosen engine. */
+export function searchFor(config: PkvmConfig, variant: Variant, engine: Engine, invariants?: readonly string[]): Search {
+  const model = engine === 'packed' ? new PackedPkvmModel(config, variant) : new PkvmModel(config, variant);
+  const read = (s: unknown) => (model as { read(x: unknown): StateReader }).read(s);
+  let properties: PkvmProperty<unknown>[];
+  try {
+    properties = selectProperties<unknown>(config, invariants, variant, read);
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  return { engine, model: model as unknown as Search['model'], properties, reachables: pkvmReachables<unknown>(config, variant, read) };
+}

@@ -324,6 +324,12 @@ export class PackedReader implements StateReader {
 export class PackedMemory extends PackedReader implements Memory {
   private copied = false;
 
+  /** Starts a new step on other bytes (the packed engine reuses one memory object). */
+  reset(b: Uint8Array): void {
+    this.b = b;
+    this.copied = false;
+  }
+
   get dirty(): boolean {
     return this.copied;
   }

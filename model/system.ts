@@ -68,11 +68,16 @@ abstract class PkvmSystem<S> {
     return out;
   }
 
+  private hypObject: Hyp | null = null;
+
   /** Runs one operation on a memory; returns the hypervisor (its record and fatal failure) and the value returned. */
   protected run(mem: Memory, action: PkvmAction): { hyp: Hyp; ret: number } {
     const spec = this.opsByName.get(action.op);
     if (!spec) throw new Error(`unknown operation ${action.op}`);
-    const hyp = new this.variant.hyp(mem, this.config);
+    // one hypervisor object per model, reset for every step (steps never nest)
+    let hyp = this.hypObject;
+    if (hyp) hyp.reset(mem);
+    else hyp = this.hypObject = new this.variant.hyp(mem, this.config);
     const ret = spec.run(hyp, action.args);
     if (!hyp.fatal && spec.ghost) spec.ghost(hyp, action.args, ret);
     return { hyp, ret };
@@ -153,8 +158,12 @@ export class PackedPkvmModel extends PkvmSystem<Uint8Array> {
     return [this.init];
   }
 
+  private memObject: PackedMemory | null = null;
+
   step(state: Uint8Array, action: PkvmAction): { readonly state: Uint8Array; readonly outcome: PkvmOutcome } {
-    const mem = new PackedMemory(state, this.layout);
+    let mem = this.memObject;
+    if (mem) mem.reset(state);
+    else mem = this.memObject = new PackedMemory(state, this.layout);
     const { hyp, ret } = this.run(mem, action);
     let next = mem.finish();
     if (hyp.fatal) {

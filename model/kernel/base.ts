@@ -31,10 +31,20 @@ export interface SubCall {
 }
 
 /** A SubCall whose text is formatted only when read (most steps are never printed). */
-function lazySubCall(fmt: () => string, ret: number): SubCall {
-  const o = { ret } as { ret: number; call: string };
-  Object.defineProperty(o, 'call', { enumerable: true, get: fmt });
-  return o;
+class LazySubCall implements SubCall {
+  readonly #fmt: () => string;
+  constructor(
+    fmt: () => string,
+    readonly ret: number,
+  ) {
+    this.#fmt = fmt;
+  }
+  get call(): string {
+    return this.#fmt();
+  }
+  toJSON(): SubCall {
+    return { call: this.call, ret: this.ret };
+  }
 }
 
 /** Everything one step observed besides the next state. */
@@ -55,14 +65,15 @@ export type Detail = string | (() => string);
 
 export class HypBase {
   /** The memory of the step: every read and write of the state goes through it. */
-  readonly mem: Memory;
+  mem: Memory;
   readonly config: PkvmConfig;
-  readonly rec: ExecutionRecord = { failures: NONE, branches: NONE, subcalls: NONE, accesses: NONE };
+  rec: ExecutionRecord = { failures: NONE, branches: NONE, subcalls: NONE, accesses: NONE };
   /** Set by the first fatal failure; later code runs on but its effects are dropped. */
   fatal: HypFailure | null = null;
   /** The state at the instant of the fatal failure, in the memory's representation. */
   fatalSnapshot: unknown = null;
-  readonly held = new Set<Lock>();
+  /** Locks held, one bit each (see lockBit). */
+  private heldMask = 0;
 
   private readonly refcountModulus: number;
 
@@ -70,6 +81,15 @@ export class HypBase {
     this.mem = mem;
     this.config = config;
     this.refcountModulus = 2 ** config.refcountBits;
+  }
+
+  /** Starts a new step on another memory (the packed engine reuses one hypervisor object). */
+  reset(mem: Memory): void {
+    this.mem = mem;
+    this.rec = { failures: NONE, branches: NONE, subcalls: NONE, accesses: NONE };
+    this.fatal = null;
+    this.fatalSnapshot = null;
+    this.heldMask = 0;
   }
 
   /**
@@ -124,7 +144,7 @@ export class HypBase {
   /** Records a nested hypercall (formatted only if somebody reads it). */
   recordSubcall(fmt: () => string, ret: number): void {
     if (this.rec.subcalls === NONE) this.rec.subcalls = [];
-    this.rec.subcalls.push(lazySubCall(fmt, ret));
+    this.rec.subcalls.push(new LazySubCall(fmt, ret));
   }
 
   /** Records that someone accessed a page (a device, the host, a guest). */
@@ -245,11 +265,16 @@ export class HypBase {
   // ---------------------------------------------------------------- locks
 
   hyp_spin_lock(lock: Lock): void {
-    this.held.add(lock);
+    this.heldMask |= lockBit(lock);
   }
 
   hyp_spin_unlock(lock: Lock): void {
-    this.held.delete(lock);
+    this.heldMask &= ~lockBit(lock);
+  }
+
+  /** Whether this CPU holds the lock. */
+  holds(lock: Lock): boolean {
+    return (this.heldMask & lockBit(lock)) !== 0;
   }
 
   /**
@@ -258,7 +283,7 @@ export class HypBase {
    * records a failed assertion, as a lock-discipline fact rather than as a kernel WARN.
    */
   hyp_assert_lock_held(lock: Lock, where: string): void {
-    if (!this.held.has(lock)) this.fail('lock-assert', where, () => `hyp_assert_lock_held(&${lock}) fails: the lock is not held`);
+    if (!this.holds(lock)) this.fail('lock-assert', where, () => `hyp_assert_lock_held(&${lock}) fails: the lock is not held`);
   }
 
   host_lock_component(): void {
@@ -373,6 +398,20 @@ export class HypBase {
     if (idx < 0 || idx >= this.config.guestIpas) return -22;
     this.mem.setGuestPte(vm, idx, guestPteOf(this.hyp_phys_to_pfn(phys), state));
     return 0;
+  }
+}
+
+/** One bit per lock: host, hyp, iommu, then one per VM. */
+export function lockBit(lock: Lock): number {
+  switch (lock) {
+    case 'host_mmu.lock':
+      return 1;
+    case 'pkvm_pgd_lock':
+      return 2;
+    case 'iommu_lock':
+      return 4;
+    default:
+      return 8 << Number.parseInt(lock.slice(3), 10);
   }
 }
 

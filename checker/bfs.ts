@@ -1,11 +1,13 @@
 /**
  * Exhaustive breadth-first search. Levels are explored in order, so the first violation found of
- * any property is one with a shortest trace. Mechanism is split: the visited set (fingerprints),
- * the parent links (for traces), and the level frontier are separate pieces.
+ * any property is one with a shortest trace. Mechanism is split: the visited set (fingerprints,
+ * exact or bitstate), the parent links (for traces), the level frontier (encodings when the model
+ * can decode), checkpoints, and symmetry (the model's canonical form, when it has one).
  */
 import { collisionProbability, fingerprint } from './fingerprint.ts';
-import { FingerprintSet } from './fpset.ts';
 import { ParentLinks } from './parents.ts';
+import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.ts';
+import { BitstateSet, FingerprintSet, type VisitedSet } from './visited.ts';
 import type {
   Bound,
   CheckOptions,
@@ -43,20 +45,25 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
   const deadline = options.timeLimitSeconds !== undefined ? Date.now() + options.timeLimitSeconds * 1000 : Infinity;
   const progressEvery = options.progressIntervalMs ?? 2000;
   const keepBytes = typeof model.decode === 'function';
+  const canon = options.symmetry && model.canonicalize ? model.canonicalize.bind(model) : null;
+  if (options.symmetry && !model.canonicalize) throw new Error('symmetry reduction needs a model with a canonical form (canonicalize)');
+  if ((options.checkpoint || options.resume) && !keepBytes) throw new Error('checkpoints need a model that can decode its encodings');
 
-  const visited = new FingerprintSet();
-  const parents = new ParentLinks();
+  const bitstate = options.bitstateBytes !== undefined ? new BitstateSet(options.bitstateBytes) : null;
+  let visited: VisitedSet = bitstate ?? new FingerprintSet();
+  let parents = new ParentLinks();
   const fp = new Uint32Array(2);
-  const violations: Violation[] = [];
+  let violations: Violation[] = [];
   const seen = new Set<string>();
-  const examples: Example[] = [];
+  let examples: Example[] = [];
   const pendingReach = new Set(reachProps.map((p) => p.name));
-  const levels: number[] = [];
+  let levels: number[] = [];
   let transitions = 0;
   let cutBy: Bound | null = null;
   let peakMemory = process.memoryUsage.rss();
-  const start = Date.now();
+  let start = Date.now();
   let lastProgress = start;
+  let lastCheckpoint = start;
 
   const record = (v: Violation): boolean => {
     const k = `${v.property}\u0000${v.finding.key ?? ''}`;
@@ -82,30 +89,69 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     return stop;
   };
 
+  /** The key a state is stored under: its encoding, canonical under symmetry. */
+  const keyOf = (s: S): Uint8Array => {
+    const b = model.encode(s);
+    return canon ? canon(b) : b;
+  };
+
   let current = new Level<S>();
   let stopped = false;
-  const inits = model.initialStates();
-  for (let i = 0; i < inits.length && !stopped; i++) {
-    const bytes = model.encode(inits[i]);
-    fingerprint(bytes, fp);
-    if (!visited.add(fp[0], fp[1])) continue;
-    const id = parents.add(-1, i);
-    current.push(id, keepBytes ? bytes : inits[i]);
-    if (onNewState(inits[i], id)) stopped = true;
-    if (visited.size >= maxStates) {
-      cutBy = 'states';
-      stopped = true;
-    }
-  }
-  levels.push(current.length);
-
   let depth = 0;
+
+  if (options.resume) {
+    const cp = loadCheckpoint(options.resume.dir, options.resume.identity);
+    visited = cp.visited;
+    parents = cp.parents;
+    for (let i = 0; i < cp.frontierIds.length; i++) current.push(cp.frontierIds[i], cp.frontier[i]);
+    depth = cp.depth;
+    levels = cp.levels;
+    transitions = cp.transitions;
+    violations = cp.violations;
+    for (const v of violations) seen.add(`${v.property}\u0000${v.finding.key ?? ''}`);
+    examples = cp.examples;
+    for (const e of examples) pendingReach.delete(e.property);
+    start = Date.now() - cp.seconds * 1000;
+  } else {
+    const inits = model.initialStates();
+    for (let i = 0; i < inits.length && !stopped; i++) {
+      const bytes = keyOf(inits[i]);
+      fingerprint(bytes, fp);
+      if (!visited.add(fp[0], fp[1])) continue;
+      const id = parents.add(-1, i);
+      const state = canon ? model.decode!(bytes) : inits[i];
+      current.push(id, keepBytes ? bytes : state);
+      if (onNewState(state, id)) stopped = true;
+      if (visited.size >= maxStates) {
+        cutBy = 'states';
+        stopped = true;
+      }
+    }
+    levels.push(current.length);
+  }
+
   let expanded = 0;
   let queued = current.length;
   while (!stopped && current.length > 0) {
     if (depth >= maxDepth) {
       cutBy = 'depth';
       break;
+    }
+    if (options.checkpoint && Date.now() - lastCheckpoint >= options.checkpoint.everySeconds * 1000) {
+      const cpState: CheckpointState = {
+        visited,
+        parents,
+        frontierIds: current.ids,
+        frontier: current.items as Uint8Array[],
+        depth,
+        levels,
+        transitions,
+        violations,
+        examples,
+        seconds: (Date.now() - start) / 1000,
+      };
+      saveCheckpoint(options.checkpoint.dir, options.checkpoint.identity, cpState);
+      lastCheckpoint = Date.now();
     }
     const next = new Level<S>();
     let k = 0;
@@ -123,12 +169,13 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
           if (f && record({ property: p.name, kind: 'step', finding: f, path: parents.path(id, ai) })) stopped = true;
         }
         if (succ !== state) {
-          const bytes = model.encode(succ);
+          const bytes = keyOf(succ);
           fingerprint(bytes, fp);
           if (visited.add(fp[0], fp[1])) {
             const nid = parents.add(id, ai);
-            next.push(nid, keepBytes ? bytes : succ);
-            if (onNewState(succ, nid)) stopped = true;
+            const rep = canon ? model.decode!(bytes) : succ;
+            next.push(nid, keepBytes ? bytes : rep);
+            if (onNewState(rep, nid)) stopped = true;
             if (visited.size >= maxStates) {
               cutBy = 'states';
               stopped = true;
@@ -182,7 +229,10 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     statesPerSecond: visited.size / Math.max(seconds, 1e-9),
     peakMemoryBytes: peakMemory,
     queued,
-    collisionProbability: collisionProbability(visited.size, transitions),
+    collisionProbability: bitstate ? 0 : collisionProbability(visited.size, transitions),
+    visitedBytes: visited.bytes,
+    parentBytes: parents.bytes,
+    ...(bitstate ? { bitstate: { bits: bitstate.bytes * 8, hashFactor: bitstate.hashFactor, expectedCoverage: bitstate.expectedCoverage } } : {}),
   };
   const exhausted = cutBy === null && !stopped;
   const base = { stats, exhausted, cutBy, examples, unreached: [...pendingReach] };

@@ -1,28 +1,37 @@
 /**
  * A set of 64-bit fingerprints in one open-addressed Uint32Array (two words per slot, linear
- * probing). It stores fingerprints only: 8 bytes per slot, grown by doubling at 3/4 load, so
- * between 10.7 and 21.3 bytes per stored state.
+ * probing, slot chosen by multiply-shift so the capacity need not be a power of two). It stores
+ * fingerprints only: 8 bytes per slot, grown by half when three quarters full, so the load stays
+ * between 1/2 and 3/4 and a stored state costs 10.7 to 16 bytes.
  */
 export class FingerprintSet {
   private table: Uint32Array;
-  private mask: number;
+  private cap: number;
   private count = 0;
   /** The all-zero fingerprint marks an empty slot, so its presence is kept apart. */
   private hasZero = false;
 
   constructor(initialCapacity = 1 << 16) {
-    let cap = 1;
-    while (cap < initialCapacity) cap <<= 1;
-    this.table = new Uint32Array(cap * 2);
-    this.mask = cap - 1;
+    this.cap = Math.max(4, Math.ceil(initialCapacity));
+    this.table = new Uint32Array(this.cap * 2);
   }
 
   get size(): number {
     return this.count;
   }
 
+  /** Bytes of the table. */
   get bytes(): number {
     return this.table.byteLength;
+  }
+
+  get capacity(): number {
+    return this.cap;
+  }
+
+  private slot(hi: number, lo: number): number {
+    const h = (lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0;
+    return Math.floor((h * this.cap) / 4294967296);
   }
 
   /** Adds the fingerprint; returns true if it was not there. */
@@ -33,9 +42,10 @@ export class FingerprintSet {
       this.count++;
       return true;
     }
-    if ((this.count + 1) * 4 > (this.mask + 1) * 3) this.grow();
+    if ((this.count + 1) * 4 > this.cap * 3) this.grow();
     const t = this.table;
-    let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
+    const cap = this.cap;
+    let i = this.slot(hi, lo);
     for (;;) {
       const h = t[2 * i];
       const l = t[2 * i + 1];
@@ -46,28 +56,35 @@ export class FingerprintSet {
         return true;
       }
       if (h === hi && l === lo) return false;
-      i = (i + 1) & this.mask;
+      i = i + 1 === cap ? 0 : i + 1;
     }
   }
 
   has(hi: number, lo: number): boolean {
     if (hi === 0 && lo === 0) return this.hasZero;
     const t = this.table;
-    let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
+    const cap = this.cap;
+    let i = this.slot(hi, lo);
     for (;;) {
       const h = t[2 * i];
       const l = t[2 * i + 1];
       if (h === 0 && l === 0) return false;
       if (h === hi && l === lo) return true;
-      i = (i + 1) & this.mask;
+      i = i + 1 === cap ? 0 : i + 1;
     }
+  }
+
+  /** Every stored fingerprint, as (hi, lo) pairs (for checkpoints). */
+  *entries(): Generator<[number, number]> {
+    if (this.hasZero) yield [0, 0];
+    const t = this.table;
+    for (let i = 0; i < t.length; i += 2) if (t[i] !== 0 || t[i + 1] !== 0) yield [t[i], t[i + 1]];
   }
 
   private grow(): void {
     const old = this.table;
-    const cap = (this.mask + 1) * 2;
-    this.table = new Uint32Array(cap * 2);
-    this.mask = cap - 1;
+    this.cap = Math.ceil(this.cap * 1.5);
+    this.table = new Uint32Array(this.cap * 2);
     this.count = this.hasZero ? 1 : 0;
     for (let i = 0; i < old.length; i += 2) if (old[i] !== 0 || old[i + 1] !== 0) this.add(old[i], old[i + 1]);
   }

@@ -11,6 +11,22 @@ export class ParentLinks {
   private action = new Uint32Array(1 << 16);
   private n = 0;
 
+  /** The raw arrays, trimmed to size (for checkpoints). */
+  raw(): { parent: Uint32Array; action: Uint32Array } {
+    return { parent: this.parent.subarray(0, this.n), action: this.action.subarray(0, this.n) };
+  }
+
+  static fromRaw(parent: Uint32Array, action: Uint32Array): ParentLinks {
+    const p = new ParentLinks();
+    const cap = Math.max(1 << 16, parent.length * 2);
+    p.parent = new Uint32Array(cap);
+    p.action = new Uint32Array(cap);
+    p.parent.set(parent);
+    p.action.set(action);
+    p.n = parent.length;
+    return p;
+  }
+
   get size(): number {
     return this.n;
   }

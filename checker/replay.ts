@@ -50,3 +50,39 @@ export function findAction<S, A>(model: Model<S, A, unknown>, state: S, key: (a:
   for (let i = 0; i < actions.length; i++) if (key(actions[i]) === wanted) return i;
   return -1;
 }
+
+/**
+ * Under symmetry the search expands representatives, so a path's action indices refer to
+ * canonical states. This finds, step by step, an action of the concrete state that leads to the
+ * same class, so that the trace is an ordinary run of the model (the last step must also show
+ * the violation when `last` is given).
+ */
+export function concretePath<S, A, O>(
+  model: Model<S, A, O>,
+  path: Path,
+  last?: (before: S, action: A, outcome: O, after: S) => boolean,
+): Path {
+  if (!model.canonicalize || !model.decode) return path;
+  const canon = (s: S) => model.canonicalize!(model.encode(s));
+  const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+  let rep = model.decode(canon(model.initialStates()[path.init]));
+  let cur = model.initialStates()[path.init];
+  const out: number[] = [];
+  path.actions.forEach((ai, idx) => {
+    const target = canon(model.step(rep, model.actions(rep)[ai]).state);
+    const actions = model.actions(cur);
+    const isLast = idx === path.actions.length - 1;
+    let chosen = -1;
+    for (let j = 0; j < actions.length && chosen < 0; j++) {
+      const r = model.step(cur, actions[j]);
+      if (!same(canon(r.state), target)) continue;
+      if (isLast && last && !last(cur, actions[j], r.outcome, r.state)) continue;
+      chosen = j;
+    }
+    if (chosen < 0) throw new ReplayError(`step ${idx + 1}: no action of the concrete state reaches the recorded class; the model's canonical form is not a symmetry`);
+    out.push(chosen);
+    cur = model.step(cur, actions[chosen]).state;
+    rep = model.decode!(target);
+  });
+  return { init: path.init, actions: out };
+}

@@ -14,6 +14,12 @@ export interface Model<S, A, O = unknown> {
   encode(state: S): Uint8Array;
   /** Inverse of `encode`; when present the checker keeps only encodings in its frontier. */
   decode?(bytes: Uint8Array): S;
+  /**
+   * Symmetry: the representative of an encoding's class (e.g. with interchangeable components
+   * sorted). Must map symmetric states to the same bytes and be idempotent; the properties must
+   * not tell symmetric states apart.
+   */
+  canonicalize?(bytes: Uint8Array): Uint8Array;
   describeAction?(action: A): string;
 }
 
@@ -90,6 +96,11 @@ export interface Stats {
   queued: number;
   /** Upper estimate of the probability that two distinct states shared a 64-bit fingerprint. */
   collisionProbability: number;
+  /** Bytes of the visited set, and of the parent links. */
+  visitedBytes: number;
+  parentBytes: number;
+  /** Bitstate (supertrace) runs only. */
+  bitstate?: { bits: number; hashFactor: number; expectedCoverage: number };
 }
 
 interface ResultBase {
@@ -126,4 +137,12 @@ export interface CheckOptions {
   readonly stopAtFirstViolation?: boolean;
   readonly onProgress?: (p: Progress) => void;
   readonly progressIntervalMs?: number;
+  /** Store states by their canonical form (the model must provide canonicalize). */
+  readonly symmetry?: boolean;
+  /** Bitstate (supertrace) visited set of this many bytes instead of the exact fingerprint set. */
+  readonly bitstateBytes?: number;
+  /** Save the search every so often (at level boundaries) into a folder. */
+  readonly checkpoint?: { readonly dir: string; readonly everySeconds: number; readonly identity: string };
+  /** Continue a search from a checkpoint folder (its identity must match). */
+  readonly resume?: { readonly dir: string; readonly identity: string };
 }

@@ -94,6 +94,37 @@ abstract class PkvmSystem<S> {
   operation(name: string): OperationSpec | undefined {
     return this.opsByName.get(name);
   }
+
+  /**
+   * Symmetry: SMMU domains are interchangeable (nothing in the hypervisor tells them apart), and
+   * so are guests (an annotation says PKVM_ID_GUEST, not which guest). Pages are not: range
+   * operations see which pages are adjacent. The representative sorts the domains' and the
+   * guests' byte blocks.
+   */
+  canonicalizeBytes(b: Uint8Array): Uint8Array {
+    const L = this.codec.layout;
+    let out: Uint8Array | null = null;
+    const sortBlocks = (offset: number, size: number, count: number) => {
+      if (count < 2 || size === 0) return;
+      const src = out ?? b;
+      const blocks: Uint8Array[] = [];
+      for (let i = 0; i < count; i++) blocks.push(src.subarray(offset + i * size, offset + (i + 1) * size));
+      let sorted = true;
+      for (let i = 1; i < count && sorted; i++) if (compareBytes(blocks[i - 1], blocks[i]) > 0) sorted = false;
+      if (sorted) return;
+      const copies = blocks.map((x) => x.slice()).sort(compareBytes);
+      out ??= b.slice();
+      copies.forEach((x, i) => out!.set(x, offset + i * size));
+    };
+    sortBlocks(L.vmOffset, L.vmBytes, this.config.guests);
+    sortBlocks(L.domOffset, L.domBytes, this.config.domains);
+    return out ?? b;
+  }
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
 }
 
 /** The readable model: frozen plain-data states. */
@@ -132,6 +163,10 @@ export class PkvmModel extends PkvmSystem<PkvmState> {
 
   decode(bytes: Uint8Array): PkvmState {
     return this.codec.decode(bytes);
+  }
+
+  canonicalize(b: Uint8Array): Uint8Array {
+    return this.canonicalizeBytes(b);
   }
 }
 
@@ -184,6 +219,10 @@ export class PackedPkvmModel extends PkvmSystem<Uint8Array> {
   /** The readable form of a packed state. */
   toObject(b: Uint8Array): PkvmState {
     return this.codec.decode(b);
+  }
+
+  canonicalize(b: Uint8Array): Uint8Array {
+    return this.canonicalizeBytes(b);
   }
 }
 

@@ -32,9 +32,9 @@ describe('FingerprintSet', () => {
     );
   });
 
-  it('growth from capacity 1 to 100 000 members keeps them all: 262 144 slots (2 MiB)', () => {
+  it('growth from capacity 1 to 100 000 members keeps them all, at 16 bytes per member or less', () => {
     const set = new FingerprintSet(1);
-    expect(set.bytes).toBe(8);
+    expect(set.bytes).toBe(32);
     const fp = new Uint32Array(2);
     const bytes = new Uint8Array(4);
     const view = new DataView(bytes.buffer);
@@ -44,7 +44,9 @@ describe('FingerprintSet', () => {
       if (!set.add(fp[0], fp[1])) throw new Error(`member ${i} was taken as present`);
     }
     expect(set.size).toBe(100_000);
-    expect(set.bytes).toBe(262_144 * 8);
+    // the load stays between 1/2 and 3/4 once grown: 10.7 to 16 bytes per member
+    expect(set.bytes / set.size).toBeLessThanOrEqual(16);
+    expect(set.bytes / set.size).toBeGreaterThanOrEqual(32 / 3);
     for (let i = 0; i < 100_000; i++) {
       view.setUint32(0, i, true);
       fingerprint(bytes, fp);

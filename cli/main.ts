@@ -11,7 +11,7 @@ import { pkvmProperties } from '../invariants/index.ts';
 import { DEFAULT_CONFIG } from '../model/config.ts';
 import { VariantError } from '../model/variant.ts';
 import { EXIT, UsageError } from './errors.ts';
-import { configFromArgs, nonNegative, withBounds, withVariant, type BoundArgs } from './options.ts';
+import { configFromArgs, nonNegative, positive, withBounds, withVariant, type BoundArgs } from './options.ts';
 import { loadVariant } from './variants.ts';
 import { printCheck, printDiff, printReplay, printVerify, processIo, progressPrinter, type Io } from './output.ts';
 import { runCheck, runDiff, runReplay, runVerify } from './run.ts';
@@ -63,7 +63,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
           .option('coverage', { type: 'boolean', default: false, describe: "report which pieces, return values and named branches of the variant's code the run reached", group: 'Output:' })
-          .option('engine', { type: 'string', choices: ['packed', 'readable'], describe: 'state representation: packed bytes (default) or frozen objects (same kernel code)', group: 'Search:' }),
+          .option('engine', { type: 'string', choices: ['packed', 'readable'], describe: 'state representation: packed bytes (default) or frozen objects (same kernel code)', group: 'Search:' })
+          .option('symmetry', { type: 'boolean', default: false, describe: 'symmetry reduction: SMMU domains and guests are interchangeable', group: 'Search:' })
+          .option('bitstate', { type: 'number', describe: 'bitstate (supertrace) search in a bit array of this many MiB: larger spaces, partial coverage (reported)', group: 'Search:' })
+          .option('checkpoint', { type: 'string', describe: 'save the search into this folder every --checkpoint-every seconds', group: 'Search:' })
+          .option('checkpoint-every', { type: 'number', default: 300, describe: 'seconds between checkpoints', group: 'Search:' })
+          .option('resume', { type: 'string', describe: 'continue the search saved in this folder (same command and bounds)', group: 'Search:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
         const variant = await loadVariant(a.variant);
@@ -87,6 +92,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           command: ['pkvm-check', ...argv].join(' '),
           coverage: a.coverage,
           engine: a.engine,
+          symmetry: a.symmetry,
+          bitstateBytes: a.bitstate !== undefined ? positive('bitstate', a.bitstate) * 2 ** 20 : undefined,
+          checkpoint: a.checkpoint ? { dir: a.checkpoint, everySeconds: positive('checkpoint-every', a['checkpoint-every']) } : undefined,
+          resume: a.resume,
         });
         code = printCheck(report, a.json, io);
       },

@@ -64,3 +64,8 @@ export function nonNegative(name: string, v: number | undefined): number | undef
   if (!Number.isFinite(v) || v < 0) throw new UsageError(`--${name} must be a non-negative number (got ${v})`);
   return v;
 }
+
+export function positive(name: string, v: number): number {
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`--${name} must be a positive number (got ${v})`);
+  return v;
+}

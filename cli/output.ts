@@ -41,6 +41,10 @@ function jsonStats(r: CheckReport) {
       peakMemoryBytes: s.peakMemoryBytes,
       collisionProbability: s.collisionProbability,
       levels: s.levels,
+      visitedBytes: s.visitedBytes,
+      bytesPerState: s.distinctStates ? s.visitedBytes / s.distinctStates : 0,
+      parentBytes: s.parentBytes,
+      ...(s.bitstate ? { bitstate: s.bitstate } : {}),
     };
   }
   const rnd = r.random!;
@@ -98,8 +102,9 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
     );
     const cut = r.result.cutBy;
     lines.push(
-      `            ${r.result.exhausted ? 'state space exhausted' : cut ? `not exhausted: the ${cut} bound cut the search (${n(s.queued)} states left unexpanded)` : 'not exhausted: stopped at the first violation'}; fingerprint collision probability <= ${s.collisionProbability.toExponential(1)}`,
+      `            ${r.result.exhausted ? 'state space exhausted' : cut ? `not exhausted: the ${cut} bound cut the search (${n(s.queued)} states left unexpanded)` : 'not exhausted: stopped at the first violation'}; ${s.bitstate ? `bitstate: ${n(s.bitstate.bits)} bits, hash factor ${s.bitstate.hashFactor.toFixed(0)}, expected coverage ${(100 * s.bitstate.expectedCoverage).toFixed(4)}%` : `fingerprint collision probability <= ${s.collisionProbability.toExponential(1)}`}`,
     );
+    lines.push(`            visited set ${mib(s.visitedBytes)} (${(s.visitedBytes / Math.max(1, s.distinctStates)).toFixed(1)} bytes/state), parent links ${mib(s.parentBytes)}`);
     if (r.result.examples.length || r.result.unreached.length)
       lines.push(
         `reachable:  ${[...r.result.examples.map((e) => `${e.property} (${e.path.actions.length} steps)`), ...r.result.unreached.map((u) => `${u} NOT REACHED`)].join(', ')}`,

@@ -3,7 +3,7 @@
  * exit code. Nothing here prints, except progress lines on stderr.
  */
 import { writeFileSync, readFileSync } from 'node:fs';
-import { check, randomWalks, type CheckResult, type Progress, type Violation } from '../checker/index.ts';
+import { CheckpointError, check, concretePath, randomWalks, type CheckResult, type Progress, type Violation } from '../checker/index.ts';
 import { productModel } from '../checker/product.ts';
 import { agreement } from '../invariants/agreement.ts';
 import { instrument, type CoverageReport } from '../model/coverage.ts';
@@ -60,6 +60,10 @@ export interface CheckRequest {
   readonly command: string;
   readonly coverage?: boolean;
   readonly engine?: string;
+  readonly symmetry?: boolean;
+  readonly bitstateBytes?: number;
+  readonly checkpoint?: { dir: string; everySeconds: number };
+  readonly resume?: string;
 }
 
 function traceFileName(base: string, invariant: string, first: boolean): string {
@@ -105,14 +109,37 @@ export function runCheck(req: CheckRequest): CheckReport {
       coverage: cov?.report(),
     };
   }
-  const result = check(model, [...props, ...search.reachables], {
-    maxDepth: req.depth,
-    maxStates: req.maxStates,
-    timeLimitSeconds: req.timeLimit,
-    stopAtFirstViolation: !req.all,
-    onProgress: req.progress,
-  });
-  const traces = result.status === 'violation' ? writeTraces(readable, props, result.violations, req.traceOut) : [];
+  // a checkpoint belongs to one search: same command line bounds, variant and engine
+  const identity = JSON.stringify({ config: req.config, variant: req.variant.name, engine, invariants: props.map((p) => p.name), symmetry: !!req.symmetry, bitstate: req.bitstateBytes ?? null });
+  let result: CheckResult;
+  try {
+    result = check(model, [...props, ...search.reachables], {
+      maxDepth: req.depth,
+      maxStates: req.maxStates,
+      timeLimitSeconds: req.timeLimit,
+      stopAtFirstViolation: !req.all,
+      onProgress: req.progress,
+      symmetry: req.symmetry,
+      bitstateBytes: req.bitstateBytes,
+      checkpoint: req.checkpoint ? { ...req.checkpoint, identity } : undefined,
+      resume: req.resume ? { dir: req.resume, identity } : undefined,
+    });
+  } catch (e) {
+    if (e instanceof CheckpointError) throw new UsageError(e.message);
+    throw e;
+  }
+  // under symmetry the paths run through representatives: turn them into ordinary runs
+  const violations =
+    result.status === 'violation' && req.symmetry
+      ? result.violations.map((v) => {
+          const prop = props.find((p) => p.name === v.property)!;
+          const last = (b: unknown, a: PkvmAction, o: PkvmOutcome, s: unknown) => (prop.kind === 'step' ? prop.check(b, a, o, s) !== null : prop.kind === 'state' ? prop.check(s) !== null : true);
+          return { ...v, path: concretePath(model, v.path, last) };
+        })
+      : result.status === 'violation'
+        ? result.violations
+        : [];
+  const traces = violations.length ? writeTraces(readable, props, violations, req.traceOut) : [];
   return { engine, mode: 'bfs', variant: req.variant, config: req.config, invariants: props.map((p) => p.name), result, traces, bounds, command: req.command, coverage: cov?.report() };
 }
 

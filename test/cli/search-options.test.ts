@@ -1,0 +1,146 @@
+/**
+ * Search options: symmetry reduction (exact orbit count, same verdicts, concrete traces),
+ * bitstate search (coverage reported), checkpoint and resume (same result as one run).
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../cli/main.ts';
+import type { Io } from '../../cli/output.ts';
+import { check } from '../../checker/index.ts';
+import { fingerprint } from '../../checker/fingerprint.ts';
+import { pkvmProperties } from '../../invariants/index.ts';
+import { DEFAULT_CONFIG } from '../../model/config.ts';
+import { PackedPkvmModel } from '../../model/system.ts';
+import { MUTANTS, RFC_V1_FIXED } from '../../model/variants/index.ts';
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: Io = { out: (t) => void (out += `${t}\n`), err: (t) => void (err += `${t}\n`) };
+  const code = await main(args, io);
+  return { code, out, err };
+}
+const json = async (args: string[]) => JSON.parse((await run([...args, '--quiet', '--json'])).out);
+
+/** Every reachable state of a model, by breadth-first search without reduction. */
+function allStates(m: PackedPkvmModel): Uint8Array[] {
+  const seen = new Set<string>();
+  const out: Uint8Array[] = [];
+  const queue = [...m.initialStates()];
+  while (queue.length) {
+    const s = queue.pop()!;
+    const k = s.join(',');
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(s);
+    for (const a of m.actions(s)) queue.push(m.step(s, a).state);
+  }
+  return out;
+}
+
+describe('symmetry reduction', () => {
+  const config = { ...DEFAULT_CONFIG, domains: 3, guests: 2, ramPages: 1, mmioPages: 0 };
+
+  it('stores exactly one state per orbit of the group (3! domain x 2! guest permutations)', () => {
+    const m = new PackedPkvmModel(config, RFC_V1_FIXED);
+    const states = allStates(m);
+    const orbits = new Set(states.map((s) => m.canonicalize(s).join(','))).size;
+    const props = pkvmProperties(config, RFC_V1_FIXED, (b: Uint8Array) => m.read(b));
+    const full = check(m, props, { stopAtFirstViolation: false });
+    const reduced = check(m, props, { stopAtFirstViolation: false, symmetry: true });
+    expect(full.stats.distinctStates).toBe(states.length);
+    expect(reduced.stats.distinctStates).toBe(orbits);
+    expect(states.length).toBe(828);
+    expect(orbits).toBe(213);
+    // every orbit's representative is itself reachable (the model is symmetric)
+    const representatives = states.filter((s) => m.canonicalize(s).every((x, i) => x === s[i])).length;
+    expect(representatives).toBe(orbits);
+    // less than |G| = 12 because many states are their own image under some permutation
+    // (e.g. two domains with nothing mapped)
+    expect(states.length / orbits).toBeGreaterThan(3.8);
+  });
+
+  it('the canonical form is idempotent and invariant under permutations', () => {
+    const m = new PackedPkvmModel(config, RFC_V1_FIXED);
+    for (const s of allStates(m).slice(0, 300)) {
+      const c = m.canonicalize(s);
+      expect(m.canonicalize(c)).toEqual(c);
+    }
+  });
+
+  it('every mutant has the same verdict with and without symmetry (depth 4, iommu host)', () => {
+    const cfg = { ...DEFAULT_CONFIG, host: 'iommu' as const };
+    for (const v of MUTANTS) {
+      const m = new PackedPkvmModel(cfg, v);
+      const props = pkvmProperties(cfg, v, (b: Uint8Array) => m.read(b));
+      const verdict = (symmetry: boolean) => {
+        const r = check(m, props, { stopAtFirstViolation: false, maxDepth: 4, symmetry });
+        if (r.status !== 'violation') return [];
+        const first = new Map<string, number>();
+        for (const x of r.violations) if (!first.has(x.property)) first.set(x.property, x.path.actions.length);
+        return [...first].sort();
+      };
+      expect(verdict(true), v.name).toEqual(verdict(false));
+    }
+  });
+
+  it('a violation found under symmetry is written as an ordinary trace that replays', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pkvm-sym-'));
+    const t = join(dir, 't.json');
+    const r = await json(['check', '--symmetry', '--domains', '3', '--variant', 'dma-shared-skip-hyp-check', '--invariant', 'dma-isolation', '--trace-out', t]);
+    expect(r.violation.length).toBe(3);
+    const rep = await run(['replay', t, '--json']);
+    expect(JSON.parse(rep.out)).toMatchObject({ result: 'reproduced', identical: true });
+  });
+});
+
+describe('bitstate search', () => {
+  it('with a large bit array it finds every state and says so', async () => {
+    const r = await json(['check', '--variant', 'rfc-v1-fixed', '--bitstate', '16']);
+    expect(r.stats.distinctStates).toBe(13196);
+    expect(r.stats.bitstate.expectedCoverage).toBeGreaterThan(0.9999);
+    expect(r.stats.bitstate.hashFactor).toBeGreaterThan(1000);
+  });
+
+  it('with a tiny bit array it misses states and reports a lower expected coverage', async () => {
+    const r = await json(['check', '--variant', 'rfc-v1-fixed', '--bitstate', '0.001']);
+    expect(r.stats.distinctStates).toBeLessThan(13196);
+    expect(r.stats.bitstate.expectedCoverage).toBeLessThan(0.9);
+  });
+});
+
+describe('checkpoint and resume', () => {
+  it('a run stopped by a bound resumes from its last checkpoint to the same result as one run', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'pkvm-cp-')), 'cp');
+    const first = await json(['check', '--variant', 'rfc-v1-fixed', '--checkpoint', dir, '--checkpoint-every', '0.000001', '--max-states', '6000']);
+    expect(first.stats.exhausted).toBe(false);
+    const resumed = await json(['check', '--variant', 'rfc-v1-fixed', '--resume', dir]);
+    expect(resumed.stats.exhausted).toBe(true);
+    expect(resumed.stats.distinctStates).toBe(13196);
+    expect(resumed.stats.depth).toBe(10);
+    const whole = await json(['check', '--variant', 'rfc-v1-fixed']);
+    expect(resumed.stats.transitions).toBe(whole.stats.transitions);
+    expect(resumed.stats.levels).toEqual(whole.stats.levels);
+  });
+
+  it('resuming another search is refused with exit 2', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'pkvm-cp-')), 'cp');
+    await run(['check', '--quiet', '--variant', 'rfc-v1-fixed', '--checkpoint', dir, '--checkpoint-every', '0.000001', '--max-states', '2000']);
+    const r = await run(['check', '--quiet', '--variant', 'rfc-v1-fixed', '--host', 'iommu', '--resume', dir]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/checkpoint .* is of another search/);
+    const missing = await run(['check', '--quiet', '--resume', join(dir, 'nope')]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/holds no checkpoint/);
+  });
+});
+
+describe('fingerprints', () => {
+  it('are pinned: a fixed input has a fixed fingerprint (traces and checkpoints rely on it)', () => {
+    const fp = new Uint32Array(2);
+    fingerprint(new Uint8Array([1, 2, 3, 4, 5]), fp);
+    expect([...fp]).toEqual([1510367850, 876714177]);
+  });
+});

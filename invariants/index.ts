@@ -12,7 +12,7 @@ import type { PkvmAction } from '../model/operations.ts';
 import { deepEqual, type FailureKind, type PkvmState } from '../model/state.ts';
 import type { PkvmOutcome } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
-import { borrowers, dmaMappings, heldByHypOrGuest, iommuMappingCounts, owners, pageViews, type PageView, type ViewHooks } from '../model/views.ts';
+import { borrowers, dmaMappings, heldByHypOrGuest, inaccessibleToHost, iommuMappingCounts, owners, pageViews, type PageView, type ViewHooks } from '../model/views.ts';
 
 export type PkvmProperty<S = PkvmState> = Property<S, PkvmAction, PkvmOutcome>;
 
@@ -36,7 +36,8 @@ function dmaIsolation<S>(read: ReadState<S>, hooks: ViewHooks, views: Views): St
   return {
     kind: 'state',
     name: 'dma-isolation',
-    description: 'No page a device can reach through an SMMU domain is owned by, or lent to, the hypervisor or a guest.',
+    description:
+      'No page a device can reach through an SMMU domain is owned by, or lent to, the hypervisor or a guest (through an identity map that mirrors the host, no page the host itself cannot access).',
     check(s) {
       const r = read(s);
       const maps = dmaMappings(r, hooks);
@@ -45,7 +46,9 @@ function dmaIsolation<S>(read: ReadState<S>, hooks: ViewHooks, views: Views): St
       for (const m of maps) {
         const v = all[m.pfn];
         if (!v) continue;
-        const why = heldByHypOrGuest(v);
+        // a mapping outside the domains (domain -1) is an identity map acting for the host: it may
+        // reach what the host can reach, shared pages included
+        const why = m.domain < 0 ? inaccessibleToHost(v) : heldByHypOrGuest(v);
         if (why) return { message: `${page(m.pfn)} is reachable by DMA through ${m.domain < 0 ? 'the SMMU identity map' : `domain ${m.domain} at IOVA ${slotIova(m.slot)}`} but is ${why}` };
       }
       return null;
@@ -134,7 +137,7 @@ function hostStage2Coherent<S>(read: ReadState<S>, views: Views): StateProperty<
           return { message: `${page(v.pfn)} is annotated as owned by a guest but no guest owns it` };
         if (pte.kind !== 'annot' && (v.hyp === PKVM_PAGE_OWNED || v.guests.some((g) => g.state === PKVM_PAGE_OWNED)))
           return { message: `${page(v.pfn)} is accessible to the host (${pte.kind === 'zero' ? 'lazily mapped' : 'mapped'}) while ${v.hyp === PKVM_PAGE_OWNED ? 'the hypervisor' : 'a guest'} owns it exclusively` };
-        if (pte.kind === 'zero' && (v.hyp !== PKVM_NOPAGE || v.guests.length > 0))
+        if (pte.kind === 'zero' && v.host === PKVM_PAGE_OWNED && (v.hyp !== PKVM_NOPAGE || v.guests.length > 0))
           return { message: `${page(v.pfn)} has a zero host stage-2 entry (host exclusively owns it) but ${v.hyp !== PKVM_NOPAGE ? 'the hypervisor' : 'a guest'} maps it` };
       }
       return null;

@@ -150,3 +150,13 @@ export function heldByHypOrGuest(v: PageView): string | null {
   if (v.guests.length) return `mapped by guest ${v.guests[0].vm} at IPA page ${v.guests[0].ipa}`;
   return null;
 }
+
+/** Is the page one the host cannot access (owned exclusively by the hypervisor or a guest)? */
+export function inaccessibleToHost(v: PageView): string | null {
+  if (v.hostAnnotation === PKVM_ID_HYP) return 'owned by the hypervisor (host stage-2 annotated PKVM_ID_HYP)';
+  if (v.hostAnnotation === PKVM_ID_GUEST) return 'owned by a guest (host stage-2 annotated PKVM_ID_GUEST)';
+  if (v.host === PKVM_NOPAGE) return 'not accessible to the host';
+  if (v.hyp === PKVM_PAGE_OWNED) return 'owned by the hypervisor';
+  const g = v.guests.find((x) => x.state === PKVM_PAGE_OWNED);
+  return g ? `owned by guest ${g.vm}` : null;
+}

@@ -3,7 +3,7 @@
  * could plausibly make, named after what it changes. Tests use them to show that every invariant
  * can fail, and the verify command kills them.
  */
-import { EINVAL, PAGE_SIZE, PKVM_PAGE_SHARED_OWNED } from '../constants.ts';
+import { EINVAL, PAGE_SIZE, PKVM_PAGE_SHARED_BORROWED, PKVM_PAGE_SHARED_OWNED } from '../constants.ts';
 import type { Hyp } from '../kernel/hyp.ts';
 import { defineVariant, type Variant } from '../variant.ts';
 import { RFC_V1_FIXED } from './fixed.ts';
@@ -137,6 +137,47 @@ export const MUTANTS: readonly Variant[] = [
         if (ret) for (--i; i >= 0; --i) this.__pkvm_host_unshare_dma_page(phys_addr + i * PAGE_SIZE);
         this.host_unlock_component();
         return ret;
+      },
+    },
+  ),
+  mutant(
+    'share-dma-rollback-includes-failed-page',
+    "__pkvm_host_share_dma's rollback loop starts at the page that failed ('for (; i >= 0; --i)' instead of 'for (--i; i >= 0; --i)'): the failed page, whose reference __pkvm_host_share_dma_page already dropped, is unshared once more.",
+    {
+      __pkvm_host_share_dma(this: Hyp, phys_addr: number, size: number, is_ram: boolean): number {
+        if (!this.PAGE_ALIGNED(phys_addr) || !this.PAGE_ALIGNED(size) || size === 0) return -EINVAL;
+        let ret = 0;
+        this.host_lock_component();
+        this.hyp_lock_component();
+        let i: number;
+        for (i = 0; i < size / PAGE_SIZE; i++) {
+          ret = this.__pkvm_host_share_dma_page(phys_addr + i * PAGE_SIZE, is_ram);
+          if (ret) break;
+        }
+        if (ret) for (; i >= 0; --i) this.__pkvm_host_unshare_dma_page(phys_addr + i * PAGE_SIZE);
+        this.hyp_unlock_component();
+        this.host_unlock_component();
+        return ret;
+      },
+    },
+  ),
+  mutant(
+    'unshare-dma-page-inverted-test',
+    "__pkvm_host_unshare_dma_page tests the result of hyp_page_ref_dec_and_test() the wrong way round ('if (hyp_page_ref_dec_and_test(p)) return 0;'): the last DMA reference leaves the page PKVM_PAGE_SHARED_OWNED, and dropping any other one makes it PKVM_PAGE_OWNED while the SMMU still maps it.",
+    {
+      __pkvm_host_unshare_dma_page(this: Hyp, phys_addr: number): number {
+        if (!this.addr_is_memory(phys_addr)) return 0;
+        if (this.hyp_page_ref_dec_and_test(this.hyp_phys_to_page(phys_addr))) return 0;
+        return this.do_unshare(this.dmaShare(phys_addr));
+      },
+    },
+  ),
+  mutant(
+    'ack-unshare-no-pin-check',
+    "hyp_ack_unshare keeps the SHARED_BORROWED check of 985bb51f17ab but drops the -EBUSY check of hyp_page_count(): the host takes back a page the hypervisor still pins, whose reference then outlives the share.",
+    {
+      hyp_ack_unshare(this: Hyp, addr: number, tx): number {
+        return this.__hyp_check_page_state_range(addr, tx.nr_pages * PAGE_SIZE, PKVM_PAGE_SHARED_BORROWED);
       },
     },
   ),

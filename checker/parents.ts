@@ -50,6 +50,11 @@ export class ParentLinks {
     return this.n++;
   }
 
+  /** Forgets the states from id `n` on (the parallel search, when a level is cut short). */
+  truncate(n: number): void {
+    this.n = Math.min(this.n, Math.max(0, n));
+  }
+
   /** The path from an initial state to `id`, optionally followed by one more action. */
   path(id: number, extra?: number): Path {
     const actions: number[] = extra === undefined ? [] : [extra];

@@ -15,6 +15,7 @@ import { configFromArgs, nonNegative, positive, withBounds, withVariant, type Bo
 import { loadVariant } from './variants.ts';
 import { printCheck, printDiff, printReplay, printVerify, processIo, progressPrinter, type Io } from './output.ts';
 import { runCheck, runDiff, runReplay, runVerify } from './run.ts';
+import { workersOption } from './worker-model.ts';
 import { mkdirSync } from 'node:fs';
 
 const LISTS = ['variants', 'invariants', 'operations', 'pieces', 'hosts'] as const;
@@ -68,7 +69,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('bitstate', { type: 'number', describe: 'bitstate (supertrace) search in a bit array of this many MiB: larger spaces, partial coverage (reported)', group: 'Search:' })
           .option('checkpoint', { type: 'string', describe: 'save the search into this folder every --checkpoint-every seconds', group: 'Search:' })
           .option('checkpoint-every', { type: 'number', default: 300, describe: 'seconds between checkpoints', group: 'Search:' })
-          .option('resume', { type: 'string', describe: 'continue the search saved in this folder (same command and bounds)', group: 'Search:' }),
+          .option('resume', { type: 'string', describe: 'continue the search saved in this folder (same command and bounds)', group: 'Search:' })
+          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same states, violations and traces as 1)', group: 'Search:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
         const variant = await loadVariant(a.variant);
@@ -96,6 +98,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           bitstateBytes: a.bitstate !== undefined ? positive('bitstate', a.bitstate) * 2 ** 20 : undefined,
           checkpoint: a.checkpoint ? { dir: a.checkpoint, everySeconds: positive('checkpoint-every', a['checkpoint-every']) } : undefined,
           resume: a.resume,
+          workers: workersOption(a.workers, { random: a.random, coverage: a.coverage, bitstate: a.bitstate, checkpoint: a.checkpoint, resume: a.resume }),
+          variantSource: a.variant,
         });
         code = printCheck(report, a.json, io);
       },
@@ -114,7 +118,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('trace-dir', { type: 'string', describe: 'write the shortest trace of every violation into this folder', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
-          .option('engine', { type: 'string', choices: ['packed', 'readable'], describe: 'state representation (default: packed where the variant allows it)', group: 'Search:' }),
+          .option('engine', { type: 'string', choices: ['packed', 'readable'], describe: 'state representation (default: packed where the variant allows it)', group: 'Search:' })
+          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
         const names = a.variant && a.variant.length ? a.variant : BUILTIN_VARIANTS.map((v) => v.name);
@@ -131,6 +136,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           traceDir: a['trace-dir'] ?? null,
           progress: a.quiet ? undefined : (v, p) => progressPrinter(io)(p, v),
           engine: a.engine,
+          workers: workersOption(a.workers),
+          variantSources: names,
         });
         code = printVerify(report, a.json, io);
       },

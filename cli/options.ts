@@ -16,7 +16,10 @@ export function withBounds<T>(y: Argv<T>) {
     .option('refcount-bits', { type: 'number', default: DEFAULT_CONFIG.refcountBits, describe: 'width of hyp_page.refcount', group: 'Model bounds:' })
     .option('max-range', { type: 'number', default: DEFAULT_CONFIG.maxRange, describe: 'largest range (pages) a call names', group: 'Model bounds:' })
     .option('max-pins', { type: 'number', default: DEFAULT_CONFIG.maxPins, describe: 'most pins of one page', group: 'Model bounds:' })
-    .option('host', { type: 'string', default: DEFAULT_CONFIG.host, choices: Object.keys(HOST_BEHAVIOURS), describe: 'host behaviour', group: 'Model bounds:' });
+    .option('host', { type: 'string', default: DEFAULT_CONFIG.host, choices: Object.keys(HOST_BEHAVIOURS), describe: 'host behaviour', group: 'Model bounds:' })
+    .option('cpus', { type: 'number', default: 1, describe: 'CPUs: 1 runs each call atomically; 2 or more interleave their steps', group: 'Concurrency:' })
+    .option('iotlb', { type: 'boolean', describe: 'model the SMMU IOTLBs (default: on with 2 CPUs or more)', group: 'Concurrency:' })
+    .option('preemptions', { type: 'number', describe: 'context bound: at most this many preemptions per path', group: 'Concurrency:' });
 }
 
 export function withVariant<T>(y: Argv<T>) {
@@ -35,6 +38,9 @@ export interface BoundArgs {
   maxRange: number;
   maxPins: number;
   host: string;
+  cpus?: number;
+  iotlb?: boolean;
+  preemptions?: number;
 }
 
 export function configFromArgs(a: BoundArgs): PkvmConfig {
@@ -51,6 +57,9 @@ export function configFromArgs(a: BoundArgs): PkvmConfig {
       maxRange: a.maxRange,
       maxPins: a.maxPins,
       host: a.host as HostBehaviour,
+      cpus: a.cpus ?? 1,
+      iotlb: a.iotlb ?? (a.cpus ?? 1) > 1,
+      preemptions: a.preemptions ?? -1,
     });
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(e.message);

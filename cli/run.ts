@@ -21,6 +21,7 @@ import { buildTrace } from '../traces/build.ts';
 import { parseTrace, TraceFormatError, type TraceFile } from '../traces/format.ts';
 import { replayTrace, type TraceReplay } from '../traces/replay.ts';
 import { UsageError } from './errors.ts';
+import { searchWith, variantSource } from './worker-model.ts';
 import { retName } from '../model/constants.ts';
 
 export interface WrittenTrace {
@@ -64,6 +65,10 @@ export interface CheckRequest {
   readonly bitstateBytes?: number;
   readonly checkpoint?: { dir: string; everySeconds: number };
   readonly resume?: string;
+  /** Worker threads of the breadth-first search (1: the sequential search). */
+  readonly workers?: number;
+  /** The variant as named on the command line (the workers load it themselves). */
+  readonly variantSource?: string;
 }
 
 function traceFileName(base: string, invariant: string, first: boolean): string {
@@ -113,7 +118,8 @@ export function runCheck(req: CheckRequest): CheckReport {
   const identity = JSON.stringify({ config: req.config, variant: req.variant.name, engine, invariants: props.map((p) => p.name), symmetry: !!req.symmetry, bitstate: req.bitstateBytes ?? null });
   let result: CheckResult;
   try {
-    result = check(model, [...props, ...search.reachables], {
+    const workerArgs = () => ({ config: req.config, variant: variantSource(req.variant, req.variantSource), engine, invariants: req.invariants, reachables: true });
+    result = searchWith(req.workers, workerArgs, model, [...props, ...search.reachables], {
       maxDepth: req.depth,
       maxStates: req.maxStates,
       timeLimitSeconds: req.timeLimit,
@@ -174,6 +180,9 @@ export interface VerifyRequest {
   readonly traceDir: string | null;
   readonly progress?: (variant: string, p: Progress) => void;
   readonly engine?: string;
+  readonly workers?: number;
+  /** The variants as named on the command line, in the order of `variants`. */
+  readonly variantSources?: readonly string[];
 }
 
 /** Every variant against every invariant: the first violation of each, with a shortest trace. */
@@ -185,7 +194,8 @@ export function runVerify(req: VerifyRequest): VerifyReport {
     const search = searchFor(req.config, variant, engineFor(variant, req.engine), req.invariants);
     const props = search.properties;
     names = props.map((p) => p.name);
-    const result = check(search.model, props, {
+    const workerArgs = () => ({ config: req.config, variant: variantSource(variant, req.variantSources?.[req.variants.indexOf(variant)]), engine: search.engine, invariants: req.invariants, reachables: false });
+    const result = searchWith(req.workers, workerArgs, search.model, props, {
       maxDepth: req.depth,
       maxStates: req.maxStates,
       timeLimitSeconds: req.timeLimit,

@@ -5,7 +5,8 @@
  * same properties check the readable model (objects) and the packed one (bytes).
  */
 import type { Finding, Property, ReachableProperty, StateProperty, StepProperty } from '../checker/types.ts';
-import { PKVM_ID_GUEST, PKVM_ID_HYP, PKVM_NOPAGE, PKVM_PAGE_OWNED, PKVM_PAGE_SHARED_OWNED, retName } from '../model/constants.ts';
+import { PKVM_ID_GUEST, PKVM_ID_HYP, PKVM_NOPAGE, PKVM_PAGE_OWNED, PKVM_PAGE_SHARED_BORROWED, PKVM_PAGE_SHARED_OWNED, retName } from '../model/constants.ts';
+import { lockName, lockRank } from '../model/kernel/base.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import { ObjectReader, type StateReader } from '../model/memory.ts';
 import type { PkvmAction } from '../model/operations.ts';
@@ -49,7 +50,7 @@ function dmaIsolation<S>(read: ReadState<S>, hooks: ViewHooks, views: Views): St
         // a mapping outside the domains (domain -1) is an identity map acting for the host: it may
         // reach what the host can reach, shared pages included
         const why = m.domain < 0 ? inaccessibleToHost(v) : heldByHypOrGuest(v);
-        if (why) return { message: `${page(m.pfn)} is reachable by DMA through ${m.domain < 0 ? 'the SMMU identity map' : `domain ${m.domain} at IOVA ${slotIova(m.slot)}`} but is ${why}` };
+        if (why) return { message: `${page(m.pfn)} is reachable by DMA through ${m.domain < 0 ? 'the SMMU identity map' : `domain ${m.domain} at IOVA ${slotIova(m.slot)}${m.cached ? ' (a translation cached in its IOTLB)' : ''}`} but is ${why}` };
       }
       return null;
     },
@@ -201,6 +202,77 @@ function failureAtomicity<S>(read: ReadState<S>, extKey: (s: S) => string): Step
   };
 }
 
+function noDeadlock<S>(read: ReadState<S>): StateProperty<S> {
+  return {
+    kind: 'state',
+    name: 'no-deadlock',
+    description: 'No CPU waits forever: no cycle of CPUs waiting for locks the others hold, and no lock held by a CPU that has finished its call.',
+    check(s) {
+      const r = read(s);
+      const n = r.config.cpus;
+      if (n < 2) return null;
+      const waitsFor: number[] = [];
+      for (let c = 0; c < n; c++) {
+        const cpu = r.cpu(c);
+        waitsFor.push(cpu.wait ? r.lockOwner(cpu.wait - 1) : -1);
+      }
+      for (let id = 0; id < 4 + r.config.guests; id++) {
+        const o = r.lockOwner(id);
+        if (o >= 0 && r.cpu(o).op === 0) return { message: `CPU ${o} finished its call but still holds ${lockName(id)}: every later taker waits forever`, key: 'leak' };
+      }
+      for (let c = 0; c < n; c++) {
+        const seen = new Set<number>();
+        let x = c;
+        const chain: string[] = [];
+        while (x >= 0 && !seen.has(x)) {
+          seen.add(x);
+          const cpu = r.cpu(x);
+          if (!cpu.wait) break;
+          const next = waitsFor[x];
+          chain.push(`CPU ${x} waits for ${lockName(cpu.wait - 1)}${next >= 0 ? `, held by CPU ${next}` : ''}`);
+          x = next;
+        }
+        if (x === c && chain.length) return { message: `deadlock: ${chain.join('; ')}`, key: 'cycle' };
+      }
+      return null;
+    },
+  };
+}
+
+const lockOrder: StepProperty<unknown, PkvmAction, PkvmOutcome> = {
+  kind: 'step',
+  name: 'lock-order',
+  description: 'Locks are taken in the kernel\'s order: iommu_lock, then host_mmu.lock, then pkvm_pgd_lock or a VM\'s lock (never both), the hyp pool lock innermost.',
+  check(_before, action, outcome) {
+    for (const a of outcome.acquisitions)
+      for (const h of a.held)
+        if (h !== a.lock && lockRank(h) >= lockRank(a.lock))
+          return { message: `${action.op} takes ${a.lock} while holding ${h}, against the lock order`, key: `${h}>${a.lock}` };
+    return null;
+  },
+};
+
+function pinnedShared<S>(read: ReadState<S>, views: Views): StateProperty<S> {
+  return {
+    kind: 'state',
+    name: 'pinned-shared',
+    description: 'A page the hypervisor has pinned (hyp_pin_shared_mem) stays shared: host PKVM_PAGE_SHARED_OWNED and hypervisor PKVM_PAGE_SHARED_BORROWED.',
+    check(s) {
+      const r = read(s);
+      if (r.panic()) return null;
+      for (let pfn = 0; pfn < r.config.ramPages; pfn++) {
+        if (r.ghost('pins', pfn) === 0) continue;
+        const v = views(r)[pfn];
+        if (v.host !== PKVM_PAGE_SHARED_OWNED || v.hyp !== PKVM_PAGE_SHARED_BORROWED)
+          return { message: `${page(pfn)} is pinned by the hypervisor but its host state is ${stateName(v.host)} and its hypervisor state ${stateName(v.hyp)}` };
+      }
+      return null;
+    },
+  };
+}
+
+const stateName = (st: number) => (st === PKVM_PAGE_OWNED ? 'OWNED' : st === PKVM_PAGE_SHARED_OWNED ? 'SHARED_OWNED' : st === PKVM_PAGE_SHARED_BORROWED ? 'SHARED_BORROWED' : 'NOPAGE');
+
 export const HYP_FAILURE_GROUP = 'hyp-failure';
 export const HYP_FAILURE_INVARIANTS = ['no-bug', 'no-vmemmap-fault', 'no-hang', 'no-warn', 'no-uninitialised-return', 'lock-discipline'];
 
@@ -239,8 +311,11 @@ export function pkvmProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'v
     noFailure<S>('hang', 'no-hang', 'Every hypercall terminates (no loop that spins at EL2).'),
     noFailure<S>('WARN_ON', 'no-warn', 'No host-reachable WARN_ON at EL2.'),
     noFailure<S>('uninitialised', 'no-uninitialised-return', 'No hypercall returns, or branches on, an uninitialised value.'),
-    noFailure<S>('lock-assert', 'lock-discipline', 'Every hyp_assert_lock_held() holds: page tables are changed only under their lock.'),
+    noFailure<S>('lock-assert', 'lock-discipline', 'Every hyp_assert_lock_held() holds: page tables are changed only under their lock; locks are released by whoever took them.'),
     failureAtomicity(rd, extKey),
+    pinnedShared(rd, views),
+    noDeadlock(rd),
+    lockOrder as StepProperty<S, PkvmAction, PkvmOutcome>,
   ];
 }
 

@@ -6,8 +6,8 @@ import { freeze } from 'immer';
 import type { StoredPageState } from './constants.ts';
 import type { PkvmConfig } from './config.ts';
 import { IOPT_BLOCK_PAGES } from './constants.ts';
-import { Layout, PAGE_BYTES, failureId, failureOf, guestPteOf, hostPteCode, hostPteOf, ioBlockOf, ioTableOf } from './memory.ts';
-import { isBacked, type GuestPte, type HostPte, type IoPte, type PkvmState, type StateExtensions } from './state.ts';
+import { Layout, PAGE_BYTES, PackedReader, failureId, failureOf, guestPteOf, hostPteCode, hostPteOf, ioBlockOf, ioTableOf } from './memory.ts';
+import { isBacked, lockCount, type GuestPte, type HostPte, type IoPte, type PkvmState, type StateExtensions } from './state.ts';
 
 export class PkvmCodec {
   readonly layout: Layout;
@@ -25,6 +25,7 @@ export class PkvmCodec {
 
   encode(s: PkvmState): Uint8Array {
     const L = this.layout;
+    const c = this.config;
     const b = new Uint8Array(L.size);
     for (let p = 0; p < L.pages; p++) {
       const o = p * PAGE_BYTES;
@@ -76,6 +77,13 @@ export class PkvmCodec {
         b[e++] = v & 0xff;
         b[e++] = v >>> 8;
       }
+    s.cpus.forEach((cpu, c) => L.writeCpu(b, c, cpu));
+    s.locks.forEach((owner, i) => (b[L.lockOffset + i] = owner + 1));
+    s.iotlb.forEach((d, dom) => d.forEach((pfn, slot) => (b[L.iotlbOffset + dom * c.iovas + slot] = pfn === null ? 0 : pfn + 1)));
+    if (s.sched) {
+      b[L.schedOffset] = s.sched.last + 1;
+      b[L.schedOffset + 1] = s.sched.preemptions;
+    }
     return b;
   }
 
@@ -129,6 +137,10 @@ export class PkvmCodec {
       for (let i = 0; i < L.extLengths[k]; i++, e += 2) arr.push(b[e] | (b[e + 1] << 8));
       ext[name] = arr;
     });
-    return freeze({ hostS2, hypS1, vmemmap, vms, iommu, ghost: { pins, pool, dmaRefs }, panic, ext }, true);
+    const cpus = c.cpus > 1 ? Array.from({ length: c.cpus }, (_, k) => L.readCpu(b, k, PackedReader.nlocals)) : [];
+    const locks = c.cpus > 1 ? Array.from({ length: lockCount(c) }, (_, k) => b[L.lockOffset + k] - 1) : [];
+    const iotlb = c.iotlb ? Array.from({ length: c.domains }, (_, d) => Array.from({ length: c.iovas }, (_, slot) => (b[L.iotlbOffset + d * c.iovas + slot] === 0 ? null : b[L.iotlbOffset + d * c.iovas + slot] - 1))) : [];
+    const sched = c.preemptions >= 0 ? { last: b[L.schedOffset] - 1, preemptions: b[L.schedOffset + 1] } : null;
+    return freeze({ hostS2, hypS1, vmemmap, vms, iommu, ghost: { pins, pool, dmaRefs }, panic, ext, cpus, locks, iotlb, sched }, true);
   }
 }

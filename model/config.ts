@@ -36,6 +36,12 @@ export interface PkvmConfig {
   /** Most times the hypervisor pins one page (hyp_pin_shared_mem). */
   readonly maxPins: number;
   readonly host: HostBehaviour;
+  /** CPUs: 1 runs each operation atomically; 2 or more run them step by step, interleaved. */
+  readonly cpus: number;
+  /** Model each SMMU domain's IOTLB (cached translations, until invalidated). */
+  readonly iotlb: boolean;
+  /** Context bound: at most this many preemptions on a path (-1: unbounded). */
+  readonly preemptions: number;
 }
 
 export const DEFAULT_CONFIG: PkvmConfig = Object.freeze({
@@ -50,6 +56,9 @@ export const DEFAULT_CONFIG: PkvmConfig = Object.freeze({
   maxRange: 2,
   maxPins: 1,
   host: 'driver' as HostBehaviour,
+  cpus: 1,
+  iotlb: false,
+  preemptions: -1,
 });
 
 /** Limits that keep a configuration explorable and representable in the compact encoding. */
@@ -62,6 +71,7 @@ export const CONFIG_LIMITS = {
   refcountBits: { min: 2, max: 16 },
   maxRange: 4,
   maxPins: 4,
+  cpus: 4,
 } as const;
 
 export class ConfigError extends Error {
@@ -100,7 +110,12 @@ export function validateConfig(c: PkvmConfig): PkvmConfig {
   int('max-pins', c.maxPins, 0, CONFIG_LIMITS.maxPins);
   if (!(c.host in HOST_BEHAVIOURS))
     throw new ConfigError(`--host must be one of ${Object.keys(HOST_BEHAVIOURS).join(', ')} (got ${String(c.host)})`);
-  return Object.freeze({ ...c });
+  const cpus = c.cpus ?? 1;
+  int('cpus', cpus, 1, CONFIG_LIMITS.cpus);
+  const preemptions = c.preemptions ?? -1;
+  if (!Number.isInteger(preemptions) || preemptions < -1 || preemptions > 255) throw new ConfigError(`--preemptions must be an integer from 0 to 255 (got ${preemptions})`);
+  if (preemptions >= 0 && cpus < 2) throw new ConfigError('--preemptions bounds the interleaving of CPUs: it needs --cpus 2 or more');
+  return Object.freeze({ ...c, cpus, iotlb: c.iotlb ?? false, preemptions });
 }
 
 export function totalPages(c: PkvmConfig): number {

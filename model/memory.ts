@@ -10,9 +10,22 @@
  * Tests run both on random traces and require equal encodings, outcomes and findings.
  */
 import { createDraft, current, finishDraft, freeze, type Draft } from 'immer';
-import { IOPT_BLOCK_PAGES, type AnnotationOwner, type StoredPageState } from './constants.ts';
+import { IOPT_BLOCK_PAGES, RET_UNINITIALISED, type AnnotationOwner, type StoredPageState } from './constants.ts';
 import { type PkvmConfig, totalPages } from './config.ts';
-import { ZERO_PTE, extensionLength, type GuestPte, type HostPte, type HypFailure, type IoPte, type PkvmState, type StateExtensions } from './state.ts';
+import {
+  IDLE_CPU,
+  ZERO_PTE,
+  extensionLength,
+  lockCount,
+  type CpuState,
+  type Frame,
+  type GuestPte,
+  type HostPte,
+  type HypFailure,
+  type IoPte,
+  type PkvmState,
+  type StateExtensions,
+} from './state.ts';
 
 export type GhostCounter = 'pins' | 'pool' | 'dmaRefs';
 
@@ -33,6 +46,13 @@ export interface StateReader {
   ioPgd(domain: number, idx: number): IoPte;
   ext(name: string, i: number): number;
   panic(): HypFailure | null;
+  /** Concurrent mode: a CPU's operation in progress (IDLE_CPU when idle). */
+  cpu(c: number): CpuState;
+  /** Concurrent mode: the CPU holding a lock (by lock id), or -1. */
+  lockOwner(id: number): number;
+  /** The page an IOTLB caches for an IOVA slot, or null (always null when IOTLBs are not modelled). */
+  iotlb(domain: number, slot: number): number | null;
+  sched(): { readonly last: number; readonly preemptions: number } | null;
 }
 
 /** Read-write access during one step. */
@@ -47,6 +67,10 @@ export interface Memory extends StateReader {
   setIoPgd(domain: number, idx: number, pte: IoPte): void;
   setIoLeaf(domain: number, idx: number, k: number, pfn: number | null): void;
   setExt(name: string, i: number, v: number): void;
+  setCpu(c: number, cpu: CpuState): void;
+  setLockOwner(id: number, owner: number): void;
+  setIotlb(domain: number, slot: number, pfn: number | null): void;
+  setSched(last: number, preemptions: number): void;
   /** Whether anything was written. */
   readonly dirty: boolean;
   /** The state as it is now, in the backend's representation (for the snapshot of a fatal failure). */
@@ -94,23 +118,54 @@ export function ioTableOf(a: number | null, b: number | null): IoPte {
   return p;
 }
 
-/** Failures are encoded as a 32-bit hash of their text, canonical across model instances. */
+/**
+ * Failures are encoded as a 32-bit hash of their text, canonical across model instances. The
+ * text is known in the thread that hit the failure; a state that comes from another thread (a
+ * worker of the parallel search) may carry the id of a failure this thread has not seen: it
+ * decodes to a stand-in (still a panic, so the state stays terminal) that encodes to the same id.
+ */
 const FAILURES = new Map<number, HypFailure>();
+const STAND_INS = new WeakMap<HypFailure, number>();
 export function failureId(f: HypFailure): number {
+  const standIn = STAND_INS.get(f);
+  if (standIn !== undefined) return standIn;
   const key = `${f.kind}\u0000${f.where}\u0000${f.detail}`;
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   h = h >>> 0 || 1;
-  if (!FAILURES.has(h)) FAILURES.set(h, f);
+  const known = FAILURES.get(h);
+  if (!known || STAND_INS.has(known)) FAILURES.set(h, f);
   return h;
 }
 export function failureOf(id: number): HypFailure | null {
-  return id === 0 ? null : (FAILURES.get(id) ?? null);
+  if (id === 0) return null;
+  let f = FAILURES.get(id);
+  if (!f) {
+    f = { kind: 'BUG_ON', where: '(another thread)', detail: `hypervisor failure #${id.toString(16)}, hit in another thread` };
+    FAILURES.set(id, f);
+    STAND_INS.set(f, id);
+  }
+  return f;
 }
 
 // ------------------------------------------------------------------ byte layout
 
 export const PAGE_BYTES = 8;
+/** Concurrent mode: the deepest call stack of a CPU, and the locals of a frame. */
+export const MAX_FRAMES = 3;
+export const MAX_LOCALS = 8;
+const FRAME_BYTES = 3 + 2 * MAX_LOCALS;
+const CPU_BYTES = 4 + MAX_FRAMES * FRAME_BYTES;
+
+/** A local is stored as a signed 16-bit value; the uninitialised marker has a code of its own. */
+function encodeLocal(v: number): number {
+  if (v === RET_UNINITIALISED) return -32768;
+  if (!Number.isInteger(v) || v < -32767 || v > 32767) throw new Error(`a CPU local does not fit in 16 bits: ${v}`);
+  return v;
+}
+function decodeLocal(v: number): number {
+  return v === -32768 ? RET_UNINITIALISED : v;
+}
 
 /** Offsets of the canonical byte encoding of a configuration (and a variant's state extensions). */
 export class Layout {
@@ -124,6 +179,10 @@ export class Layout {
   readonly extNames: readonly string[];
   readonly extLengths: readonly number[];
   readonly extStart: ReadonlyMap<string, number>;
+  readonly cpuOffset: number;
+  readonly lockOffset: number;
+  readonly iotlbOffset: number;
+  readonly schedOffset: number;
   readonly size: number;
 
   constructor(
@@ -146,7 +205,54 @@ export class Layout {
       o += 2 * this.extLengths[i];
     });
     this.extStart = start;
-    this.size = o;
+    this.cpuOffset = o;
+    const cpus = config.cpus > 1 ? config.cpus : 0;
+    this.lockOffset = this.cpuOffset + cpus * CPU_BYTES;
+    this.iotlbOffset = this.lockOffset + (cpus ? lockCount(config) : 0);
+    this.schedOffset = this.iotlbOffset + (config.iotlb ? config.domains * config.iovas : 0);
+    this.size = this.schedOffset + (config.preemptions >= 0 ? 2 : 0);
+  }
+
+  cpuBase(c: number): number {
+    return this.cpuOffset + c * CPU_BYTES;
+  }
+
+  /** Encodes a CPU's state at its place in a byte string. */
+  writeCpu(b: Uint8Array, c: number, cpu: CpuState): void {
+    const o = this.cpuBase(c);
+    b.fill(0, o, o + CPU_BYTES);
+    b[o] = cpu.op & 0xff;
+    b[o + 1] = cpu.op >>> 8;
+    b[o + 2] = cpu.wait;
+    b[o + 3] = cpu.frames.length;
+    if (cpu.frames.length > MAX_FRAMES) throw new Error(`a CPU call stack deeper than ${MAX_FRAMES} frames`);
+    cpu.frames.forEach((f, i) => {
+      const fo = o + 4 + i * FRAME_BYTES;
+      b[fo] = f.prog;
+      b[fo + 1] = f.pc;
+      b[fo + 2] = f.into;
+      if (f.locals.length > MAX_LOCALS) throw new Error(`a frame with more than ${MAX_LOCALS} locals`);
+      f.locals.forEach((v, k) => {
+        const e = encodeLocal(v) & 0xffff;
+        b[fo + 3 + 2 * k] = e & 0xff;
+        b[fo + 4 + 2 * k] = e >>> 8;
+      });
+    });
+  }
+
+  readCpu(b: Uint8Array, c: number, nlocals: (prog: number) => number): CpuState {
+    const o = this.cpuBase(c);
+    const op = b[o] | (b[o + 1] << 8);
+    if (op === 0) return IDLE_CPU;
+    const frames: Frame[] = [];
+    for (let i = 0; i < b[o + 3]; i++) {
+      const fo = o + 4 + i * FRAME_BYTES;
+      const prog = b[fo];
+      const locals: number[] = [];
+      for (let k = 0; k < nlocals(prog); k++) locals.push(decodeLocal(((b[fo + 3 + 2 * k] | (b[fo + 4 + 2 * k] << 8)) << 16) >> 16));
+      frames.push({ prog, pc: b[fo + 1], into: b[fo + 2], locals });
+    }
+    return { op, wait: b[o + 2], frames };
   }
 }
 
@@ -198,6 +304,18 @@ export class ObjectReader implements StateReader {
   panic(): HypFailure | null {
     return this.cur.panic;
   }
+  cpu(c: number): CpuState {
+    return this.cur.cpus[c] ?? IDLE_CPU;
+  }
+  lockOwner(id: number): number {
+    return this.cur.locks[id] ?? -1;
+  }
+  iotlb(domain: number, slot: number): number | null {
+    return this.cur.iotlb[domain]?.[slot] ?? null;
+  }
+  sched(): { readonly last: number; readonly preemptions: number } | null {
+    return this.cur.sched;
+  }
 }
 
 /** Copy on write over a frozen state object: the first write opens an immer draft. */
@@ -248,6 +366,18 @@ export class ObjectMemory extends ObjectReader implements Memory {
   }
   setExt(name: string, i: number, v: number): void {
     this.draft().ext[name][i] = v;
+  }
+  setCpu(c: number, cpu: CpuState): void {
+    this.draft().cpus[c] = cpu as Draft<CpuState>;
+  }
+  setLockOwner(id: number, owner: number): void {
+    this.draft().locks[id] = owner;
+  }
+  setIotlb(domain: number, slot: number, pfn: number | null): void {
+    if (this.cur.iotlb.length) this.draft().iotlb[domain][slot] = pfn;
+  }
+  setSched(last: number, preemptions: number): void {
+    this.draft().sched = { last, preemptions };
   }
   snapshot(): PkvmState {
     return this.d ? (current(this.d) as PkvmState) : this.base;
@@ -317,6 +447,23 @@ export class PackedReader implements StateReader {
   panic(): HypFailure | null {
     const o = this.layout.panicOffset;
     return failureOf((this.b[o] | (this.b[o + 1] << 8) | (this.b[o + 2] << 16) | (this.b[o + 3] << 24)) >>> 0);
+  }
+  /** The number of locals each program has (set by the model, for decoding CPU frames). */
+  static nlocals: (prog: number) => number = () => MAX_LOCALS;
+  cpu(c: number): CpuState {
+    return this.config.cpus > 1 ? this.layout.readCpu(this.b, c, PackedReader.nlocals) : IDLE_CPU;
+  }
+  lockOwner(id: number): number {
+    return this.config.cpus > 1 ? this.b[this.layout.lockOffset + id] - 1 : -1;
+  }
+  iotlb(domain: number, slot: number): number | null {
+    if (!this.config.iotlb) return null;
+    const v = this.b[this.layout.iotlbOffset + domain * this.config.iovas + slot];
+    return v === 0 ? null : v - 1;
+  }
+  sched(): { readonly last: number; readonly preemptions: number } | null {
+    if (this.config.preemptions < 0) return null;
+    return { last: this.b[this.layout.schedOffset] - 1, preemptions: this.b[this.layout.schedOffset + 1] };
   }
 }
 
@@ -397,6 +544,20 @@ export class PackedMemory extends PackedReader implements Memory {
     const o = this.layout.extStart.get(name)! + 2 * i;
     b[o] = v & 0xff;
     b[o + 1] = v >>> 8;
+  }
+  setCpu(c: number, cpu: CpuState): void {
+    this.layout.writeCpu(this.w(), c, cpu);
+  }
+  setLockOwner(id: number, owner: number): void {
+    this.w()[this.layout.lockOffset + id] = owner + 1;
+  }
+  setIotlb(domain: number, slot: number, pfn: number | null): void {
+    if (this.config.iotlb) this.w()[this.layout.iotlbOffset + domain * this.config.iovas + slot] = pfn === null ? 0 : pfn + 1;
+  }
+  setSched(last: number, preemptions: number): void {
+    const b = this.w();
+    b[this.layout.schedOffset] = last + 1;
+    b[this.layout.schedOffset + 1] = preemptions;
   }
   snapshot(): Uint8Array {
     return this.b.slice();

@@ -15,6 +15,7 @@ import {
 import { type HostBehaviour, type PkvmConfig, totalPages } from './config.ts';
 import type { StateReader } from './memory.ts';
 import type { Hyp } from './kernel/hyp.ts';
+import type { Lock } from './kernel/base.ts';
 import { deviceTranslate, softwareTranslate } from './views.ts';
 
 export type Actor = 'host' | 'guest' | 'hyp' | 'device' | 'environment';
@@ -25,6 +26,10 @@ export type Args = Readonly<Record<string, ArgValue>>;
 export interface PkvmAction {
   readonly op: string;
   readonly args: Args;
+  /** Concurrent mode: the CPU that starts the operation or takes its next step ('step'). */
+  readonly cpu?: number;
+  /** Concurrent mode: index of the operation among those CPUs can start (internal). */
+  readonly entry?: number;
 }
 
 /** How an argument is printed: plain number, hex address, IOMMU prot bits. */
@@ -45,6 +50,10 @@ export interface OperationSpec {
   run(hyp: Hyp, args: Args): number;
   /** Spec bookkeeping after a non-fatal run (ghost references taken or dropped by contract). */
   ghost?(hyp: Hyp, args: Args, ret: number): void;
+  /** Concurrent mode: the locks the operation's hypervisor code takes, in order. */
+  locks?(args: Args): Lock[];
+  /** Concurrent mode: the program that runs the operation step by step, with its parameters. */
+  program?(args: Args, config: PkvmConfig): { name: string; args: number[] } | null;
 }
 
 const ALL: readonly HostBehaviour[] = ['driver', 'iommu', 'adversarial'];
@@ -96,6 +105,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'The host touches a page: no fault if mapped, else handle_host_mem_abort() maps it lazily or injects an abort.',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => range(totalPages(c)).map((pfn) => ({ pfn })),
+    locks: () => ['host_mmu.lock'],
     run(hyp, a) {
       const addr = phys(hyp, num(a, 'pfn'));
       if (hyp.host_s2_leaf(addr).kind === 'valid') {
@@ -116,6 +126,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num' },
     staticArgs: (c) => pfnArgs(c, false).map((pfn) => ({ pfn })),
     enabled: (_s, a, c) => c.host !== 'driver' || num(a, 'pfn') < c.ramPages,
+    locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
     run: (hyp, a) => hyp.__pkvm_host_share_hyp(num(a, 'pfn')),
   },
   {
@@ -126,6 +137,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num' },
     staticArgs: (c) => pfnArgs(c, false).map((pfn) => ({ pfn })),
     enabled: (_s, a, c) => c.host !== 'driver' || num(a, 'pfn') < c.ramPages,
+    locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
     run: (hyp, a) => hyp.__pkvm_host_unshare_hyp(num(a, 'pfn')),
   },
   {
@@ -142,6 +154,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
           .map((nr_pages) => ({ pfn, nr_pages })),
       ),
     enabled: (_s, a, c) => c.host !== 'driver' || num(a, 'pfn') + num(a, 'nr_pages') <= c.ramPages,
+    locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
     run: (hyp, a) => hyp.__pkvm_host_donate_hyp(num(a, 'pfn'), num(a, 'nr_pages')),
   },
   {
@@ -152,6 +165,8 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num' },
     staticArgs: (c) => (c.maxPins > 0 ? pfnArgs(c, true).map((pfn) => ({ pfn })) : []),
     enabled: (s, a, c) => s.ghost('pins', num(a, 'pfn')) < c.maxPins,
+    locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
+    program: (a) => ({ name: 'hyp_pin_shared_mem', args: [num(a, 'pfn')] }),
     run: (hyp, a) => hyp.hyp_pin_shared_mem(num(a, 'pfn')),
     ghost(hyp, a, ret) {
       if (ret === 0) hyp.mem.setGhost('pins', num(a, 'pfn'), hyp.mem.ghost('pins', num(a, 'pfn')) + 1);
@@ -165,6 +180,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num', gfn: 'num', vm: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).flatMap((gfn) => pfnArgs(c, false).map((pfn) => ({ pfn, gfn, vm })))),
     enabled: (s, a, c) => !s.vmDying(num(a, 'vm')) && (c.host !== 'driver' || num(a, 'pfn') < c.ramPages),
+    locks: (a) => ['host_mmu.lock', `vm[${num(a, 'vm')}].lock`],
     run: (hyp, a) => hyp.__pkvm_host_share_guest(num(a, 'pfn'), num(a, 'gfn'), num(a, 'vm')),
   },
   {
@@ -175,6 +191,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num', gfn: 'num', vm: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).flatMap((gfn) => pfnArgs(c, false).map((pfn) => ({ pfn, gfn, vm })))),
     enabled: (s, a, c) => !s.vmDying(num(a, 'vm')) && (c.host !== 'driver' || num(a, 'pfn') < c.ramPages),
+    locks: (a) => ['host_mmu.lock', `vm[${num(a, 'vm')}].lock`],
     run: (hyp, a) => hyp.__pkvm_host_donate_guest(num(a, 'pfn'), num(a, 'gfn'), num(a, 'vm')),
   },
   {
@@ -185,6 +202,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { vm: 'num' },
     staticArgs: (c) => range(c.guests).map((vm) => ({ vm })),
     enabled: (s, a) => !s.vmDying(num(a, 'vm')),
+    locks: (a) => ['host_mmu.lock', `vm[${num(a, 'vm')}].lock`],
     run: (hyp, a) => hyp.__pkvm_teardown_vm(num(a, 'vm')),
   },
   {
@@ -195,6 +213,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num' },
     staticArgs: (c) => pfnArgs(c, false).map((pfn) => ({ pfn })),
     enabled: (_s, a, c) => c.host !== 'driver' || num(a, 'pfn') < c.ramPages,
+    locks: () => ['host_mmu.lock'],
     run: (hyp, a) => hyp.__pkvm_host_reclaim_page(num(a, 'pfn')),
   },
   // ---------------------------------------------------------------- IOMMU, as the Linux driver drives it
@@ -219,6 +238,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
       return out;
     },
     enabled: (s, a) => iovaSlotsFree(s, num(a, 'domain'), num(a, 'iova') / PAGE_SIZE, num(a, 'npages')),
+    program: (a) => ({ name: 'iommu_map', args: [num(a, 'domain'), num(a, 'iova') / PAGE_SIZE, num(a, 'pfn'), num(a, 'npages')] }),
     run(hyp, a) {
       const domain = num(a, 'domain');
       const pfn = num(a, 'pfn');
@@ -258,6 +278,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
       return out;
     },
     enabled: (s, a) => iovaSlotsMapped(s, num(a, 'domain'), num(a, 'iova') / PAGE_SIZE, num(a, 'npages')),
+    program: (a) => ({ name: 'iommu_unmap', args: [num(a, 'domain'), num(a, 'iova') / PAGE_SIZE, num(a, 'npages')] }),
     run: (hyp, a) => unmapRange(hyp, num(a, 'domain'), num(a, 'iova'), num(a, 'npages') * PAGE_SIZE),
   },
   // ---------------------------------------------------------------- IOMMU hypercalls with any arguments
@@ -283,6 +304,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
               }
       return out;
     },
+    program: (a) => ({ name: 'kvm_iommu_map_pages', args: [num(a, 'domain'), num(a, 'iova') / PAGE_SIZE, num(a, 'paddr'), num(a, 'pgsize') / PAGE_SIZE, num(a, 'pgcount'), num(a, 'prot')] }),
     run: (hyp, a) =>
       hyp.kvm_iommu_map_pages(num(a, 'domain'), num(a, 'iova'), phys(hyp, num(a, 'paddr')), num(a, 'pgsize'), num(a, 'pgcount'), num(a, 'prot')),
   },
@@ -304,6 +326,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
             }
       return out;
     },
+    program: (a) => ({ name: 'kvm_iommu_unmap_pages', args: [num(a, 'domain'), num(a, 'iova') / PAGE_SIZE, num(a, 'pgsize') / PAGE_SIZE, num(a, 'pgcount')] }),
     run: (hyp, a) => hyp.kvm_iommu_unmap_pages(num(a, 'domain'), num(a, 'iova'), num(a, 'pgsize'), num(a, 'pgcount')),
   },
   {
@@ -320,6 +343,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
           if (pfn * PAGE_SIZE + size <= n * PAGE_SIZE) for (const is_ram of [true, false]) out.push({ phys: pfn, size, is_ram });
       return out;
     },
+    program: (a) => ({ name: '__pkvm_host_share_dma', args: [num(a, 'phys'), num(a, 'size') / (PAGE_SIZE / 2), a.is_ram ? 1 : 0] }),
     run: (hyp, a) => hyp.__pkvm_host_share_dma(phys(hyp, num(a, 'phys')), num(a, 'size'), a.is_ram as boolean),
     ghost(hyp, a, ret) {
       if (ret !== 0) return;
@@ -341,6 +365,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
       for (let pfn = 0; pfn < n; pfn++) for (const size of dmaSizes(c)) if (pfn * PAGE_SIZE + size <= n * PAGE_SIZE) out.push({ phys: pfn, size });
       return out;
     },
+    program: (a) => ({ name: '__pkvm_host_unshare_dma', args: [num(a, 'phys'), num(a, 'size') / (PAGE_SIZE / 2)] }),
     run: (hyp, a) => hyp.__pkvm_host_unshare_dma(phys(hyp, num(a, 'phys')), num(a, 'size')),
     ghost(hyp, a, ret) {
       if (ret !== 0) return;
@@ -358,6 +383,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { vm: 'num', ipa: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).map((ipa) => ({ vm, ipa }))),
     enabled: (s, a) => !s.vmDying(num(a, 'vm')),
+    locks: (a) => ['host_mmu.lock', `vm[${num(a, 'vm')}].lock`],
     run: (hyp, a) => hyp.__pkvm_guest_share_host(num(a, 'vm'), num(a, 'ipa') * PAGE_SIZE),
   },
   {
@@ -367,6 +393,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { vm: 'num', ipa: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).map((ipa) => ({ vm, ipa }))),
     enabled: (s, a) => !s.vmDying(num(a, 'vm')),
+    locks: (a) => ['host_mmu.lock', `vm[${num(a, 'vm')}].lock`],
     run: (hyp, a) => hyp.__pkvm_guest_unshare_host(num(a, 'vm'), num(a, 'ipa') * PAGE_SIZE),
   },
   {
@@ -391,6 +418,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num' },
     staticArgs: (c) => (c.maxPins > 0 ? range(c.ramPages).map((pfn) => ({ pfn })) : []),
     enabled: (s, a) => s.ghost('pins', num(a, 'pfn')) > 0,
+    locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
     run(hyp, a) {
       hyp.hyp_unpin_shared_mem(num(a, 'pfn'));
       return 0;
@@ -406,6 +434,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num' },
     staticArgs: (c) => range(c.ramPages).map((pfn) => ({ pfn })),
     enabled: (s, a) => s.hypPte(num(a, 'pfn')) === PKVM_PAGE_OWNED && s.ghost('pool', num(a, 'pfn')) === 0,
+    locks: () => ['hyp_pool.lock'],
     run(hyp, a) {
       hyp.hyp_set_page_refcounted(num(a, 'pfn'));
       return 0;
@@ -421,6 +450,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num' },
     staticArgs: (c) => range(c.ramPages).map((pfn) => ({ pfn })),
     enabled: (s, a) => s.ghost('pool', num(a, 'pfn')) > 0,
+    locks: () => ['hyp_pool.lock'],
     run(hyp, a) {
       hyp.hyp_page_ref_dec_and_test(num(a, 'pfn'));
       return 0;
@@ -436,20 +466,38 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num' },
     staticArgs: (c) => range(c.ramPages).map((pfn) => ({ pfn })),
     enabled: (s, a) => s.hypPte(num(a, 'pfn')) === PKVM_PAGE_OWNED && s.ghost('pool', num(a, 'pfn')) === 0,
+    locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
     run: (hyp, a) => hyp.__pkvm_hyp_donate_host(num(a, 'pfn'), 1),
   },
   // ---------------------------------------------------------------- hardware and environment
   {
     name: 'device_dma',
     actor: 'device',
-    description: 'A device attached to a domain performs DMA at an IOVA, through the SMMU translation.',
+    description: 'A device attached to a domain performs DMA at an IOVA, through the SMMU: its IOTLB when it caches the IOVA, else the io-pgtable.',
     argFormats: { domain: 'num', iova: 'iova' },
     staticArgs: (c) => range(c.domains).flatMap((domain) => range(c.iovas).map((slot) => ({ domain, iova: slot * PAGE_SIZE }))),
-    enabled: (s, a) => deviceTranslate(s, num(a, 'domain'), num(a, 'iova') / PAGE_SIZE) !== null,
+    enabled: (s, a) => (s.iotlb(num(a, 'domain'), num(a, 'iova') / PAGE_SIZE) ?? deviceTranslate(s, num(a, 'domain'), num(a, 'iova') / PAGE_SIZE)) !== null,
     run(hyp, a) {
-      const pfn = deviceTranslate(hyp.mem, num(a, 'domain'), num(a, 'iova') / PAGE_SIZE);
+      const slot = num(a, 'iova') / PAGE_SIZE;
+      const pfn = hyp.mem.iotlb(num(a, 'domain'), slot) ?? deviceTranslate(hyp.mem, num(a, 'domain'), slot);
       if (pfn === null) return -14;
       hyp.recordAccess(`device in domain ${num(a, 'domain')}`, pfn);
+      return 0;
+    },
+  },
+  {
+    name: 'smmu_iotlb_fill',
+    actor: 'device',
+    description: "The SMMU walks a domain's io-pgtable for an IOVA and caches the translation in its IOTLB, until an invalidation drops it.",
+    argFormats: { domain: 'num', iova: 'iova' },
+    staticArgs: (c) => (c.iotlb ? range(c.domains).flatMap((domain) => range(c.iovas).map((slot) => ({ domain, iova: slot * PAGE_SIZE }))) : []),
+    enabled(s, a) {
+      const pfn = deviceTranslate(s, num(a, 'domain'), num(a, 'iova') / PAGE_SIZE);
+      return pfn !== null && s.iotlb(num(a, 'domain'), num(a, 'iova') / PAGE_SIZE) !== pfn;
+    },
+    run(hyp, a) {
+      const slot = num(a, 'iova') / PAGE_SIZE;
+      hyp.mem.setIotlb(num(a, 'domain'), slot, deviceTranslate(hyp.mem, num(a, 'domain'), slot));
       return 0;
     },
   },
@@ -459,6 +507,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'Memory pressure in the host stage-2 pool: host_stage2_try() unmaps every non-memory range and retries.',
     argFormats: {},
     staticArgs: (c) => (c.mmioPages > 0 ? [{}] : []),
+    locks: () => ['host_mmu.lock'],
     run: (hyp) => hyp.host_stage2_memory_pressure(),
   },
 ];

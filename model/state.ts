@@ -83,6 +83,40 @@ export interface PkvmState {
   readonly panic: HypFailure | null;
   /** State a variant adds (e.g. page state bits in struct hyp_page), by name: arrays of small integers. */
   readonly ext: Readonly<Record<string, readonly number[]>>;
+  /** Concurrent mode (cpus >= 2): each CPU's operation in progress; empty otherwise. */
+  readonly cpus: readonly CpuState[];
+  /** Concurrent mode: the owner of each lock (a CPU index, or -1 when free), by LOCK_IDS order. */
+  readonly locks: readonly number[];
+  /** SMMU IOTLBs (when modelled): per domain, per IOVA page slot, the cached page or null. */
+  readonly iotlb: readonly (readonly (number | null)[])[];
+  /** Context bounding (when a preemption bound is set): the CPU that ran last and the preemptions so far. */
+  readonly sched: { readonly last: number; readonly preemptions: number } | null;
+}
+
+/** One frame of a CPU's call stack: a program, a label, and the program's locals. */
+export interface Frame {
+  readonly prog: number;
+  readonly pc: number;
+  /** Where the value of the call this frame waits for goes: a local index, or 255 for none. */
+  readonly into: number;
+  readonly locals: readonly number[];
+}
+
+export interface CpuState {
+  /** 1 + the index of the action (operation and arguments) the CPU runs; 0 when idle. */
+  readonly op: number;
+  /** 1 + the id of the lock the CPU waits for; 0 when it is not waiting. */
+  readonly wait: number;
+  readonly frames: readonly Frame[];
+}
+
+export const IDLE_CPU: CpuState = freeze({ op: 0, wait: 0, frames: [] }, true);
+
+/** Lock ids in states: the fixed locks, then one per VM. */
+export const FIXED_LOCKS = ['host_mmu.lock', 'pkvm_pgd_lock', 'iommu_lock', 'hyp_pool.lock'] as const;
+
+export function lockCount(config: PkvmConfig): number {
+  return FIXED_LOCKS.length + config.guests;
 }
 
 /** A piece of state a variant adds: an array of small non-negative integers. */
@@ -138,6 +172,10 @@ export function initialState(config: PkvmConfig, extensions: StateExtensions = {
             return [name, Array.from({ length: extensionLength(e, config) }, (_, i) => (typeof e.initial === 'function' ? e.initial(i, config) : (e.initial ?? 0)))];
           }),
       ),
+      cpus: config.cpus > 1 ? Array.from({ length: config.cpus }, () => IDLE_CPU) : [],
+      locks: config.cpus > 1 ? Array.from({ length: lockCount(config) }, () => -1) : [],
+      iotlb: config.iotlb ? Array.from({ length: config.domains }, () => Array.from({ length: config.iovas }, () => null)) : [],
+      sched: config.preemptions >= 0 ? { last: -1, preemptions: 0 } : null,
     },
     true,
   );

@@ -13,7 +13,8 @@ import { freeze } from 'immer';
 import { retName } from './constants.ts';
 import { type PkvmConfig, validateConfig } from './config.ts';
 import { PkvmCodec } from './codec.ts';
-import type { SubCall } from './kernel/base.ts';
+import type { Acquisition, SubCall } from './kernel/base.ts';
+import { Scheduler, type CpuStepInfo } from './concurrent/scheduler.ts';
 import type { Hyp } from './kernel/hyp.ts';
 import { Layout, ObjectMemory, ObjectReader, PackedMemory, PackedReader, writePanic, type Memory, type StateReader } from './memory.ts';
 import { OPERATIONS_BY_NAME, formatArg, operationsFor, type OperationSpec, type PkvmAction } from './operations.ts';
@@ -27,6 +28,10 @@ export interface PkvmOutcome {
   readonly branches: readonly string[];
   readonly subcalls: readonly SubCall[];
   readonly accesses: readonly { readonly by: string; readonly pfn: number }[];
+  /** Locks taken in the step, with the locks held then. */
+  readonly acquisitions: readonly Acquisition[];
+  /** Concurrent mode: which CPU stepped, from where to where, and the locks it holds after. */
+  readonly cpu: CpuStepInfo | null;
 }
 
 /** What both representations share: the configuration, the variant, the operations and their actions. */
@@ -36,6 +41,8 @@ abstract class PkvmSystem<S> {
   readonly codec: PkvmCodec;
   protected readonly ops: readonly { spec: OperationSpec; actions: readonly PkvmAction[] }[];
   private readonly opsByName: ReadonlyMap<string, OperationSpec>;
+  /** Concurrent mode: the CPUs and their programs; null with one CPU. */
+  readonly scheduler: Scheduler | null;
 
   constructor(config: PkvmConfig, variant: Variant) {
     this.config = validateConfig(config);
@@ -50,6 +57,7 @@ abstract class PkvmSystem<S> {
       spec,
       actions: spec.staticArgs(this.config).map((args) => freeze({ op: spec.name, args: freeze(args) })),
     }));
+    this.scheduler = this.config.cpus > 1 ? new Scheduler(this.config, variant, this.ops) : null;
   }
 
   protected abstract reader(s: S): StateReader;
@@ -57,6 +65,7 @@ abstract class PkvmSystem<S> {
   actions(state: S): readonly PkvmAction[] {
     const r = this.reader(state);
     if (r.panic()) return [];
+    if (this.scheduler) return this.scheduler.actions(r);
     const out: PkvmAction[] = [];
     for (const { spec, actions } of this.ops) {
       if (!spec.enabled) {
@@ -71,20 +80,28 @@ abstract class PkvmSystem<S> {
   private hypObject: Hyp | null = null;
 
   /** Runs one operation on a memory; returns the hypervisor (its record and fatal failure) and the value returned. */
-  protected run(mem: Memory, action: PkvmAction): { hyp: Hyp; ret: number } {
-    const spec = this.opsByName.get(action.op);
-    if (!spec) throw new Error(`unknown operation ${action.op}`);
+  protected run(mem: Memory, action: PkvmAction): { hyp: Hyp; ret: number; info: CpuStepInfo | null } {
     // one hypervisor object per model, reset for every step (steps never nest)
     let hyp = this.hypObject;
     if (hyp) hyp.reset(mem);
     else hyp = this.hypObject = new this.variant.hyp(mem, this.config);
+    if (this.scheduler) {
+      const r = this.scheduler.run(mem, hyp, action);
+      return { hyp, ret: r.ret, info: r.info };
+    }
+    const spec = this.opsByName.get(action.op);
+    if (!spec) throw new Error(`unknown operation ${action.op}`);
     const ret = spec.run(hyp, action.args);
+    if (!hyp.fatal) {
+      const left = hyp.heldLocks();
+      if (left.length) hyp.lockLeak(action.op, left);
+    }
     if (!hyp.fatal && spec.ghost) spec.ghost(hyp, action.args, ret);
-    return { hyp, ret };
+    return { hyp, ret, info: null };
   }
 
-  protected outcome(hyp: Hyp, ret: number): PkvmOutcome {
-    return { ret, failures: hyp.rec.failures, branches: hyp.rec.branches, subcalls: hyp.rec.subcalls, accesses: hyp.rec.accesses };
+  protected outcome(hyp: Hyp, ret: number, info: CpuStepInfo | null): PkvmOutcome {
+    return { ret, failures: hyp.rec.failures, branches: hyp.rec.branches, subcalls: hyp.rec.subcalls, accesses: hyp.rec.accesses, acquisitions: hyp.rec.acquisitions, cpu: info };
   }
 
   describeAction(action: PkvmAction): string {
@@ -151,10 +168,10 @@ export class PkvmModel extends PkvmSystem<PkvmState> {
 
   step(state: PkvmState, action: PkvmAction): { readonly state: PkvmState; readonly outcome: PkvmOutcome } {
     const mem = new ObjectMemory(state, this.config);
-    const { hyp, ret } = this.run(mem, action);
+    const { hyp, ret, info } = this.run(mem, action);
     let next = mem.finish();
     if (hyp.fatal) next = freeze({ ...(hyp.fatalSnapshot as PkvmState), panic: hyp.fatal }, true);
-    return { state: next, outcome: this.outcome(hyp, ret) };
+    return { state: next, outcome: this.outcome(hyp, ret, info) };
   }
 
   encode(state: PkvmState): Uint8Array {
@@ -199,13 +216,13 @@ export class PackedPkvmModel extends PkvmSystem<Uint8Array> {
     let mem = this.memObject;
     if (mem) mem.reset(state);
     else mem = this.memObject = new PackedMemory(state, this.layout);
-    const { hyp, ret } = this.run(mem, action);
+    const { hyp, ret, info } = this.run(mem, action);
     let next = mem.finish();
     if (hyp.fatal) {
       next = hyp.fatalSnapshot as Uint8Array;
       writePanic(next, this.layout, hyp.fatal);
     }
-    return { state: next, outcome: this.outcome(hyp, ret) };
+    return { state: next, outcome: this.outcome(hyp, ret, info) };
   }
 
   encode(state: Uint8Array): Uint8Array {
@@ -227,7 +244,9 @@ export class PackedPkvmModel extends PkvmSystem<Uint8Array> {
 }
 
 export function describeAction(action: PkvmAction, spec: OperationSpec | undefined = OPERATIONS_BY_NAME.get(action.op)): string {
+  if (action.op === 'step') return `cpu ${action.cpu}: next step`;
   const toPhys = { hyp_pfn_to_phys: (p: number) => 0x8000_0000 + p * 4096 };
+  if (action.cpu !== undefined) return `cpu ${action.cpu}: ${describeAction({ op: action.op, args: action.args }, spec)}`;
   const args = Object.entries(action.args)
     .map(([k, v]) => `${k}=${formatArg(spec?.argFormats[k] ?? 'num', v, toPhys)}`)
     .join(', ');
@@ -236,7 +255,7 @@ export function describeAction(action: PkvmAction, spec: OperationSpec | undefin
 
 /** A stable key for an action (used to find it again when a trace is replayed on another variant). */
 export function actionKey(action: PkvmAction): string {
-  return `${action.op}(${Object.keys(action.args)
+  return `${action.cpu !== undefined ? `cpu${action.cpu}:` : ''}${action.op}(${Object.keys(action.args)
     .sort()
     .map((k) => `${k}=${String(action.args[k])}`)
     .join(',')})`;

@@ -10,6 +10,7 @@ import { Hyp, type HypClass, pieceNames } from './kernel/hyp.ts';
 import type { OperationSpec } from './operations.ts';
 import type { StateExtensions } from './state.ts';
 import type { ViewHooks } from './views.ts';
+import type { Program } from './concurrent/program.ts';
 
 /** The replaceable pieces: every method of the hypervisor, typed with `this` bound to it. */
 export type Pieces = {
@@ -38,6 +39,8 @@ export interface Variant {
   readonly removeOperations: readonly string[];
   /** Operations added to the model. */
   readonly addOperations: readonly OperationSpec[];
+  /** Concurrent mode: programs that replace or add to the built-in ones, by name. */
+  readonly programs?: Readonly<Record<string, Program>>;
 }
 
 export class VariantError extends Error {
@@ -66,6 +69,8 @@ export interface VariantSpec {
   readonly views?: ViewHooks;
   readonly removeOperations?: readonly string[];
   readonly addOperations?: readonly OperationSpec[];
+  /** Concurrent mode: programs replacing built-in ones (same name) or new ones. */
+  readonly programs?: Readonly<Record<string, Program>>;
 }
 
 /** The seed as posted, on the base it was written for: the model's reference design. */
@@ -133,5 +138,6 @@ export function defineVariant(spec: VariantSpec): Variant {
     views: { ...base.views, ...(spec.views ?? {}) },
     removeOperations: [...removed],
     addOperations: [...base.addOperations.filter((o) => !(spec.addOperations ?? []).some((n) => n.name === o.name)), ...(spec.addOperations ?? [])],
+    programs: { ...(base.programs ?? {}), ...(spec.programs ?? {}) },
   };
 }

@@ -46,6 +46,8 @@ export interface DmaMapping {
   readonly domain: number;
   readonly slot: number;
   readonly pfn: number;
+  /** The translation is cached in the domain's IOTLB (it may be stale). */
+  readonly cached?: boolean;
 }
 
 /** Where a variant keeps what the invariants read, when it is not where the seed keeps it. */
@@ -69,10 +71,24 @@ export function iommuMappings(r: StateReader): DmaMapping[] {
   return out;
 }
 
-/** Everything a device can reach: the io-pgtables plus what the variant adds. */
+/** Translations the IOTLBs cache (they outlive the io-pgtable entry until an invalidation). */
+export function iotlbMappings(r: StateReader): DmaMapping[] {
+  const out: DmaMapping[] = [];
+  if (!r.config.iotlb) return out;
+  for (let domain = 0; domain < r.config.domains; domain++)
+    for (let slot = 0; slot < r.config.iovas; slot++) {
+      const pfn = r.iotlb(domain, slot);
+      if (pfn !== null) out.push({ domain, slot, pfn, cached: true });
+    }
+  return out;
+}
+
+/** Everything a device can reach: the io-pgtables, the IOTLBs, and what the variant adds. */
 export function dmaMappings(r: StateReader, hooks?: ViewHooks): DmaMapping[] {
   const own = iommuMappings(r);
-  return hooks?.extraDeviceMappings ? [...hooks.extraDeviceMappings(r), ...own] : own;
+  const cached = iotlbMappings(r);
+  const all = cached.length ? [...own, ...cached] : own;
+  return hooks?.extraDeviceMappings ? [...hooks.extraDeviceMappings(r), ...all] : all;
 }
 
 /** Number of IOVA slots, over all domains' io-pgtables, through which a device reaches each page. */

@@ -42,6 +42,8 @@ export function buildTrace(model: PkvmModel, path: Path, violation: (Violation &
       accesses: st.outcome.accesses,
       changes: diffStates(st.before, st.after, model.config, model.variant),
       fingerprint: stateFingerprint(model, st.after),
+      cpu: st.outcome.cpu,
+      acquired: st.outcome.acquisitions.map((a) => a.lock),
     })),
     finalState: rep.final,
   };

@@ -30,6 +30,10 @@ export interface TraceStep {
   readonly changes: readonly Change[];
   /** Hex fingerprint of the state after the step. */
   readonly fingerprint: string;
+  /** Concurrent mode: the CPU that stepped, where it went, the locks it holds after the step. */
+  readonly cpu?: { readonly cpu: number; readonly from: string; readonly to: string; readonly holds: readonly string[]; readonly finished: boolean } | null;
+  /** Concurrent mode: locks taken in the step. */
+  readonly acquired?: readonly string[];
 }
 
 export interface TraceFile {

@@ -19,7 +19,12 @@ export function renderTrace(t: TraceFile): string {
   out.push(`  host behaviour: ${HOST_BEHAVIOURS[t.config.host]}`);
   out.push('');
   for (const s of t.steps) {
-    out.push(`${String(s.step).padStart(3)}. [${s.actor}] ${s.call} = ${s.retName}`);
+    if (s.cpu) {
+      const what = s.call.replace(/^cpu \d+: /, '');
+      const ret = s.cpu.finished ? ` = ${s.retName}` : '';
+      out.push(`${String(s.step).padStart(3)}. [cpu ${s.cpu.cpu}] ${what === 'next step' ? `${s.cpu.from} -> ${s.cpu.to}` : `${what}: -> ${s.cpu.to}`}${ret}`);
+      out.push(`        holds: ${s.cpu.holds.length ? s.cpu.holds.join(', ') : 'no lock'}${s.acquired && s.acquired.length ? `   (took ${s.acquired.join(', ')})` : ''}`);
+    } else out.push(`${String(s.step).padStart(3)}. [${s.actor}] ${s.call} = ${s.retName}`);
     for (const c of s.subcalls) out.push(`        -> ${c.call} = ${retName(c.ret)}`);
     for (const f of s.failures) out.push(`        !! ${f.kind} in ${f.where}: ${f.detail}`);
     for (const a of s.accesses) out.push(`        ${a.by} accesses page ${a.pfn}`);

@@ -22,7 +22,13 @@ import type { PkvmConfig } from '../config.ts';
 import { guestPteOf, type Memory } from '../memory.ts';
 import { ZERO_PTE, isBacked, isFatal, isRam, type FailureKind, type GuestPte, type HostPte, type HypFailure, type PkvmState } from '../state.ts';
 
-export type Lock = 'host_mmu.lock' | 'pkvm_pgd_lock' | 'iommu_lock' | `vm[${number}].lock`;
+export type Lock = 'host_mmu.lock' | 'pkvm_pgd_lock' | 'iommu_lock' | 'hyp_pool.lock' | `vm[${number}].lock`;
+
+/** A lock taken during a step, and the locks its CPU held then (for the lock-order check). */
+export interface Acquisition {
+  readonly lock: Lock;
+  readonly held: readonly Lock[];
+}
 
 /** A hypercall nested in a host operation (the driver's IOMMU core issues several). */
 export interface SubCall {
@@ -55,6 +61,8 @@ export interface ExecutionRecord {
   subcalls: SubCall[];
   /** Pages a device, the host or a guest accessed in this step. */
   accesses: { by: string; pfn: number }[];
+  /** Locks taken in this step. */
+  acquisitions: Acquisition[];
 }
 
 /** Shared empty list: records allocate only when something happens. */
@@ -67,7 +75,9 @@ export class HypBase {
   /** The memory of the step: every read and write of the state goes through it. */
   mem: Memory;
   readonly config: PkvmConfig;
-  rec: ExecutionRecord = { failures: NONE, branches: NONE, subcalls: NONE, accesses: NONE };
+  rec: ExecutionRecord = { failures: NONE, branches: NONE, subcalls: NONE, accesses: NONE, acquisitions: NONE };
+  /** Concurrent mode: the CPU running this step (-1 in sequential mode, where locks are the step's own). */
+  cpu = -1;
   /** Set by the first fatal failure; later code runs on but its effects are dropped. */
   fatal: HypFailure | null = null;
   /** The state at the instant of the fatal failure, in the memory's representation. */
@@ -86,11 +96,16 @@ export class HypBase {
   /** Starts a new step on another memory (the packed engine reuses one hypervisor object). */
   reset(mem: Memory): void {
     this.mem = mem;
-    this.rec = { failures: NONE, branches: NONE, subcalls: NONE, accesses: NONE };
+    this.rec = { failures: NONE, branches: NONE, subcalls: NONE, accesses: NONE, acquisitions: NONE };
     this.fatal = null;
     this.fatalSnapshot = null;
     this.heldMask = 0;
+    this.cpu = -1;
+    this.resetStep();
   }
+
+  /** Per-step state of subclasses (cleared when a reused hypervisor object starts a step). */
+  protected resetStep(): void {}
 
   /**
    * The state object itself (an immer draft), for variant code that prefers plain property
@@ -264,17 +279,64 @@ export class HypBase {
 
   // ---------------------------------------------------------------- locks
 
+  /**
+   * hyp_spin_lock(). Sequential mode: the step's own bookkeeping. Concurrent mode: the lock's
+   * owner in the state; a CPU's program takes its locks in steps of their own (where it can
+   * wait), so code that takes a lock its CPU already holds continues, and code that takes a
+   * free lock takes it within the step.
+   */
   hyp_spin_lock(lock: Lock): void {
+    if (this.cpu >= 0) {
+      const id = lockId(lock);
+      const owner = this.mem.lockOwner(id);
+      if (owner === this.cpu) return;
+      if (owner >= 0) throw new Error(`CPU ${this.cpu} takes ${lock} inside a step while CPU ${owner} holds it: its program must wait for it in a step of its own`);
+      this.recordAcquisition(lock);
+      this.mem.setLockOwner(id, this.cpu);
+      return;
+    }
+    this.recordAcquisition(lock);
     this.heldMask |= lockBit(lock);
   }
 
   hyp_spin_unlock(lock: Lock): void {
+    if (this.cpu >= 0) {
+      const id = lockId(lock);
+      if (this.mem.lockOwner(id) !== this.cpu) {
+        this.fail('lock-assert', 'hyp_spin_unlock', () => `CPU ${this.cpu} releases ${lock}, which it does not hold`);
+        return;
+      }
+      this.mem.setLockOwner(id, -1);
+      return;
+    }
     this.heldMask &= ~lockBit(lock);
   }
 
   /** Whether this CPU holds the lock. */
   holds(lock: Lock): boolean {
+    if (this.cpu >= 0) return this.mem.lockOwner(lockId(lock)) === this.cpu;
     return (this.heldMask & lockBit(lock)) !== 0;
+  }
+
+  /** The locks this CPU holds, in lock-id order. */
+  heldLocks(): Lock[] {
+    const out: Lock[] = [];
+    const n = 4 + this.config.guests;
+    for (let id = 0; id < n; id++) {
+      const l = lockName(id);
+      if (this.holds(l)) out.push(l);
+    }
+    return out;
+  }
+
+  /** A call returned to its caller still holding locks (sequential mode). */
+  lockLeak(where: string, locks: readonly Lock[]): void {
+    this.fail('lock-assert', where, () => `returns to its caller still holding ${locks.join(', ')}`);
+  }
+
+  protected recordAcquisition(lock: Lock): void {
+    if (this.rec.acquisitions === NONE) this.rec.acquisitions = [];
+    this.rec.acquisitions.push({ lock, held: this.heldLocks() });
   }
 
   /**
@@ -401,17 +463,47 @@ export class HypBase {
   }
 }
 
-/** One bit per lock: host, hyp, iommu, then one per VM. */
-export function lockBit(lock: Lock): number {
+/** Lock ids (state index, bit): host, hyp, iommu, the hyp pool, then one per VM. */
+export function lockId(lock: Lock): number {
   switch (lock) {
+    case 'host_mmu.lock':
+      return 0;
+    case 'pkvm_pgd_lock':
+      return 1;
+    case 'iommu_lock':
+      return 2;
+    case 'hyp_pool.lock':
+      return 3;
+    default:
+      return 4 + Number.parseInt(lock.slice(3), 10);
+  }
+}
+
+export function lockName(id: number): Lock {
+  return id === 0 ? 'host_mmu.lock' : id === 1 ? 'pkvm_pgd_lock' : id === 2 ? 'iommu_lock' : id === 3 ? 'hyp_pool.lock' : `vm[${id - 4}].lock`;
+}
+
+export function lockBit(lock: Lock): number {
+  return 1 << lockId(lock);
+}
+
+/**
+ * The lock order of the kernel (mem_protect.h: host before hyp before guest; the IOMMU code of
+ * the series takes iommu_lock before the host lock; the pool lock is innermost). Taking a lock
+ * of lower rank while holding one of higher rank inverts the order.
+ */
+export function lockRank(lock: Lock): number {
+  switch (lock) {
+    case 'iommu_lock':
+      return 0;
     case 'host_mmu.lock':
       return 1;
     case 'pkvm_pgd_lock':
       return 2;
-    case 'iommu_lock':
-      return 4;
+    case 'hyp_pool.lock':
+      return 3;
     default:
-      return 8 << Number.parseInt(lock.slice(3), 10);
+      return 2;
   }
 }
 

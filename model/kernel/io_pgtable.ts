@@ -149,7 +149,10 @@ export class IoPgtableArm extends HypBase {
     const ptes: (number | null)[] = [];
     for (let i = 0; i < PTES_PER_L2_TABLE; i++) ptes.push(i >= start && i < start + n ? null : blkPfn + i);
     this.writePte({ domain, lvl: lvl - 1, parent: -1 }, parentIdx, ioTableOf(ptes[0], ptes[1]));
-    if (start >= 0) return n * size;
+    if (start >= 0) {
+      for (let i = 0; i < n; i++) this.smmu_tlb_inv_range(domain, parentIdx * IOPT_BLOCK_SIZE + (start + i) * splitSz, splitSz);
+      return n * size;
+    }
     return this.__arm_lpae_unmap(iova, size, pgcount, t);
   }
 
@@ -167,6 +170,8 @@ export class IoPgtableArm extends HypBase {
         if (this.WARN_ON(pte === null, '__arm_lpae_unmap', () => `IOVA ${hexs(iova + i * size)} is not mapped`)) break;
         if (this.isTable(t, pte)) this.branch('__arm_lpae_unmap: frees a whole table');
         this.writePte(t, idx + i, null);
+        // io_pgtable_tlb_flush_walk / io_pgtable_tlb_add_page: the driver invalidates at once (no gather)
+        this.smmu_tlb_inv_range(t.domain, this.entryIova(t, idx + i), size);
         i++;
       }
       return i * size;
@@ -182,6 +187,45 @@ export class IoPgtableArm extends HypBase {
       return 0;
     if (this.WARN_ON(iova >= this.iova_space(), 'arm_lpae_unmap_pages', () => `IOVA ${hexs(iova)} is beyond the input address size`)) return 0;
     return this.__arm_lpae_unmap(iova, pgsize, pgcount, { domain, lvl: START_LEVEL, parent: -1 });
+  }
+
+  /** The IOVA an entry of a table translates (indexes do not alias here). */
+  private entryIova(t: TableRef, idx: number): number {
+    return t.lvl === START_LEVEL ? idx * IOPT_BLOCK_SIZE : t.parent * IOPT_BLOCK_SIZE + idx * PAGE_SIZE;
+  }
+
+  /** IOVA ranges whose invalidation is deferred (a driver that gathers, then syncs). */
+  protected gathered: { domain: number; iova: number; size: number }[] = [];
+  /** Set by code that defers TLB invalidation to an explicit iotlb_sync (the gather). */
+  tlbGather = false;
+
+  protected override resetStep(): void {
+    super.resetStep();
+    this.gathered = [];
+    this.tlbGather = false;
+  }
+
+  /**
+   * The SMMU driver's TLB invalidation (TLBI by IOVA + CMD_SYNC): the IOTLB drops what it cached
+   * for the range. With tlbGather, the range waits for iotlb_sync.
+   */
+  smmu_tlb_inv_range(domain: number, iova: number, size: number): void {
+    if (this.tlbGather) {
+      this.gathered.push({ domain, iova, size });
+      return;
+    }
+    if (!this.config.iotlb) return;
+    const first = Math.floor(iova / PAGE_SIZE);
+    const n = Math.max(1, Math.ceil(size / PAGE_SIZE));
+    for (let slot = first; slot < first + n && slot < this.config.iovas; slot++) if (this.mem.iotlb(domain, slot) !== null) this.mem.setIotlb(domain, slot, null);
+  }
+
+  /** iommu_iotlb_sync: performs the gathered invalidations. */
+  iotlb_sync(): void {
+    const pending = this.gathered;
+    this.gathered = [];
+    this.tlbGather = false;
+    for (const g of pending) this.smmu_tlb_inv_range(g.domain, g.iova, g.size);
   }
 
   /** iopt_iova_to_phys → arm_lpae_iova_to_phys: 0 when unmapped; the offset is OR-ed in, as in C. */

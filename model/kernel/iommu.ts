@@ -33,72 +33,103 @@ export class HypIommu extends MemProtect {
     return PAGE_SIZE;
   }
 
-  kvm_iommu_map_pages(domain_id: number, iova: number, paddr: number, pgsize: number, pgcount: number, prot: number): number {
+  /** The checks kvm_iommu_map_pages makes before taking iommu_lock. */
+  kvm_iommu_map_prologue(pgsize: number, pgcount: number, prot: number): number {
     if (prot & ~IOMMU_PROT_MASK) return -EINVAL;
-    const sizeBig = BigInt(pgsize) * BigInt(pgcount);
-    if (sizeBig >= U64) return -EOVERFLOW; // __builtin_mul_overflow; iova/paddr + size cannot wrap in the model
-    const size = Number(sizeBig);
+    if (BigInt(pgsize) * BigInt(pgcount) >= U64) return -EOVERFLOW; // __builtin_mul_overflow; iova/paddr + size cannot wrap in the model
+    return 0;
+  }
+
+  /** The checks kvm_iommu_map_pages makes under iommu_lock: the domain, the alignment. */
+  kvm_iommu_map_checks(domain_id: number, iova: number, paddr: number, pgsize: number): number {
+    if (this.handle_to_domain(domain_id) === null) return -EINVAL;
+    if ((iova | paddr | pgsize) % this.iommu_granule() !== 0) {
+      this.branch('kvm_iommu_map_pages: unaligned');
+      return -EINVAL;
+    }
+    return 0;
+  }
+
+  /**
+   * The io-pgtable part of kvm_iommu_map_pages, once the range is shared: the map loop and, on
+   * failure, the unmap of what was mapped (err_unmap). size_t locals wrap modulo 2^64, as in C.
+   * Returns 0, or the error after which the caller unshares the range.
+   */
+  kvm_iommu_map_loop(domain: number, iova: number, paddr: number, pgsize: number, pgcount: number, prot: number): number {
     const pgcount_orig = BigInt(pgcount);
-    const paddr_orig = paddr;
     const iova_orig = iova;
-    // size_t / unsigned long locals, wrapping modulo 2^64 as in C
     let count = BigInt(pgcount);
     let cur_iova = BigInt(iova);
     let cur_paddr = BigInt(paddr);
     let mapped = 0n; // declared once and never reset: iopt_map_pages adds to it on every call
-    let ret = -EINVAL;
+    let ret = 0;
+    let iterations = 0;
+    while (count !== 0n) {
+      if (++iterations > LOOP_BOUND) {
+        this.hang('kvm_iommu_map_pages', () => `the map loop does not terminate (pgcount ${count})`);
+        return RET_HYP_PANIC;
+      }
+      const added = { v: 0 };
+      ret = this.iopt_map_pages(domain, clampAddr(cur_iova), clampAddr(cur_paddr), pgsize, minInt(count), prot, added);
+      if (this.fatal) return RET_HYP_PANIC;
+      const before = mapped;
+      mapped = u64(mapped + BigInt(added.v));
+      this.WARN_ON(mapped % BigInt(pgsize) !== 0n, 'kvm_iommu_map_pages', () => `mapped (${mapped}) is not a multiple of pgsize`);
+      if (mapped !== before && added.v > 0 && before !== 0n) this.branch('kvm_iommu_map_pages: mapped accumulates across iterations');
+      count = u64(count - mapped / BigInt(pgsize));
+      if (ret) break;
+      if (mapped === 0n) {
+        this.hang('kvm_iommu_map_pages', 'iopt_map_pages maps nothing and returns 0 (prot has neither IOMMU_READ nor IOMMU_WRITE): the loop spins with iommu_lock held');
+        return RET_HYP_PANIC;
+      }
+      cur_iova = u64(cur_iova + mapped);
+      cur_paddr = u64(cur_paddr + mapped);
+    }
+    if (!ret) return 0;
+    // err_unmap:
+    this.branch('kvm_iommu_map_pages: err_unmap');
+    const done = u64(pgcount_orig - count);
+    if (done !== 0n) this.iopt_unmap_pages(domain, iova_orig, pgsize, minInt(done));
+    return ret;
+  }
 
+  kvm_iommu_map_pages(domain_id: number, iova: number, paddr: number, pgsize: number, pgcount: number, prot: number): number {
+    let ret = this.kvm_iommu_map_prologue(pgsize, pgcount, prot);
+    if (ret) return ret;
+    const size = pgsize * pgcount;
     this.hyp_spin_lock('iommu_lock');
     out: {
-      const domain = this.handle_to_domain(domain_id);
-      if (domain === null) break out;
-      const granule = this.iommu_granule();
-      if ((iova | paddr | pgsize) % granule !== 0) {
-        this.branch('kvm_iommu_map_pages: unaligned');
-        break out;
-      }
+      ret = this.kvm_iommu_map_checks(domain_id, iova, paddr, pgsize);
+      if (ret) break out;
       ret = this.__pkvm_host_share_dma(paddr, size, !(prot & IOMMU_MMIO));
       if (ret) break out;
-
-      let failed = false;
-      let iterations = 0;
-      while (count !== 0n) {
-        if (++iterations > LOOP_BOUND) {
-          this.hang('kvm_iommu_map_pages', () => `the map loop does not terminate (pgcount ${count})`);
-          return RET_HYP_PANIC;
-        }
-        const added = { v: 0 };
-        ret = this.iopt_map_pages(domain, clampAddr(cur_iova), clampAddr(cur_paddr), pgsize, minInt(count), prot, added);
-        if (this.fatal) return RET_HYP_PANIC;
-        const before = mapped;
-        mapped = u64(mapped + BigInt(added.v));
-        this.WARN_ON(mapped % BigInt(pgsize) !== 0n, 'kvm_iommu_map_pages', () => `mapped (${mapped}) is not a multiple of pgsize`);
-        if (mapped !== before && added.v > 0 && before !== 0n) this.branch('kvm_iommu_map_pages: mapped accumulates across iterations');
-        count = u64(count - mapped / BigInt(pgsize));
-        if (ret) {
-          failed = true;
-          break;
-        }
-        if (mapped === 0n) {
-          this.hang('kvm_iommu_map_pages', 'iopt_map_pages maps nothing and returns 0 (prot has neither IOMMU_READ nor IOMMU_WRITE): the loop spins with iommu_lock held');
-          return RET_HYP_PANIC;
-        }
-        cur_iova = u64(cur_iova + mapped);
-        cur_paddr = u64(cur_paddr + mapped);
-      }
-      if (!failed) {
-        this.hyp_spin_unlock('iommu_lock');
-        return 0;
-      }
-      // err_unmap:
-      this.branch('kvm_iommu_map_pages: err_unmap');
-      const done = u64(pgcount_orig - count);
-      if (done !== 0n) this.iopt_unmap_pages(domain, iova_orig, pgsize, minInt(done));
-      this.__pkvm_host_unshare_dma(paddr_orig, size);
+      ret = this.kvm_iommu_map_loop(domain_id, iova, paddr, pgsize, pgcount, prot);
+      if (ret && !this.fatal) this.__pkvm_host_unshare_dma(paddr, size);
     }
     // err_unlock:
     this.hyp_spin_unlock('iommu_lock');
     return ret;
+  }
+
+  /** The checks kvm_iommu_unmap_pages makes under iommu_lock. */
+  kvm_iommu_unmap_checks(domain_id: number, iova: number, pgsize: number): number {
+    if (this.handle_to_domain(domain_id) === null) return -EINVAL;
+    if ((iova | pgsize) % this.iommu_granule() !== 0) return -EINVAL;
+    return 0;
+  }
+
+  /**
+   * One unit of kvm_iommu_unmap_pages: the physical address behind the IOVA, then the unmap of one
+   * pgsize unit (the io-pgtable invalidates the IOTLB on the way). Returns the error, or the
+   * address and the bytes unmapped.
+   */
+  kvm_iommu_unmap_unit(domain: number, iova: number, pgsize: number): { ret: number; paddr: number; unmapped: number } {
+    const paddr = this.iopt_iova_to_phys(domain, iova);
+    if (paddr === 0) return { ret: -EINVAL, paddr, unmapped: 0 };
+    /* One page/block at a time: the range may not be physically contiguous. */
+    const unmapped = this.iopt_unmap_pages(domain, iova, pgsize, 1);
+    if (!unmapped) return { ret: -EINVAL, paddr, unmapped };
+    return { ret: 0, paddr, unmapped };
   }
 
   kvm_iommu_unmap_pages(domain_id: number, iova: number, pgsize: number, pgcount: number): number {
@@ -109,30 +140,20 @@ export class HypIommu extends MemProtect {
     let total_unmapped = 0;
     this.hyp_spin_lock('iommu_lock');
     out: {
-      const domain = this.handle_to_domain(domain_id);
-      if (domain === null) break out;
-      if ((iova | pgsize) % this.iommu_granule() !== 0) break out;
+      if (this.kvm_iommu_unmap_checks(domain_id, iova, pgsize)) break out;
       let iterations = 0;
       while (total_unmapped < size) {
         if (++iterations > LOOP_BOUND) {
           this.hang('kvm_iommu_unmap_pages', 'the unmap loop does not terminate');
           return RET_HYP_PANIC;
         }
-        const paddr = this.iopt_iova_to_phys(domain, iova);
-        if (paddr === 0) {
-          ret = -EINVAL;
-          break out;
-        }
-        /* One page/block at a time: the range may not be physically contiguous. */
-        const unmapped = this.iopt_unmap_pages(domain, iova, pgsize, 1);
-        if (!unmapped) {
-          ret = -EINVAL;
-          break out;
-        }
-        ret = this.__pkvm_host_unshare_dma(paddr, pgsize);
+        const unit = this.kvm_iommu_unmap_unit(domain_id, iova, pgsize);
+        ret = unit.ret;
         if (ret) break out;
-        iova += unmapped;
-        total_unmapped += unmapped;
+        ret = this.__pkvm_host_unshare_dma(unit.paddr, pgsize);
+        if (ret) break out;
+        iova += unit.unmapped;
+        total_unmapped += unit.unmapped;
       }
     }
     this.hyp_spin_unlock('iommu_lock');

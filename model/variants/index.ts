@@ -6,6 +6,7 @@ import { RFC_V1_U62 } from './u62.ts';
 import { VMEMMAP_STATE } from './vmemmap-state.ts';
 import { RFC_V2_USE_DMA } from './rfc-v2-use-dma.ts';
 import { SMMU_S2_SHADOW, SMMU_SHADOW_NO_HOOK_ON_DONATE, SMMU_SHADOW_V4_INIT_FLAG } from './smmu-s2-shadow.ts';
+import { PIN_DROPS_LOCKS, SHARE_DMA_LOCK_INVERSION, UNSHARE_BEFORE_TLBI } from './concurrency.ts';
 
 export const BUILTIN_VARIANTS: readonly Variant[] = [
   RFC_V1,
@@ -18,6 +19,9 @@ export const BUILTIN_VARIANTS: readonly Variant[] = [
   ...MUTANTS,
   SMMU_SHADOW_NO_HOOK_ON_DONATE,
   SMMU_SHADOW_V4_INIT_FLAG,
+  UNSHARE_BEFORE_TLBI,
+  SHARE_DMA_LOCK_INVERSION,
+  PIN_DROPS_LOCKS,
 ];
 
 export function builtinVariant(name: string): Variant | undefined {
@@ -35,4 +39,7 @@ export {
   SMMU_S2_SHADOW,
   SMMU_SHADOW_NO_HOOK_ON_DONATE,
   SMMU_SHADOW_V4_INIT_FLAG,
+  UNSHARE_BEFORE_TLBI,
+  SHARE_DMA_LOCK_INVERSION,
+  PIN_DROPS_LOCKS,
 };

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { check, replayPath } from '../../checker/index.ts';
 import { pkvmProperties, selectProperties } from '../../invariants/index.ts';
 import { DEFAULT_CONFIG, type PkvmConfig } from '../../model/config.ts';
-import { PkvmModel } from '../../model/system.ts';
+import { PackedPkvmModel, PkvmModel } from '../../model/system.ts';
 import { BUILTIN_VARIANTS, RFC_V1_FIXED } from '../../model/variants/index.ts';
 
 const variant = (name: string) => {
@@ -44,6 +44,17 @@ const CASES: Case[] = [
   { invariant: 'failure-atomicity', variant: 'share-dma-no-ref-rollback', config: {}, length: 2, message: /returned -EPERM but changed the state/ },
   { invariant: 'failure-atomicity', variant: 'unmap-no-range-check', config: { host: 'iommu' }, length: 2, message: /kvm_iommu_unmap_pages returned -EINVAL but changed the state/ },
   { invariant: 'lock-discipline', variant: 'share-dma-no-hyp-lock', config: {}, length: 1, message: /pkvm_pgd_lock/ },
+  { invariant: 'pinned-shared', variant: 'ack-unshare-no-pin-check', config: {}, length: 3, message: /pinned by the hypervisor but its host state is OWNED/ },
+  { invariant: 'pinned-shared', variant: 'pin-drops-locks', config: { cpus: 2 }, length: 7, message: /pinned by the hypervisor but its host state is OWNED/ },
+  { invariant: 'lock-order', variant: 'share-dma-lock-inversion', config: {}, length: 1, message: /takes host_mmu.lock while holding pkvm_pgd_lock/ },
+  { invariant: 'no-deadlock', variant: 'share-dma-lock-inversion', config: { cpus: 2 }, length: 3, message: /deadlock: CPU 0 waits for pkvm_pgd_lock, held by CPU 1; CPU 1 waits for host_mmu.lock, held by CPU 0/ },
+  {
+    invariant: 'dma-isolation',
+    variant: 'unshare-before-tlbi',
+    config: { cpus: 2, iotlb: true, ramPages: 1, mmioPages: 0, domains: 1 },
+    length: 11,
+    message: /cached in its IOTLB\) but is mapped by the hypervisor/,
+  },
 ];
 
 describe('every invariant fails on some variant, with a shortest trace that replays', () => {
@@ -55,8 +66,8 @@ describe('every invariant fails on some variant, with a shortest trace that repl
   for (const c of CASES) {
     it(`${c.invariant} on ${c.variant} ${JSON.stringify(c.config)}: ${c.length} step(s)`, () => {
       const config = { ...DEFAULT_CONFIG, ...c.config };
-      const model = new PkvmModel(config, variant(c.variant));
-      const props = selectProperties(config, [c.invariant]);
+      const model = new PackedPkvmModel(config, variant(c.variant));
+      const props = selectProperties(config, [c.invariant], variant(c.variant), (b: Uint8Array) => model.read(b));
       const r = check(model, props, { maxDepth: c.length + 1 });
       expect(r.status).toBe('violation');
       if (r.status !== 'violation') return;

@@ -1,0 +1,108 @@
+/**
+ * npm run bench:parallel: the sequential search (what --workers 1 runs) against the parallel one
+ * with 2 workers (--workers 2) on the same runs, one child process per measurement. Prints the
+ * states/s of each and the speedup, and checks that both found the same states and transitions.
+ * Measured, never asserted: timings belong here, not in tests. The machine should be otherwise
+ * idle (the parallel search needs the second core).
+ *
+ *   npm run bench:parallel                          every run, best of 3
+ *   npm run bench:parallel -- --only own --repeat 5
+ *   npm run bench:parallel -- --workers 3           another worker count
+ */
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { check, type CheckResult } from '../checker/index.ts';
+import { checkParallel } from '../checker/parallel.ts';
+import { pkvmFactory, pkvmSearch, type PkvmSearchArgs } from '../cli/worker-model.ts';
+import { DEFAULT_CONFIG, type PkvmConfig } from '../model/config.ts';
+import { toyFactory, toySearch, type ToySpec } from '../test/toys/factories.ts';
+
+interface Run {
+  readonly name: string;
+  readonly what: string;
+  /** workers 1: the sequential search; more: the parallel one. */
+  run(workers: number): Promise<CheckResult>;
+}
+
+function toy(name: string, what: string, spec: ToySpec): Run {
+  return {
+    name,
+    what,
+    async run(workers) {
+      if (workers > 1) return checkParallel(toyFactory(spec), { workers });
+      const { model, properties } = toySearch(spec);
+      return check(model, properties);
+    },
+  };
+}
+
+function pkvm(name: string, what: string, over: Partial<PkvmConfig>): Run {
+  const args: PkvmSearchArgs = { config: { ...DEFAULT_CONFIG, ...over }, variant: 'rfc-v1-fixed', engine: 'packed', reachables: true };
+  return {
+    name,
+    what,
+    async run(workers) {
+      // as `pkvm-check check --variant rfc-v1-fixed [bounds] --workers N` (every invariant)
+      if (workers > 1) return checkParallel(pkvmFactory(args), { workers });
+      const { model, properties } = (await pkvmSearch(args)) as { model: Parameters<typeof check>[0]; properties: Parameters<typeof check>[1] };
+      return check(model, properties);
+    },
+  };
+}
+
+const RUNS: Run[] = [
+  toy('own', 'checker only: the "Own" cross-check model, P=7, G=3 (823,543 states)', { toy: 'own', pages: 7, guests: 3 }),
+  pkvm('iommu', 'pkvm rfc-v1-fixed, host iommu, default bounds (few states, many transitions)', { host: 'iommu' }),
+  pkvm('ram3', 'pkvm rfc-v1-fixed, host driver, --ram-pages 3', { ramPages: 3 }),
+];
+
+const n = (x: number) => Math.round(x).toLocaleString('en-US');
+const args = process.argv.slice(2);
+const opt = (name: string) => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
+const child = opt('--child');
+
+if (child) {
+  const r = await RUNS.find((x) => x.name === child)!.run(Number(opt('--workers')));
+  process.stdout.write(JSON.stringify({ distinct: r.stats.distinctStates, transitions: r.stats.transitions, seconds: r.stats.seconds, maxRss: process.resourceUsage().maxRSS * 1024 }));
+} else {
+  const only = opt('--only');
+  const repeat = Number(opt('--repeat') ?? 3);
+  const workers = Number(opt('--workers') ?? 2);
+  interface Sample {
+    distinct: number;
+    transitions: number;
+    seconds: number;
+    maxRss: number;
+  }
+  const measure = (name: string, w: number): Sample => {
+    const p = spawnSync(process.execPath, ['bin/run-ts.js', 'bench/parallel.ts', '--child', name, '--workers', String(w)], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (p.status !== 0) throw new Error(`${name} with ${w} worker(s) failed (exit ${p.status})`);
+    return JSON.parse(p.stdout) as Sample;
+  };
+  console.log(`# pkvm-check parallel search: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, best of ${repeat}\n`);
+  console.log(`| run | distinct states | transitions | 1 worker: s | states/s | ${workers} workers: s | states/s | speedup |`);
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of RUNS.filter((x) => !only || x.name === only)) {
+    const best: Sample[] = [];
+    for (const w of [1, workers]) {
+      let b: Sample | null = null;
+      for (let i = 0; i < repeat; i++) {
+        const s = measure(r.name, w);
+        if (!b || s.seconds < b.seconds) b = s;
+      }
+      best.push(b!);
+    }
+    const [one, many] = best;
+    if (one.distinct !== many.distinct || one.transitions !== many.transitions)
+      throw new Error(`${r.name}: ${workers} workers found ${many.distinct} states and ${many.transitions} transitions, 1 found ${one.distinct} and ${one.transitions}`);
+    console.log(
+      `| ${r.what} | ${n(one.distinct)} | ${n(one.transitions)} | ${one.seconds.toFixed(2)} | ${n(one.distinct / one.seconds)} | ${many.seconds.toFixed(2)} | ${n(many.distinct / many.seconds)} | ${(one.seconds / many.seconds).toFixed(2)}x |`,
+    );
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * What the coordinator of the parallel search (parallel.ts) and its workers (parallel-worker.ts)
+ * tell each other. Messages go over MessagePorts and are read synchronously
+ * (receiveMessageOnPort); a shared Int32Array of signals, one per worker and one for the
+ * coordinator, is bumped and notified after every post, so that a thread with nothing to read
+ * sleeps in Atomics.wait instead of spinning.
+ *
+ * Keys: a state found in a level is known by the first transition that reaches it, (rank of the
+ * parent in the level being expanded, index of the action); an initial state by (0, its index).
+ * Ranks are the order in which sequential BFS finds the states of a level, so comparing keys
+ * compares positions in the sequential search.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { Finding } from './types.ts';
+
+/** Which module builds the model in each worker: `export` of `module` (a URL), called with `args` (JSON data). */
+export interface ModelFactory {
+  readonly module: string;
+  readonly export: string;
+  readonly args?: unknown;
+}
+
+/** What a factory returns (or resolves to): the model and the properties to check, in order. */
+export interface FactoryResult {
+  readonly model: unknown;
+  readonly properties: readonly unknown[];
+}
+
+export interface WorkerData {
+  readonly index: number;
+  readonly workers: number;
+  readonly factory: ModelFactory;
+  /** To and from the coordinator. */
+  readonly control: MessagePort;
+  /** peers[j]: the channel with worker j (null for this worker). */
+  readonly peers: readonly (MessagePort | null)[];
+  /** signals[i] for worker i, signals[workers] for the coordinator. */
+  readonly signals: Int32Array;
+  /**
+   * Stop-at-first runs, in the current round: [STEP] the smallest parent rank of a step violation
+   * of the expansion, [STATE] the smallest rank of a frontier state that violates a state property
+   * (or STOP_NONE).
+   */
+  readonly stop: Int32Array;
+  /** Per worker: PROGRESS_FIELDS numbers the coordinator reads for its progress lines. */
+  readonly progress: Float64Array;
+  readonly symmetry: boolean;
+  readonly stopAtFirst: boolean;
+  /** Epoch milliseconds, or null. */
+  readonly deadline: number | null;
+}
+
+export const STOP_NONE = 0x7fffffff;
+export const STOP_STEP = 0;
+export const STOP_STATE = 1;
+/** Per worker: transitions so far, states found in the current level, states expanded in the current level. */
+export const PROGRESS_FIELDS = 3;
+
+/** A finding with the transition it belongs to: a step's (parent, action), or the key of a frontier state (index: its position in the worker's frontier). */
+export interface Candidate {
+  readonly prop: number;
+  readonly finding: Finding;
+  readonly p: number;
+  readonly a: number;
+  readonly index?: number;
+}
+
+export interface ReachCandidate {
+  readonly prop: number;
+  readonly p: number;
+  readonly a: number;
+  readonly index: number;
+}
+
+export type ToWorker =
+  /** Find the initial states this worker owns. */
+  | { readonly type: 'init' }
+  /**
+   * Keep the first `ranks.length` of the new states (in key order) with these ranks: the frontier,
+   * `size` states in the whole level. Check the state and reachable properties on them, and
+   * expand them if `expand`. `seen` and `reached`: violations (property NUL key) and reachable
+   * properties the search has recorded since the last message.
+   */
+  | {
+      readonly type: 'round';
+      readonly ranks: Uint32Array;
+      readonly size: number;
+      readonly expand: boolean;
+      readonly seen: readonly string[];
+      readonly reached: readonly string[];
+    }
+  | { readonly type: 'stop' };
+
+export type FromWorker =
+  | { readonly type: 'ready'; readonly properties: readonly { readonly name: string; readonly kind: 'state' | 'step' | 'reachable' }[] }
+  | {
+      readonly type: 'done';
+      /** The new states of the level owned by this worker, sorted by key. */
+      readonly keyP: Uint32Array;
+      readonly keyA: Uint32Array;
+      /** Number of actions of each frontier state, in frontier order (0 if not expanded; empty if the round does not expand). */
+      readonly actions: Uint32Array;
+      readonly expanded: number;
+      readonly transitions: number;
+      /** Step findings of the expansion. */
+      readonly steps: readonly Candidate[];
+      /** State findings and reachable properties of the frontier. */
+      readonly states: readonly Candidate[];
+      readonly reach: readonly ReachCandidate[];
+      readonly timedOut: boolean;
+      readonly visitedBytes: number;
+      readonly visited: number;
+    };
+
+/** A batch of routed successors: `words` 32-bit words of records [hi, lo, parent rank, action, length, bytes padded to 4]. */
+export interface Batch {
+  readonly buf: ArrayBuffer;
+  readonly words: number;
+  readonly last: boolean;
+}
+
+export const RECORD_HEADER_WORDS = 5;

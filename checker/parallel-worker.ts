@@ -1,0 +1,436 @@
+/**
+ * A worker of the parallel search (parallel.ts): it builds the model from the factory, owns one
+ * shard of the visited set (the fingerprints with hi % workers = its index) and the frontier
+ * states in it, and runs rounds on the coordinator's orders. In a round it
+ *
+ * 1. takes the ranks of the states it found in the last round (the frontier), decodes each once,
+ *    in rank order, checks the state and reachable properties on it, and expands it: checks the
+ *    step properties, and routes every successor that is not a self-loop to the owner of its
+ *    fingerprint (itself, or a peer, in transferred batches);
+ * 2. keeps, for every fingerprint new to its shard in this level, the smallest key (parent rank,
+ *    action index) that reaches it, i.e. the transition by which sequential BFS finds it;
+ * 3. sorts its new states by key and sends the keys and the findings to the coordinator, which
+ *    ranks the states of the whole level.
+ *
+ * (A state is thus checked one round after it is found: when it is decoded anyway.)
+ *
+ * The thread is synchronous: it reads its ports with receiveMessageOnPort and sleeps in
+ * Atomics.wait when it has nothing to read.
+ */
+import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { fingerprint } from './fingerprint.ts';
+import { Arena, OLD, ShardTable, sortByKey, U32Vec } from './parallel-shard.ts';
+import {
+  PROGRESS_FIELDS,
+  RECORD_HEADER_WORDS,
+  STOP_NONE,
+  STOP_STATE,
+  STOP_STEP,
+  type Batch,
+  type Candidate,
+  type FactoryResult,
+  type FromWorker,
+  type ReachCandidate,
+  type ToWorker,
+  type WorkerData,
+} from './parallel-protocol.ts';
+import type { Finding, Model, Property, ReachableProperty, StateProperty, StepProperty } from './types.ts';
+
+type S = unknown;
+type A = unknown;
+type O = unknown;
+
+/** Successors bound for one peer, in a buffer that is transferred when full. */
+class Outbox {
+  private u32!: Uint32Array;
+  private u8!: Uint8Array;
+  private pos = 0;
+  constructor(
+    private readonly port: MessagePort,
+    private readonly signals: Int32Array,
+    private readonly peer: number,
+  ) {
+    this.reset(1 << 14);
+  }
+  private reset(words: number): void {
+    const buf = new ArrayBuffer(words * 4);
+    this.u32 = new Uint32Array(buf);
+    this.u8 = new Uint8Array(buf);
+    this.pos = 0;
+  }
+  append(hi: number, lo: number, p: number, a: number, bytes: Uint8Array): void {
+    const len = bytes.length;
+    const words = RECORD_HEADER_WORDS + ((len + 3) >>> 2);
+    if (this.pos + words > this.u32.length) {
+      this.flush(false);
+      if (words > this.u32.length) this.reset(words * 4);
+    }
+    const u = this.u32;
+    const at = this.pos;
+    u[at] = hi;
+    u[at + 1] = lo;
+    u[at + 2] = p;
+    u[at + 3] = a;
+    u[at + 4] = len;
+    const u8 = this.u8;
+    const o = (at + RECORD_HEADER_WORDS) * 4;
+    if (len <= 64) for (let k = 0; k < len; k++) u8[o + k] = bytes[k];
+    else u8.set(bytes, o);
+    this.pos = at + words;
+  }
+  flush(last: boolean): void {
+    const batch: Batch = { buf: this.u32.buffer as ArrayBuffer, words: this.pos, last };
+    this.port.postMessage(batch, [batch.buf]);
+    Atomics.add(this.signals, this.peer, 1);
+    Atomics.notify(this.signals, this.peer);
+    this.reset(1 << 14);
+  }
+}
+
+const data = workerData as WorkerData;
+const me = data.index;
+const N = data.workers;
+const signals = data.signals;
+const stop = data.stop;
+const progress = data.progress;
+const stopAtFirst = data.stopAtFirst;
+const deadline = data.deadline ?? Infinity;
+
+const factoryModule = (await import(data.factory.module)) as Record<string, unknown>;
+const make = factoryModule[data.factory.export];
+if (typeof make !== 'function') throw new Error(`the model factory ${data.factory.module} has no function export '${data.factory.export}'`);
+const built = (await (make as (args: unknown) => FactoryResult | Promise<FactoryResult>)(data.factory.args)) as FactoryResult;
+const model = built.model as Model<S, A, O>;
+const properties = built.properties as readonly Property<S, A, O>[];
+if (typeof model.decode !== 'function') throw new Error('the parallel search needs a model that can decode its encodings (decode)');
+if (data.symmetry && !model.canonicalize) throw new Error('symmetry reduction needs a model with a canonical form (canonicalize)');
+const decode = model.decode.bind(model);
+const canon = data.symmetry ? model.canonicalize!.bind(model) : null;
+const keyOf = (s: S): Uint8Array => (canon ? canon(model.encode(s)) : model.encode(s));
+
+const indexed = properties.map((p, index) => ({ p, index }));
+const stepProps = indexed.filter((x): x is { p: StepProperty<S, A, O>; index: number } => x.p.kind === 'step');
+const stateProps = indexed.filter((x): x is { p: StateProperty<S>; index: number } => x.p.kind === 'state');
+let pendingReach = indexed.filter((x): x is { p: ReachableProperty<S>; index: number } => x.p.kind === 'reachable');
+/** Violations (property NUL key) the search has recorded: not worth reporting again. */
+const seen = new Set<string>();
+
+const control = data.control;
+const peers = data.peers;
+const outboxes = peers.map((port, j) => (port && j !== me ? new Outbox(port, signals, j) : null));
+
+const table = new ShardTable(1 << 18);
+/** Fingerprints are computed into fpU and read as signed integers from fpI (no heap numbers). */
+const fpU = new Uint32Array(2);
+const fpI = new Int32Array(fpU.buffer);
+/** The shard of a fingerprint: its high half, unsigned, modulo the number of workers. */
+const ownerOf = (hi: number): number => (N === 1 ? 0 : (hi >>> 0) % N);
+/** Bits of the routing worker in the table's values (see insert). */
+const SHIFT = N <= 1 ? 0 : 32 - Math.clz32(N - 1);
+const MASK = (1 << SHIFT) - 1;
+const maxLevelStates = 2 ** (31 - SHIFT) - 1;
+
+// the states new in this round: fingerprints [hi, lo], keys [parent rank, action], encodings [start, length]
+let newFps = new U32Vec();
+let newKeys = new U32Vec();
+let newSpans = new U32Vec();
+let newBytes = new Arena();
+let newCount = 0;
+/** Their order by key, and their keys in that order, once the round is routed. */
+let sortedOrder: Uint32Array = new Uint32Array(0);
+let sortedP: Uint32Array = new Uint32Array(0);
+let sortedA: Uint32Array = new Uint32Array(0);
+
+// the frontier: the states of the level being expanded that this worker owns, in rank order, with their keys
+let frontBytes = new Arena();
+let frontSpans: Uint32Array = new Uint32Array(0);
+let frontOrder: Uint32Array = new Uint32Array(0);
+let frontRanks: Uint32Array = new Uint32Array(0);
+let frontP: Uint32Array = new Uint32Array(0);
+let frontA: Uint32Array = new Uint32Array(0);
+
+let roundTransitions = 0;
+let lastsReceived = 0;
+const progressAt = me * PROGRESS_FIELDS;
+
+/**
+ * A successor (or initial state) owned by this worker, routed by worker `from` (this one or a
+ * peer): new to the shard, it is stored; new in this level already, its key becomes the smaller
+ * of the two.
+ *
+ * The table keeps, for a state new in this level, its index and the worker that routed its
+ * current key (in the low SHIFT bits). Each worker routes keys in increasing order, so a key from
+ * the same worker as the stored one is never smaller: only keys from another worker are compared.
+ */
+function insert(hi: number, lo: number, p: number, a: number, from: number, src: Uint8Array, off: number, len: number): void {
+  const at = table.probe(hi, lo);
+  if (at < 0) {
+    if (newCount >= maxLevelStates) throw new Error(`parallel search: more than ${maxLevelStates} new states in one level of one shard`);
+    table.put(at, hi, lo, (newCount << SHIFT) | from);
+    newFps.push2(hi, lo);
+    newKeys.push2(p, a);
+    newSpans.push2(newBytes.append(src, off, len), len);
+    newCount++;
+    return;
+  }
+  const t = table.t;
+  const v = t[at + 2];
+  if (v === OLD || (v & MASK) === from) return;
+  const j = v >>> SHIFT;
+  const k = newKeys.data;
+  const kp = k[2 * j];
+  if (p < kp || (p === kp && a < k[2 * j + 1])) {
+    k[2 * j] = p;
+    k[2 * j + 1] = a;
+    t[at + 2] = (j << SHIFT) | from;
+  }
+}
+
+function receiveBatch(batch: Batch, from: number): void {
+  const u32 = new Uint32Array(batch.buf);
+  const i32 = new Int32Array(batch.buf);
+  const u8 = new Uint8Array(batch.buf);
+  const end = batch.words;
+  let i = 0;
+  while (i < end) {
+    const len = u32[i + 4];
+    insert(i32[i], i32[i + 1], u32[i + 2], u32[i + 3], from, u8, (i + RECORD_HEADER_WORDS) * 4, len);
+    i += RECORD_HEADER_WORDS + ((len + 3) >>> 2);
+  }
+  if (batch.last) lastsReceived++;
+}
+
+function drainPeers(): void {
+  for (let j = 0; j < N; j++) {
+    const port = peers[j];
+    if (!port || j === me) continue;
+    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) receiveBatch(m.message as Batch, j);
+  }
+}
+
+function receiveControl(): ToWorker {
+  for (;;) {
+    const v = Atomics.load(signals, me);
+    const m = receiveMessageOnPort(control);
+    if (m) return m.message as ToWorker;
+    Atomics.wait(signals, me, v);
+  }
+}
+
+function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
+  control.postMessage(msg, transfer);
+  Atomics.add(signals, N, 1);
+  Atomics.notify(signals, N);
+}
+
+function lower(slot: number, rank: number): void {
+  for (;;) {
+    const cur = Atomics.load(stop, slot);
+    if (rank >= cur || Atomics.compareExchange(stop, slot, cur, rank) === cur) return;
+  }
+}
+
+function startRound(): void {
+  newFps = new U32Vec();
+  newKeys = new U32Vec();
+  newSpans = new U32Vec();
+  newBytes = new Arena();
+  newCount = 0;
+  roundTransitions = 0;
+  lastsReceived = 0;
+  progress[progressAt] = 0;
+  progress[progressAt + 1] = 0;
+  progress[progressAt + 2] = 0;
+}
+
+/** The last round's new states become the frontier: the first ranks.length of them in key order (the others were cut). */
+function commit(ranks: Uint32Array): void {
+  const f = newFps.data;
+  const t = table.t;
+  for (let j = 0; j < newCount; j++) t[table.probe(f[2 * j] | 0, f[2 * j + 1] | 0) + 2] = OLD;
+  frontBytes = newBytes;
+  frontSpans = newSpans.data;
+  frontOrder = sortedOrder.subarray(0, ranks.length);
+  frontRanks = ranks;
+  frontP = sortedP;
+  frontA = sortedA;
+}
+
+function initRound(): void {
+  const inits = model.initialStates();
+  for (let i = 0; i < inits.length; i++) {
+    const b = keyOf(inits[i]);
+    fingerprint(b, fpU);
+    if (ownerOf(fpI[0]) === me) insert(fpI[0], fpI[1], 0, i, me, b, 0, b.length);
+  }
+}
+
+interface RoundResult {
+  readonly actions: Uint32Array;
+  readonly expanded: number;
+  readonly steps: Candidate[];
+  readonly states: Candidate[];
+  readonly reach: ReachCandidate[];
+  readonly timedOut: boolean;
+}
+
+/**
+ * Checks the state and reachable properties on the frontier and, if `expand`, expands it. In
+ * stop-at-first runs, a state is not checked past the first frontier state found violating, and
+ * not expanded past the first step violation, nor at all once a frontier state violates (the
+ * search then stops in the frontier's level).
+ */
+function frontierRound(expand: boolean): RoundResult {
+  const n = frontOrder.length;
+  const actionCounts = new Uint32Array(expand ? n : 0);
+  const steps: Candidate[] = [];
+  const states: Candidate[] = [];
+  const reach: ReachCandidate[] = [];
+  const stepSeen = new Set<string>();
+  const stateSeen = new Set<string>();
+  let wantReach = pendingReach;
+  let firstP = -1;
+  let firstA = -1;
+  let timedOut = false;
+  let expanded = 0;
+  for (let i = 0; i < n; i++) {
+    const rank = frontRanks[i];
+    const judge = (stateProps.length > 0 || wantReach.length > 0) && !(stopAtFirst && rank > Atomics.load(stop, STOP_STATE));
+    const grow = expand && !timedOut && !(stopAtFirst && (rank > Atomics.load(stop, STOP_STEP) || Atomics.load(stop, STOP_STATE) !== STOP_NONE));
+    // what a state does not need, no later state needs (ranks grow, the stop ranks only fall)
+    if (!judge && !grow) break;
+    const j = frontOrder[i];
+    const start = frontSpans[2 * j];
+    const state = decode(frontBytes.bytes.subarray(start, start + frontSpans[2 * j + 1]));
+    if (judge) {
+      let violated = false;
+      for (const { p, index } of stateProps) {
+        const f = p.check(state);
+        if (!f) continue;
+        if (!stopAtFirst) {
+          const k = `${p.name}\u0000${f.key ?? ''}`;
+          if (seen.has(k) || stateSeen.has(k)) continue;
+          stateSeen.add(k);
+        }
+        states.push({ prop: index, finding: { ...f }, p: frontP[i], a: frontA[i], index: i });
+        violated = true;
+      }
+      if (violated && stopAtFirst) lower(STOP_STATE, rank);
+      if (wantReach.length > 0) {
+        let hit = false;
+        for (const r of wantReach)
+          if (r.p.holds(state)) {
+            reach.push({ prop: r.index, p: frontP[i], a: frontA[i], index: i });
+            hit = true;
+          }
+        if (hit) wantReach = wantReach.filter((r) => !reach.some((x) => x.prop === r.index));
+      }
+    }
+    if (!grow || (stopAtFirst && Atomics.load(stop, STOP_STATE) !== STOP_NONE)) continue;
+    const actions = model.actions(state);
+    actionCounts[i] = actions.length;
+    for (let ai = 0; ai < actions.length; ai++) {
+      const action = actions[ai];
+      const { state: succ, outcome } = model.step(state, action);
+      roundTransitions++;
+      for (const { p, index } of stepProps) {
+        const f: Finding | null = p.check(state, action, outcome, succ);
+        if (!f) continue;
+        if (stopAtFirst) {
+          if (firstP >= 0 && (firstP !== rank || firstA !== ai)) continue;
+          firstP = rank;
+          firstA = ai;
+          lower(STOP_STEP, rank);
+        } else {
+          const k = `${p.name}\u0000${f.key ?? ''}`;
+          if (seen.has(k) || stepSeen.has(k)) continue;
+          stepSeen.add(k);
+        }
+        steps.push({ prop: index, finding: { ...f }, p: rank, a: ai });
+      }
+      if (succ !== state) {
+        const b = keyOf(succ);
+        fingerprint(b, fpU);
+        const hi = fpI[0];
+        const lo = fpI[1];
+        const owner = ownerOf(hi);
+        if (owner === me) insert(hi, lo, rank, ai, me, b, 0, b.length);
+        else outboxes[owner]!.append(hi, lo, rank, ai, b);
+      }
+    }
+    expanded++;
+    progress[progressAt] = roundTransitions;
+    progress[progressAt + 1] = newCount;
+    progress[progressAt + 2] = expanded;
+    if ((expanded & 63) === 0) drainPeers();
+    if ((expanded & 255) === 0 && Date.now() >= deadline) timedOut = true;
+  }
+  return { actions: actionCounts, expanded, steps, states, reach, timedOut };
+}
+
+/** Tells the peers this worker has routed everything, then takes in theirs until each has said so. */
+function finishRouting(): void {
+  for (const o of outboxes) o?.flush(true);
+  for (;;) {
+    const v = Atomics.load(signals, me);
+    drainPeers();
+    if (lastsReceived >= N - 1) return;
+    Atomics.wait(signals, me, v);
+  }
+}
+
+/** Sorts the round's new states by key and reports to the coordinator. */
+function finishRound(size: number, r: RoundResult): void {
+  const n = newCount;
+  const keys = newKeys.data;
+  sortedOrder = sortByKey(keys, n, size);
+  sortedP = new Uint32Array(n);
+  sortedA = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    sortedP[i] = keys[2 * sortedOrder[i]];
+    sortedA[i] = keys[2 * sortedOrder[i] + 1];
+  }
+  const keyP = sortedP.slice();
+  const keyA = sortedA.slice();
+  send(
+    {
+      type: 'done',
+      keyP,
+      keyA,
+      actions: r.actions,
+      expanded: r.expanded,
+      transitions: roundTransitions,
+      steps: r.steps,
+      states: r.states,
+      reach: r.reach,
+      timedOut: r.timedOut,
+      visitedBytes: table.bytes,
+      visited: table.size,
+    },
+    [keyP.buffer, keyA.buffer, r.actions.buffer as ArrayBuffer],
+  );
+}
+
+send({ type: 'ready', properties: properties.map((p) => ({ name: p.name, kind: p.kind })) });
+
+const NO_ROUND: RoundResult = { actions: new Uint32Array(0), expanded: 0, steps: [], states: [], reach: [], timedOut: false };
+for (;;) {
+  const msg = receiveControl();
+  if (msg.type === 'stop') break;
+  if (msg.type === 'init') {
+    startRound();
+    initRound();
+    finishRouting();
+    finishRound(1, NO_ROUND);
+  } else {
+    for (const k of msg.seen) seen.add(k);
+    if (msg.reached.length) pendingReach = pendingReach.filter((r) => !msg.reached.includes(r.p.name));
+    commit(msg.ranks);
+    startRound();
+    const r = frontierRound(msg.expand);
+    finishRouting();
+    finishRound(msg.size, r);
+  }
+}
+control.close();
+for (const p of peers) p?.close();

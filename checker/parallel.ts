@@ -1,0 +1,500 @@
+/**
+ * Parallel breadth-first search on worker threads, with the results of the sequential search
+ * (bfs.ts): the same distinct states, levels and, for runs that no bound cuts or only the depth
+ * bound cuts, the same transitions; the same state ids, parent links, violations and traces,
+ * whatever the number of workers.
+ *
+ * Deterministic by construction: the search is level-synchronous. The visited set is sharded by
+ * fingerprint (shard = fp.hi % workers), one shard per worker (parallel-worker.ts), which also
+ * holds the frontier states of its shard. Sequential BFS expands a level in rank order and finds a
+ * new state by the first (parent rank, action index) that reaches it; each worker expands its
+ * frontier states in rank order, routes every successor to the owner of its fingerprint, and the
+ * owner keeps the smallest such key of each state new to its shard. The coordinator (this thread)
+ * merges the workers' sorted keys, which ranks the new states in the order sequential BFS finds
+ * them, and records their parent links in that order. A violation is known by its key too (a
+ * step: its transition; a state property: the key of the state), so the first violation of a
+ * level is the one with the smallest key, as in the sequential search.
+ *
+ * Workers build the model themselves: the caller names a factory (a module URL, an export, and
+ * JSON arguments) that each worker imports and calls. Workers load TypeScript sources through a
+ * loader module (tsx's ESM API by default) that they import and register before anything else.
+ *
+ * This thread blocks while the workers run (Atomics.wait, messages read with
+ * receiveMessageOnPort), so checkParallel is synchronous, like check. The workers are started by
+ * a small supervisor thread whose event loop stays free to see a worker fail, and which reports
+ * it to this thread.
+ *
+ * Bounds: the depth bound behaves as in bfs.ts. A state bound stops within the level at the same
+ * state as the sequential search (same states, violations, traces and transitions), but the
+ * workers will have expanded the whole level to find it. A time bound stops each worker after the
+ * state it is expanding when time runs out, so the states of the last level come from a part of
+ * the level that is not the sequential search's prefix (as with the sequential search, a time-cut
+ * run is not reproducible). Bitstate, checkpoints and resuming are left to the sequential search;
+ * symmetry reduction is supported.
+ */
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { collisionProbability } from './fingerprint.ts';
+import { ParentLinks } from './parents.ts';
+import { PROGRESS_FIELDS, STOP_NONE, STOP_STATE, STOP_STEP, type Candidate, type FromWorker, type ModelFactory, type ReachCandidate, type ToWorker, type WorkerData } from './parallel-protocol.ts';
+import type { Bound, CheckOptions, CheckResult, Example, Stats, Violation } from './types.ts';
+
+export type { ModelFactory, FactoryResult } from './parallel-protocol.ts';
+
+export interface ParallelOptions extends CheckOptions {
+  /** Worker threads (1 or more), one shard of the visited set each. */
+  readonly workers: number;
+  /**
+   * A module the workers import first, calling its `register()` if it exports one: by default
+   * tsx's ESM API, so that workers load TypeScript sources; null for none (compiled JavaScript).
+   */
+  readonly loader?: string | null;
+}
+
+type Done = Extract<FromWorker, { type: 'done' }>;
+type DoneList = Done[];
+
+/** The worker bootstrap (evaluated as a script): register the loader, then import the worker module. */
+const BOOT = `
+const { workerData } = require('node:worker_threads');
+(async () => {
+  const { loader, entry } = workerData.boot;
+  if (loader) {
+    const m = await import(loader);
+    if (typeof m.register === 'function') m.register();
+  }
+  await import(entry);
+})();
+`;
+
+/** The supervisor (evaluated as a script): starts the workers and reports their failures and exits. */
+const SUPERVISOR = `
+const { workerData, Worker } = require('node:worker_threads');
+const { boot, workers, report, signals, slot } = workerData;
+const tell = (m) => {
+  report.postMessage(m);
+  Atomics.add(signals, slot, 1);
+  Atomics.notify(signals, slot);
+};
+workers.forEach((w, i) => {
+  const t = new Worker(boot, { eval: true, workerData: w.data, transferList: w.transfer });
+  t.on('error', (e) => tell({ type: 'error', worker: i, message: e && e.message ? e.message : String(e), stack: e && e.stack ? String(e.stack) : '' }));
+  t.on('exit', (code) => tell({ type: 'exit', worker: i, code }));
+});
+`;
+
+type SupervisorReport = { type: 'error'; worker: number; message: string; stack: string } | { type: 'exit'; worker: number; code: number };
+
+function defaultLoader(): string | null {
+  try {
+    return import.meta.resolve('tsx/esm/api');
+  } catch {
+    return null;
+  }
+}
+
+/** Keys (parent rank, action index) in the order of the sequential search. */
+function before(p1: number, a1: number, p2: number, a2: number): boolean {
+  return p1 < p2 || (p1 === p2 && a1 < a2);
+}
+
+export function checkParallel(factory: ModelFactory, options: ParallelOptions): CheckResult {
+  const N = options.workers;
+  if (!Number.isInteger(N) || N < 1) throw new Error(`the number of workers must be a positive integer (got ${N})`);
+  if (options.bitstateBytes !== undefined) throw new Error('the parallel search has no bitstate mode (use the sequential search)');
+  if (options.checkpoint || options.resume) throw new Error('the parallel search has no checkpoints (use the sequential search)');
+  const stopAtFirst = options.stopAtFirstViolation ?? true;
+  const maxDepth = options.maxDepth ?? Infinity;
+  const maxStates = options.maxStates ?? Infinity;
+  const progressEvery = options.progressIntervalMs ?? 2000;
+  const start = Date.now();
+  const deadline = options.timeLimitSeconds !== undefined ? start + options.timeLimitSeconds * 1000 : null;
+
+  // shared memory: signals (one per worker, one for this thread), the stop rank, progress counters
+  const signals = new Int32Array(new SharedArrayBuffer(4 * (N + 1)));
+  const stop = new Int32Array(new SharedArrayBuffer(8));
+  stop.fill(STOP_NONE);
+  const progress = new Float64Array(new SharedArrayBuffer(8 * PROGRESS_FIELDS * N));
+
+  // channels: this thread <-> each worker, each worker <-> each other, supervisor -> this thread
+  const controls: MessagePort[] = [];
+  const workerPorts: { control: MessagePort; peers: (MessagePort | null)[] }[] = [];
+  for (let i = 0; i < N; i++) {
+    const { port1, port2 } = new MessageChannel();
+    controls.push(port1);
+    workerPorts.push({ control: port2, peers: new Array<MessagePort | null>(N).fill(null) });
+  }
+  for (let i = 0; i < N; i++)
+    for (let j = i + 1; j < N; j++) {
+      const { port1, port2 } = new MessageChannel();
+      workerPorts[i].peers[j] = port1;
+      workerPorts[j].peers[i] = port2;
+    }
+  const reportChannel = new MessageChannel();
+  const report = reportChannel.port1;
+
+  const boot = { loader: options.loader === undefined ? defaultLoader() : options.loader, entry: new URL('./parallel-worker.ts', import.meta.url).href };
+  const workers = workerPorts.map((ports, index) => {
+    const data: WorkerData & { boot: typeof boot } = {
+      index,
+      workers: N,
+      factory,
+      control: ports.control,
+      peers: ports.peers,
+      signals,
+      stop,
+      progress,
+      symmetry: !!options.symmetry,
+      stopAtFirst,
+      deadline,
+      boot,
+    };
+    return { data, transfer: [ports.control, ...ports.peers.filter((p): p is MessagePort => p !== null)] };
+  });
+  const supervisor = new Worker(SUPERVISOR, {
+    eval: true,
+    workerData: { boot: BOOT, workers, report: reportChannel.port2, signals, slot: N },
+    transferList: [reportChannel.port2, ...workers.flatMap((w) => w.transfer)],
+  });
+  supervisor.unref();
+
+  let readyAt = 0;
+  // eslint-disable-next-line
+  const await_fs = () => (globalThis as any).process.getBuiltinModule('fs');
+  // search state
+  const parents = new ParentLinks();
+  const violations: Violation[] = [];
+  const seen = new Set<string>();
+  const examples: Example[] = [];
+  let propertyInfo: readonly { name: string; kind: 'state' | 'step' | 'reachable' }[] = [];
+  let pendingReach = new Set<string>();
+  const levels: number[] = [];
+  let transitions = 0;
+  let cutBy: Bound | null = null;
+  let stopped = false;
+  let queued = 0;
+  let peakMemory = process.memoryUsage.rss();
+  let lastProgress = start;
+  let visitedBytes = 0;
+  /** States of the round being run (for progress lines). */
+  let frontSize = 0;
+  let newlySeen: string[] = [];
+  let newlyReached: string[] = [];
+
+  const post = (i: number, msg: ToWorker, transfer: ArrayBuffer[] = []) => {
+    controls[i].postMessage(msg, transfer);
+    Atomics.add(signals, i, 1);
+    Atomics.notify(signals, i);
+  };
+
+  const checkSupervisor = () => {
+    for (let m = receiveMessageOnPort(report); m; m = receiveMessageOnPort(report)) {
+      const r = m.message as SupervisorReport;
+      if (r.type === 'error') {
+        const e = new Error(`parallel search: worker ${r.worker} failed: ${r.message}`);
+        if (r.stack) e.stack = `${e.message}\n-- in the worker: ${r.stack}`;
+        throw e;
+      }
+      throw new Error(`parallel search: worker ${r.worker} exited (code ${r.code}) before the search ended`);
+    }
+  };
+
+  const reportProgress = (now: number) => {
+    lastProgress = now;
+    peakMemory = Math.max(peakMemory, process.memoryUsage.rss());
+    if (!options.onProgress) return;
+    let roundTransitions = 0;
+    let found = 0;
+    let expanded = 0;
+    for (let i = 0; i < N; i++) {
+      roundTransitions += progress[i * PROGRESS_FIELDS];
+      found += progress[i * PROGRESS_FIELDS + 1];
+      expanded += progress[i * PROGRESS_FIELDS + 2];
+    }
+    const seconds = (now - start) / 1000;
+    const distinct = parents.size + found;
+    options.onProgress({
+      depth: levels.length,
+      distinctStates: distinct,
+      transitions: transitions + roundTransitions,
+      queued: Math.max(0, frontSize - expanded) + found,
+      seconds,
+      statesPerSecond: distinct / Math.max(seconds, 1e-9),
+    });
+  };
+
+  /** One message from every worker, of the given type. */
+  const gather = <T extends FromWorker['type']>(type: T): Extract<FromWorker, { type: T }>[] => {
+    const got: (FromWorker | undefined)[] = new Array(N).fill(undefined);
+    let missing = N;
+    for (;;) {
+      const v = Atomics.load(signals, N);
+      checkSupervisor();
+      for (let i = 0; i < N; i++) {
+        if (got[i]) continue;
+        const m = receiveMessageOnPort(controls[i]);
+        if (!m) continue;
+        const msg = m.message as FromWorker;
+        if (msg.type !== type) throw new Error(`parallel search: worker ${i} sent '${msg.type}', expected '${type}'`);
+        got[i] = msg;
+        missing--;
+      }
+      if (missing === 0) return got as Extract<FromWorker, { type: T }>[];
+      const now = Date.now();
+      if (now - lastProgress >= progressEvery) reportProgress(now);
+      Atomics.wait(signals, N, v, Math.max(1, progressEvery - (Date.now() - lastProgress)));
+    }
+  };
+
+  const record = (v: Violation): void => {
+    const k = `${v.property}\u0000${v.finding.key ?? ''}`;
+    if (seen.has(k)) return;
+    seen.add(k);
+    newlySeen.push(k);
+    violations.push(v);
+    if (stopAtFirst) stopped = true;
+  };
+
+  /**
+   * A level whose states are ranked (and have parent links) but not checked yet: a state is
+   * checked when it is expanded, one round after it is found, so the level's violations (and
+   * where the search stops in it) are settled then.
+   */
+  interface Level {
+    readonly initial: boolean;
+    /** Id of its first state. */
+    readonly base: number;
+    /** States kept, and their keys in rank order. */
+    readonly kept: number;
+    readonly keyP: Uint32Array;
+    readonly keyA: Uint32Array;
+    /** Per worker: the ranks of its kept states (its part of the next frontier). */
+    readonly ranks: Uint32Array[];
+    /** Whether it was counted in `levels` (a level of no states is not, but the initial one is). */
+    readonly counted: boolean;
+    /** Step findings of the transitions that found it. */
+    readonly steps: { c: Candidate; w: number }[];
+    /** Where the search stops in it, if it is known to: the state bound's state or the first step violation. */
+    readonly cutP: number;
+    readonly cutA: number;
+    readonly cutByStates: boolean;
+    /** The expansion that found it: its frontier, the action counts, how many it expanded, the transitions before it. */
+    readonly parent: Level | null;
+    readonly actions: Uint32Array[];
+    readonly expanded: number;
+    readonly transitionsBefore: number;
+    readonly timedOut: boolean;
+  }
+
+  /** Ranks a round's new states (the merge of the workers' sorted keys), up to where the sequential search would stop for the state bound or the first step violation, and records their parent links. */
+  const rankLevel = (dones: DoneList, parent: Level | null): Level => {
+    const base = parents.size;
+    const prevBase = parent ? parent.base : 0;
+    let vp = Infinity;
+    let va = Infinity;
+    if (stopAtFirst)
+      for (const d of dones)
+        for (const c of d.steps)
+          if (before(c.p, c.a, vp, va)) {
+            vp = c.p;
+            va = c.a;
+          }
+    const total = dones.reduce((s, d) => s + d.keyP.length, 0);
+    const limit = base + total >= maxStates ? Math.max(1, maxStates - base) : Infinity;
+    const ranks = dones.map((d) => new Uint32Array(d.keyP.length));
+    const keyP = new Uint32Array(Math.min(total, limit));
+    const keyA = new Uint32Array(Math.min(total, limit));
+    const heads = new Array<number>(N).fill(0);
+    let kept = 0;
+    while (kept < limit) {
+      let w = -1;
+      for (let i = 0; i < N; i++) {
+        const h = heads[i];
+        if (h < dones[i].keyP.length && (w < 0 || before(dones[i].keyP[h], dones[i].keyA[h], dones[w].keyP[heads[w]], dones[w].keyA[heads[w]]))) w = i;
+      }
+      if (w < 0) break;
+      const p = dones[w].keyP[heads[w]];
+      const a = dones[w].keyA[heads[w]];
+      if (before(vp, va, p, a)) break;
+      ranks[w][heads[w]++] = kept;
+      keyP[kept] = p;
+      keyA[kept] = a;
+      kept++;
+      parents.add(parent ? prevBase + p : -1, a);
+    }
+    let cutP = Infinity;
+    let cutA = Infinity;
+    const cutByStates = kept === limit;
+    if (cutByStates) {
+      cutP = keyP[kept - 1];
+      cutA = keyA[kept - 1];
+    } else if (vp !== Infinity) {
+      cutP = vp;
+      cutA = va;
+    }
+    const steps: { c: Candidate; w: number }[] = [];
+    dones.forEach((d, w) => {
+      for (const c of d.steps) if (!before(cutP, cutA, c.p, c.a)) steps.push({ c, w });
+    });
+    const counted = !parent || kept > 0;
+    if (counted) levels.push(kept);
+    const transitionsBefore = transitions;
+    transitions += dones.reduce((s, d) => s + d.transitions, 0);
+    visitedBytes = dones.reduce((s, d) => s + d.visitedBytes, 0);
+    return {
+      initial: !parent,
+      base,
+      kept,
+      keyP: keyP.subarray(0, kept),
+      keyA: keyA.subarray(0, kept),
+      ranks: ranks.map((r, w) => r.subarray(0, heads[w])),
+      counted,
+      steps,
+      cutP,
+      cutA,
+      cutByStates,
+      parent,
+      actions: dones.map((d) => d.actions),
+      expanded: dones.reduce((s, d) => s + d.expanded, 0),
+      transitionsBefore,
+      timedOut: dones.some((d) => d.timedOut),
+    };
+  };
+
+  /**
+   * Settles a level once its states are checked (`dones` of the round that checked them, or null
+   * for a level of no states): records its violations and examples in the order the sequential
+   * search finds them, and, where that search stops in the level, cuts it there.
+   */
+  const settleLevel = (level: Level, dones: DoneList | null): void => {
+    const found: { c: Candidate; w: number; kind: 'step' | 'state' }[] = level.steps.map((x) => ({ ...x, kind: 'step' as const }));
+    if (dones) dones.forEach((d, w) => d.states.forEach((c) => found.push({ c, w, kind: 'state' })));
+    let cutP = level.cutP;
+    let cutA = level.cutA;
+    let cutByStates = level.cutByStates;
+    if (stopAtFirst)
+      for (const { c } of found)
+        if (before(c.p, c.a, cutP, cutA)) {
+          cutP = c.p;
+          cutA = c.a;
+          cutByStates = false;
+        }
+    const within = (p: number, a: number) => !before(cutP, cutA, p, a);
+    const idOf = (w: number, index: number) => level.base + level.ranks[w][index];
+    // violations: by key, steps before states, then in property order
+    found.sort((x, y) => x.c.p - y.c.p || x.c.a - y.c.a || (x.kind === y.kind ? 0 : x.kind === 'step' ? -1 : 1) || x.c.prop - y.c.prop);
+    for (const { c, w, kind } of found)
+      if (within(c.p, c.a))
+        record({
+          property: propertyInfo[c.prop].name,
+          kind,
+          finding: c.finding,
+          path: kind === 'step' ? parents.path(level.parent!.base + c.p, c.a) : parents.path(idOf(w, c.index!)),
+        });
+    // reachable properties: the first state of the level that satisfies each
+    const firstReach = new Map<number, { r: ReachCandidate; w: number }>();
+    for (const [w, d] of (dones ?? []).entries())
+      for (const r of d.reach) {
+        if (!within(r.p, r.a) || !pendingReach.has(propertyInfo[r.prop].name)) continue;
+        const cur = firstReach.get(r.prop);
+        if (!cur || before(r.p, r.a, cur.r.p, cur.r.a)) firstReach.set(r.prop, { r, w });
+      }
+    for (const { r, w } of [...firstReach.values()].sort((x, y) => x.r.p - y.r.p || x.r.a - y.r.a || x.r.prop - y.r.prop)) {
+      const name = propertyInfo[r.prop].name;
+      pendingReach.delete(name);
+      newlyReached.push(name);
+      examples.push({ property: name, path: parents.path(idOf(w, r.index)) });
+    }
+    if (cutP !== Infinity) {
+      // the sequential search stops at the transition cutP/cutA: keep the states it found up to there
+      let kept = 0;
+      while (kept < level.kept && !before(cutP, cutA, level.keyP[kept], level.keyA[kept])) kept++;
+      parents.truncate(level.base + kept);
+      if (level.counted) {
+        if (kept > 0 || level.initial) levels[levels.length - 1] = kept;
+        else levels.pop();
+      }
+      if (level.parent && !level.timedOut) {
+        let t = cutA + 1;
+        level.actions.forEach((counts, w) => {
+          const r = level.parent!.ranks[w];
+          for (let i = 0; i < r.length && r[i] < cutP; i++) t += counts[i];
+        });
+        transitions = level.transitionsBefore + t;
+      }
+      stopped = true;
+      if (cutByStates) cutBy = 'states';
+      queued = level.parent ? level.parent.kept - (cutP + 1) + kept : kept;
+    }
+    if (level.timedOut) {
+      stopped = true;
+      cutBy ??= 'time';
+      if (cutP === Infinity) queued = level.parent!.kept - level.expanded + level.kept;
+    }
+  };
+
+  try {
+    propertyInfo = gather('ready')[0].properties;
+    readyAt = Date.now();
+    pendingReach = new Set(propertyInfo.filter((p) => p.kind === 'reachable').map((p) => p.name));
+    for (let i = 0; i < N; i++) post(i, { type: 'init' });
+    let level = rankLevel(gather('done'), null);
+    for (;;) {
+      const depth = levels.length - 1;
+      const expand = level.cutP === Infinity && !level.timedOut && level.kept > 0 && depth < maxDepth;
+      let dones: DoneList | null = null;
+      if (level.kept > 0) {
+        stop[STOP_STEP] = STOP_NONE;
+        stop[STOP_STATE] = STOP_NONE;
+        progress.fill(0);
+        frontSize = expand ? level.kept : 0;
+        for (let i = 0; i < N; i++) {
+          const ranks = level.ranks[i].slice();
+          post(i, { type: 'round', ranks, size: level.kept, expand, seen: newlySeen, reached: newlyReached }, [ranks.buffer]);
+        }
+        newlySeen = [];
+        newlyReached = [];
+        dones = gather('done');
+      }
+      settleLevel(level, dones);
+      if (stopped) break;
+      if (!expand) {
+        if (level.kept > 0 && depth >= maxDepth) {
+          cutBy = 'depth';
+          queued = level.kept;
+        }
+        break;
+      }
+      level = rankLevel(dones!, level);
+    }
+    for (let i = 0; i < N; i++) post(i, { type: 'stop' });
+    if (process.env.XX_TASKS) {
+      const fs = await_fs();
+      const rows = fs.readdirSync('/proc/self/task').map((t: string) => { const st = fs.readFileSync(`/proc/self/task/${t}/stat`, 'utf8'); const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')); const f = st.slice(st.lastIndexOf(')') + 2).split(' '); return `${comm}:${(Number(f[11]) + Number(f[12])) * 10}ms`; });
+      console.error('tasks', rows.filter((r: string) => !r.endsWith(':0ms')).join(' '), 'ready at', readyAt - start);
+    }
+  } finally {
+    for (const c of controls) c.close();
+    report.close();
+    if (!process.env.XX_NOTERM) void supervisor.terminate();
+  }
+
+  peakMemory = Math.max(peakMemory, process.memoryUsage.rss());
+  const seconds = (Date.now() - start) / 1000;
+  const distinct = parents.size;
+  const stats: Stats = {
+    distinctStates: distinct,
+    transitions,
+    depth: levels.length - 1,
+    levels,
+    seconds,
+    statesPerSecond: distinct / Math.max(seconds, 1e-9),
+    peakMemoryBytes: peakMemory,
+    queued,
+    collisionProbability: collisionProbability(distinct, transitions),
+    visitedBytes,
+    parentBytes: parents.bytes,
+  };
+  const exhausted = cutBy === null && !stopped;
+  const base = { stats, exhausted, cutBy, examples, unreached: [...pendingReach] };
+  return violations.length ? { ...base, status: 'violation', violations } : { ...base, status: 'ok' };
+}

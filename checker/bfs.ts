@@ -8,6 +8,8 @@ import { collisionProbability, fingerprint } from './fingerprint.ts';
 import { ParentLinks } from './parents.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.ts';
 import { BitstateSet, FingerprintSet, type VisitedSet } from './visited.ts';
+import { FingerprintMap } from './fpset.ts';
+import { SleepSetReduction, type SleepContext } from './sleep.ts';
 import type {
   Bound,
   CheckOptions,
@@ -48,9 +50,18 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
   const canon = options.symmetry && model.canonicalize ? model.canonicalize.bind(model) : null;
   if (options.symmetry && !model.canonicalize) throw new Error('symmetry reduction needs a model with a canonical form (canonicalize)');
   if ((options.checkpoint || options.resume) && !keepBytes) throw new Error('checkpoints need a model that can decode its encodings');
+  if (options.por) {
+    if (!model.stepWithFootprint || !model.actionId) throw new Error('partial-order reduction needs a model that reports footprints (stepWithFootprint, actionId)');
+    if (options.symmetry || options.bitstateBytes !== undefined || options.checkpoint || options.resume)
+      throw new Error('partial-order reduction cannot be combined with symmetry, bitstate or checkpoints');
+  }
+  const por = options.por ? new SleepSetReduction() : null;
+  const fpmap = por ? new FingerprintMap() : null;
+  /** The highest state id expanded so far: ids are given in expansion order, level by level. */
+  let maxExpanded = -1;
 
   const bitstate = options.bitstateBytes !== undefined ? new BitstateSet(options.bitstateBytes) : null;
-  let visited: VisitedSet = bitstate ?? new FingerprintSet();
+  let visited: VisitedSet = bitstate ?? fpmap ?? new FingerprintSet();
   let parents = new ParentLinks();
   const fp = new Uint32Array(2);
   let violations: Violation[] = [];
@@ -117,8 +128,9 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     for (let i = 0; i < inits.length && !stopped; i++) {
       const bytes = keyOf(inits[i]);
       fingerprint(bytes, fp);
-      if (!visited.add(fp[0], fp[1])) continue;
+      if (fpmap ? fpmap.put(fp[0], fp[1], parents.size) >= 0 : !visited.add(fp[0], fp[1])) continue;
       const id = parents.add(-1, i);
+      por?.onNew(id, 0);
       const state = canon ? model.decode!(bytes) : inits[i];
       current.push(id, keepBytes ? bytes : state);
       if (onNewState(state, id)) stopped = true;
@@ -129,6 +141,49 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     }
     levels.push(current.length);
   }
+
+  /** New states of the level being built. */
+  let fresh = 0;
+  /** Partial-order reduction: states to expand again for the actions that woke up. */
+  const again: { id: number; state: S; ctx: SleepContext }[] = [];
+
+  /** Expands a state under sleep sets (or, on a second expansion, takes only the actions that woke up). */
+  const expandReduced = (id: number, state: S, ctx: SleepContext, next: Level<S>): void => {
+    const actions = model.actions(state);
+    for (let ai = 0; ai < actions.length; ai++) {
+      const action = actions[ai];
+      const aid = model.actionId!(action);
+      if (!por!.take(ctx, aid)) continue;
+      const { state: succ, outcome, footprint } = model.stepWithFootprint!(state, action);
+      transitions++;
+      for (const p of stepProps) {
+        const f = p.check(state, action, outcome, succ);
+        if (f && record({ property: p.name, kind: 'step', finding: f, path: parents.path(id, ai) })) stopped = true;
+      }
+      if (succ !== state) {
+        const bytes = model.encode(succ);
+        fingerprint(bytes, fp);
+        const sleep = por!.successorSleep(ctx, footprint);
+        const old = fpmap!.put(fp[0], fp[1], parents.size);
+        if (old < 0) {
+          const nid = parents.add(id, ai);
+          fresh++;
+          por!.onNew(nid, sleep);
+          next.push(nid, keepBytes ? bytes : succ);
+          if (onNewState(succ, nid)) stopped = true;
+          if (visited.size >= maxStates) {
+            cutBy = 'states';
+            stopped = true;
+          }
+        } else {
+          const woke = por!.foundAgain(old, sleep, old <= maxExpanded);
+          if (woke) again.push({ id: old, state: succ, ctx: woke });
+        }
+      }
+      por!.explore(ctx, aid, footprint);
+      if (stopped) return;
+    }
+  };
 
   let expanded = 0;
   let queued = current.length;
@@ -154,35 +209,46 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
       lastCheckpoint = Date.now();
     }
     const next = new Level<S>();
+    fresh = 0;
     let k = 0;
     for (; k < current.length && !stopped; k++) {
       const id = current.ids[k];
       const item = current.items[k];
       const state = keepBytes ? model.decode!(item as Uint8Array) : (item as S);
-      const actions = model.actions(state);
-      for (let ai = 0; ai < actions.length; ai++) {
-        const action = actions[ai];
-        const { state: succ, outcome } = model.step(state, action);
-        transitions++;
-        for (const p of stepProps) {
-          const f = p.check(state, action, outcome, succ);
-          if (f && record({ property: p.name, kind: 'step', finding: f, path: parents.path(id, ai) })) stopped = true;
+      if (por) {
+        if (id > maxExpanded) maxExpanded = id;
+        expandReduced(id, state, por.begin(id), next);
+        while (again.length && !stopped) {
+          const x = again.pop()!;
+          expandReduced(x.id, x.state, x.ctx, next);
         }
-        if (succ !== state) {
-          const bytes = keyOf(succ);
-          fingerprint(bytes, fp);
-          if (visited.add(fp[0], fp[1])) {
-            const nid = parents.add(id, ai);
-            const rep = canon ? model.decode!(bytes) : succ;
-            next.push(nid, keepBytes ? bytes : rep);
-            if (onNewState(rep, nid)) stopped = true;
-            if (visited.size >= maxStates) {
-              cutBy = 'states';
-              stopped = true;
+      } else {
+        const actions = model.actions(state);
+        for (let ai = 0; ai < actions.length; ai++) {
+          const action = actions[ai];
+          const { state: succ, outcome } = model.step(state, action);
+          transitions++;
+          for (const p of stepProps) {
+            const f = p.check(state, action, outcome, succ);
+            if (f && record({ property: p.name, kind: 'step', finding: f, path: parents.path(id, ai) })) stopped = true;
+          }
+          if (succ !== state) {
+            const bytes = keyOf(succ);
+            fingerprint(bytes, fp);
+            if (visited.add(fp[0], fp[1])) {
+              const nid = parents.add(id, ai);
+              fresh++;
+              const rep = canon ? model.decode!(bytes) : succ;
+              next.push(nid, keepBytes ? bytes : rep);
+              if (onNewState(rep, nid)) stopped = true;
+              if (visited.size >= maxStates) {
+                cutBy = 'states';
+                stopped = true;
+              }
             }
           }
+          if (stopped) break;
         }
-        if (stopped) break;
       }
       // release what is expanded, so a long level does not hold all its states twice
       current.items[k] = undefined as unknown as S;
@@ -209,7 +275,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     }
     if (next.length > 0) {
       depth++;
-      levels.push(next.length);
+      levels.push(fresh);
     }
     queued = current.length - k + next.length;
     current = next;
@@ -232,6 +298,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     collisionProbability: bitstate ? 0 : collisionProbability(visited.size, transitions),
     visitedBytes: visited.bytes,
     parentBytes: parents.bytes,
+    ...(por ? { por: { skipped: por.skipped, reexpanded: por.reexpanded, sleepSets: por.sets.count, bytes: por.bytes } } : {}),
     ...(bitstate ? { bitstate: { bits: bitstate.bytes * 8, hashFactor: bitstate.hashFactor, expectedCoverage: bitstate.expectedCoverage } } : {}),
   };
   const exhausted = cutBy === null && !stopped;

@@ -89,3 +89,76 @@ export class FingerprintSet {
     for (let i = 0; i < old.length; i += 2) if (old[i] !== 0 || old[i + 1] !== 0) this.add(old[i], old[i + 1]);
   }
 }
+
+/**
+ * Fingerprints with a 32-bit value each (the state's id), for searches that must find a state
+ * again (partial-order reduction keeps a sleep set per state). 12 bytes per slot.
+ */
+export class FingerprintMap {
+  private table: Uint32Array;
+  private values: Uint32Array;
+  private cap: number;
+  private count = 0;
+  private zeroValue = -1;
+
+  constructor(initialCapacity = 1 << 16) {
+    this.cap = Math.max(4, Math.ceil(initialCapacity));
+    this.table = new Uint32Array(this.cap * 2);
+    this.values = new Uint32Array(this.cap);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get bytes(): number {
+    return this.table.byteLength + this.values.byteLength;
+  }
+
+  private slot(hi: number, lo: number): number {
+    const h = (lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0;
+    return Math.floor((h * this.cap) / 4294967296);
+  }
+
+  /** Adds the fingerprint with `value`; returns -1 if it was new, else the value stored with it. */
+  put(hi: number, lo: number, value: number): number {
+    if (hi === 0 && lo === 0) {
+      if (this.zeroValue >= 0) return this.zeroValue;
+      this.zeroValue = value;
+      this.count++;
+      return -1;
+    }
+    if ((this.count + 1) * 4 > this.cap * 3) this.grow();
+    const t = this.table;
+    const cap = this.cap;
+    let i = this.slot(hi, lo);
+    for (;;) {
+      const h = t[2 * i];
+      const l = t[2 * i + 1];
+      if (h === 0 && l === 0) {
+        t[2 * i] = hi;
+        t[2 * i + 1] = lo;
+        this.values[i] = value;
+        this.count++;
+        return -1;
+      }
+      if (h === hi && l === lo) return this.values[i];
+      i = i + 1 === cap ? 0 : i + 1;
+    }
+  }
+
+  /** VisitedSet: adds with the value 0. */
+  add(hi: number, lo: number): boolean {
+    return this.put(hi, lo, 0) < 0;
+  }
+
+  private grow(): void {
+    const old = this.table;
+    const oldValues = this.values;
+    this.cap = Math.ceil(this.cap * 1.5);
+    this.table = new Uint32Array(this.cap * 2);
+    this.values = new Uint32Array(this.cap);
+    this.count = this.zeroValue >= 0 ? 1 : 0;
+    for (let i = 0; i < oldValues.length; i++) if (old[2 * i] !== 0 || old[2 * i + 1] !== 0) this.put(old[2 * i], old[2 * i + 1], oldValues[i]);
+  }
+}

@@ -453,7 +453,9 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
         }
         newlySeen = [];
         newlyReached = [];
+        const t0 = Date.now();
         dones = gather('done');
+        if (process.env.XX_TASKS) console.error('round', levels.length - 1, 'size', level.kept, 'gather', Date.now() - t0, 'ms');
       }
       settleLevel(level, dones);
       if (stopped) break;
@@ -464,7 +466,9 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
         }
         break;
       }
+      const t1 = Date.now();
       level = rankLevel(dones!, level);
+      if (process.env.XX_TASKS) console.error('  rank', Date.now() - t1, 'ms');
     }
     for (let i = 0; i < N; i++) post(i, { type: 'stop' });
     if (process.env.XX_TASKS) {

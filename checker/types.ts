@@ -21,7 +21,24 @@ export interface Model<S, A, O = unknown> {
    */
   canonicalize?(bytes: Uint8Array): Uint8Array;
   describeAction?(action: A): string;
+  /**
+   * Partial-order reduction (optional, with `actionId`): `step`, plus the footprint of the action
+   * in that state, its enabledness included. Contract: two actions enabled in a state whose
+   * footprints do not conflict (see Footprint) commute: each stays enabled after the other, with
+   * the same footprint and outcome, and both orders reach the same state. Step properties must be
+   * decided by the step's outcome and what it wrote.
+   */
+  stepWithFootprint?(state: S, action: A): Step<S, O> & { readonly footprint: Footprint };
+  /** A small integer naming an action, the same in every state (sleep sets hold these). */
+  actionId?(action: A): number;
 }
+
+/**
+ * What a step read and wrote, as two bit sets over regions of the state that the model defines:
+ * words [0, n/2) are the regions read, words [n/2, n) the regions written. Two footprints
+ * conflict when one writes a region the other reads or writes.
+ */
+export type Footprint = Uint32Array;
 
 export interface Step<S, O> {
   readonly state: S;
@@ -99,6 +116,16 @@ export interface Stats {
   /** Bytes of the visited set, and of the parent links. */
   visitedBytes: number;
   parentBytes: number;
+  /** Partial-order reduction (sleep sets) only. */
+  por?: {
+    /** Transitions not taken because the action was asleep. */
+    skipped: number;
+    /** States expanded again because they were found with a smaller sleep set. */
+    reexpanded: number;
+    /** Distinct sleep sets, and the bytes of the per-state sleep-set index. */
+    sleepSets: number;
+    bytes: number;
+  };
   /** Bitstate (supertrace) runs only. */
   bitstate?: { bits: number; hashFactor: number; expectedCoverage: number };
 }
@@ -141,6 +168,11 @@ export interface CheckOptions {
   readonly symmetry?: boolean;
   /** Bitstate (supertrace) visited set of this many bytes instead of the exact fingerprint set. */
   readonly bitstateBytes?: number;
+  /**
+   * Partial-order reduction by sleep sets (the model must provide stepWithFootprint and actionId):
+   * fewer transitions, the same states, the same shortest traces.
+   */
+  readonly por?: boolean;
   /** Save the search every so often (at level boundaries) into a folder. */
   readonly checkpoint?: { readonly dir: string; readonly everySeconds: number; readonly identity: string };
   /** Continue a search from a checkpoint folder (its identity must match). */

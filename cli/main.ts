@@ -66,6 +66,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('coverage', { type: 'boolean', default: false, describe: "report which pieces, return values and named branches of the variant's code the run reached", group: 'Output:' })
           .option('engine', { type: 'string', choices: ['packed', 'readable'], describe: 'state representation: packed bytes (default) or frozen objects (same kernel code)', group: 'Search:' })
           .option('symmetry', { type: 'boolean', default: false, describe: 'symmetry reduction: SMMU domains and guests are interchangeable', group: 'Search:' })
+          .option('por', { type: 'boolean', default: false, describe: 'partial-order reduction (sleep sets over the footprints of steps): fewer transitions, same states and traces', group: 'Search:' })
           .option('bitstate', { type: 'number', describe: 'bitstate (supertrace) search in a bit array of this many MiB: larger spaces, partial coverage (reported)', group: 'Search:' })
           .option('checkpoint', { type: 'string', describe: 'save the search into this folder every --checkpoint-every seconds', group: 'Search:' })
           .option('checkpoint-every', { type: 'number', default: 300, describe: 'seconds between checkpoints', group: 'Search:' })
@@ -95,10 +96,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           coverage: a.coverage,
           engine: a.engine,
           symmetry: a.symmetry,
+          por: a.por,
           bitstateBytes: a.bitstate !== undefined ? positive('bitstate', a.bitstate) * 2 ** 20 : undefined,
           checkpoint: a.checkpoint ? { dir: a.checkpoint, everySeconds: positive('checkpoint-every', a['checkpoint-every']) } : undefined,
           resume: a.resume,
-          workers: workersOption(a.workers, { random: a.random, coverage: a.coverage, bitstate: a.bitstate, checkpoint: a.checkpoint, resume: a.resume }),
+          workers: workersOption(a.workers, { random: a.random, coverage: a.coverage, bitstate: a.bitstate, checkpoint: a.checkpoint, resume: a.resume, por: a.por }),
           variantSource: a.variant,
         });
         code = printCheck(report, a.json, io);
@@ -119,6 +121,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
           .option('engine', { type: 'string', choices: ['packed', 'readable'], describe: 'state representation (default: packed where the variant allows it)', group: 'Search:' })
+          .option('por', { type: 'boolean', default: false, describe: 'partial-order reduction (sleep sets): fewer transitions, same verdicts', group: 'Search:' })
           .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
@@ -136,7 +139,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           traceDir: a['trace-dir'] ?? null,
           progress: a.quiet ? undefined : (v, p) => progressPrinter(io)(p, v),
           engine: a.engine,
-          workers: workersOption(a.workers),
+          workers: workersOption(a.workers, { por: a.por }),
+          por: a.por,
           variantSources: names,
         });
         code = printVerify(report, a.json, io);

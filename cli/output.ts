@@ -6,6 +6,7 @@ import type { Progress } from '../checker/types.ts';
 import { renderReplay, renderTrace, describeConfig } from '../traces/render.ts';
 import { EXIT } from './errors.ts';
 import type { CoverageReport } from '../model/coverage.ts';
+import { builtinVariant } from '../model/variants/index.ts';
 import type { CheckReport, DiffReport, ReplayReport, VerifyReport } from './run.ts';
 
 export interface Io {
@@ -45,6 +46,7 @@ function jsonStats(r: CheckReport) {
       bytesPerState: s.distinctStates ? s.visitedBytes / s.distinctStates : 0,
       parentBytes: s.parentBytes,
       ...(s.bitstate ? { bitstate: s.bitstate } : {}),
+      ...(s.por ? { por: s.por } : {}),
     };
   }
   const rnd = r.random!;
@@ -104,6 +106,10 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
     lines.push(
       `            ${r.result.exhausted ? 'state space exhausted' : cut ? `not exhausted: the ${cut} bound cut the search (${n(s.queued)} states left unexpanded)` : 'not exhausted: stopped at the first violation'}; ${s.bitstate ? `bitstate: ${n(s.bitstate.bits)} bits, hash factor ${s.bitstate.hashFactor.toFixed(0)}, expected coverage ${(100 * s.bitstate.expectedCoverage).toFixed(4)}%` : `fingerprint collision probability <= ${s.collisionProbability.toExponential(1)}`}`,
     );
+    if (s.por)
+      lines.push(
+        `            partial-order reduction: ${n(s.por.skipped)} transitions asleep (${((100 * s.por.skipped) / Math.max(1, s.por.skipped + s.transitions)).toFixed(1)}% of ${n(s.por.skipped + s.transitions)}), ${n(s.por.reexpanded)} states expanded again, ${n(s.por.sleepSets)} distinct sleep sets`,
+      );
     lines.push(`            visited set ${mib(s.visitedBytes)} (${(s.visitedBytes / Math.max(1, s.distinctStates)).toFixed(1)} bytes/state), parent links ${mib(s.parentBytes)}`);
     if (r.result.examples.length || r.result.unreached.length)
       lines.push(
@@ -112,7 +118,8 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
   } else if (r.random) {
     lines.push(`statistics: ${n(r.random.runs)} walks, ${n(r.random.steps)} steps, ${r.random.seconds.toFixed(1)} s; reproduce with --seed ${r.random.seed}`);
   }
-  if (violated && r.traces[0].file) lines.push(`reproduce:  pkvm-check replay ${r.traces[0].file}`);
+  const module = builtinVariant(r.variant.name) === r.variant || !r.variantSource ? '' : ` --variant ${r.variantSource}`;
+  if (violated && r.traces[0].file) lines.push(`reproduce:  pkvm-check replay ${r.traces[0].file}${module}`);
   if (r.coverage) lines.push('', renderCoverage(r.coverage));
   io.out(lines.join('\n'));
   return violated ? EXIT.violation : EXIT.ok;

@@ -23,6 +23,7 @@ import { replayTrace, type TraceReplay } from '../traces/replay.ts';
 import { UsageError } from './errors.ts';
 import { searchWith, variantSource } from './worker-model.ts';
 import { retName } from '../model/constants.ts';
+import { builtinVariant } from '../model/variants/index.ts';
 
 export interface WrittenTrace {
   readonly invariant: string;
@@ -45,6 +46,8 @@ export interface CheckReport {
   readonly command: string;
   readonly coverage?: CoverageReport;
   readonly engine: Engine;
+  /** The variant as named on the command line (a module's path must be given again to replay). */
+  readonly variantSource?: string;
 }
 
 export interface CheckRequest {
@@ -62,6 +65,8 @@ export interface CheckRequest {
   readonly coverage?: boolean;
   readonly engine?: string;
   readonly symmetry?: boolean;
+  /** Partial-order reduction (sleep sets). */
+  readonly por?: boolean;
   readonly bitstateBytes?: number;
   readonly checkpoint?: { dir: string; everySeconds: number };
   readonly resume?: string;
@@ -112,7 +117,13 @@ export function runCheck(req: CheckRequest): CheckReport {
       bounds,
       command: req.command,
       coverage: cov?.report(),
+      variantSource: req.variantSource,
     };
+  }
+  if (req.por) {
+    if (engine !== 'packed') throw new UsageError(`--por needs the packed engine (variant '${req.variant.name}' runs on the ${engine} one)`);
+    for (const [flag, given] of Object.entries({ symmetry: req.symmetry, bitstate: req.bitstateBytes, checkpoint: req.checkpoint, resume: req.resume }))
+      if (given !== undefined && given !== false) throw new UsageError(`--por cannot be combined with --${flag}`);
   }
   // a checkpoint belongs to one search: same command line bounds, variant and engine
   const identity = JSON.stringify({ config: req.config, variant: req.variant.name, engine, invariants: props.map((p) => p.name), symmetry: !!req.symmetry, bitstate: req.bitstateBytes ?? null });
@@ -126,6 +137,7 @@ export function runCheck(req: CheckRequest): CheckReport {
       stopAtFirstViolation: !req.all,
       onProgress: req.progress,
       symmetry: req.symmetry,
+      por: req.por,
       bitstateBytes: req.bitstateBytes,
       checkpoint: req.checkpoint ? { ...req.checkpoint, identity } : undefined,
       resume: req.resume ? { dir: req.resume, identity } : undefined,
@@ -146,7 +158,7 @@ export function runCheck(req: CheckRequest): CheckReport {
         ? result.violations
         : [];
   const traces = violations.length ? writeTraces(readable, props, violations, req.traceOut) : [];
-  return { engine, mode: 'bfs', variant: req.variant, config: req.config, invariants: props.map((p) => p.name), result, traces, bounds, command: req.command, coverage: cov?.report() };
+  return { engine, mode: 'bfs', variant: req.variant, config: req.config, invariants: props.map((p) => p.name), result, traces, bounds, command: req.command, coverage: cov?.report(), variantSource: req.variantSource };
 }
 
 export interface VerifyCell {
@@ -181,6 +193,7 @@ export interface VerifyRequest {
   readonly progress?: (variant: string, p: Progress) => void;
   readonly engine?: string;
   readonly workers?: number;
+  readonly por?: boolean;
   /** The variants as named on the command line, in the order of `variants`. */
   readonly variantSources?: readonly string[];
 }
@@ -192,6 +205,7 @@ export function runVerify(req: VerifyRequest): VerifyReport {
   let names: string[] = [];
   for (const variant of req.variants) {
     const search = searchFor(req.config, variant, engineFor(variant, req.engine), req.invariants);
+    if (req.por && search.engine !== 'packed') throw new UsageError(`--por needs the packed engine (variant '${variant.name}' runs on the ${search.engine} one)`);
     const props = search.properties;
     names = props.map((p) => p.name);
     const workerArgs = () => ({ config: req.config, variant: variantSource(variant, req.variantSources?.[req.variants.indexOf(variant)]), engine: search.engine, invariants: req.invariants, reachables: false });
@@ -200,6 +214,7 @@ export function runVerify(req: VerifyRequest): VerifyReport {
       maxStates: req.maxStates,
       timeLimitSeconds: req.timeLimit,
       stopAtFirstViolation: false,
+      por: req.por,
       onProgress: req.progress ? (p) => req.progress!(variant.name, p) : undefined,
     });
     const cells: Record<string, VerifyCell> = {};
@@ -235,8 +250,8 @@ export function runDiff(req: { a: Variant; b: Variant; config: PkvmConfig; depth
   const sa = fa as unknown as Model<unknown, PkvmAction, PkvmOutcome> & { read(s: unknown): StateReader; operation(n: string): unknown };
   const sb = fb as unknown as Model<unknown, PkvmAction, PkvmOutcome> & { read(s: unknown): StateReader; operation(n: string): unknown };
   const fast = productModel(sa, sb, actionKey, (x) => sa.operation(x.op) !== undefined && sb.operation(x.op) !== undefined);
-  const readOf = (s: unknown) => (s instanceof Uint8Array ? (packed ? (fa as PackedPkvmModel).read(s) : sa.read(s)) : sa.read(s));
-  const result = check(fast, [agreement<unknown>(req.config, req.a, req.b, readOf)], {
+  // each side's states are read with its own model: packed layouts differ with the state extensions
+  const result = check(fast, [agreement<unknown>(req.config, req.a, req.b, (s) => sa.read(s), (s) => sb.read(s))], {
     maxDepth: req.depth,
     maxStates: req.maxStates,
     timeLimitSeconds: req.timeLimit,
@@ -303,7 +318,17 @@ export async function runReplay(file: string, variant: Variant | null, resolve: 
     if (e instanceof ConfigError) throw new UsageError(`malformed trace file ${file}: its configuration is invalid (${e.message})`);
     throw e;
   }
-  const v = variant ?? (await resolve(trace.variant));
+  let v = variant;
+  if (!v) {
+    try {
+      v = await resolve(trace.variant);
+    } catch (e) {
+      // a trace names its variant; a variant from a module is found again only by its path
+      if (e instanceof UsageError && !builtinVariant(trace.variant))
+        throw new UsageError(`trace ${file} was recorded on variant '${trace.variant}', which is not built in: give its module with --variant PATH`);
+      throw e;
+    }
+  }
   const model = new PkvmModel(config, v);
   const props = selectProperties(config, undefined, v);
   if (trace.violation && !props.some((p) => p.name === trace.violation!.invariant))

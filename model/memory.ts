@@ -50,6 +50,11 @@ export interface StateReader {
   cpu(c: number): CpuState;
   /** Concurrent mode: the CPU holding a lock (by lock id), or -1. */
   lockOwner(id: number): number;
+  /**
+   * Whether `cpu` holds lock `id`. Only that CPU can change the answer (a lock is taken when
+   * free and released by its owner), so a footprint does not count it as a read of the lock.
+   */
+  lockHeldBy(id: number, cpu: number): boolean;
   /** The page an IOTLB caches for an IOVA slot, or null (always null when IOTLBs are not modelled). */
   iotlb(domain: number, slot: number): number | null;
   sched(): { readonly last: number; readonly preemptions: number } | null;
@@ -310,6 +315,9 @@ export class ObjectReader implements StateReader {
   lockOwner(id: number): number {
     return this.cur.locks[id] ?? -1;
   }
+  lockHeldBy(id: number, cpu: number): boolean {
+    return this.lockOwner(id) === cpu;
+  }
   iotlb(domain: number, slot: number): number | null {
     return this.cur.iotlb[domain]?.[slot] ?? null;
   }
@@ -456,6 +464,9 @@ export class PackedReader implements StateReader {
   lockOwner(id: number): number {
     return this.config.cpus > 1 ? this.b[this.layout.lockOffset + id] - 1 : -1;
   }
+  lockHeldBy(id: number, cpu: number): boolean {
+    return this.config.cpus > 1 && this.b[this.layout.lockOffset + id] - 1 === cpu;
+  }
   iotlb(domain: number, slot: number): number | null {
     if (!this.config.iotlb) return null;
     const v = this.b[this.layout.iotlbOffset + domain * this.config.iovas + slot];
@@ -579,3 +590,188 @@ export function writePanic(b: Uint8Array, layout: Layout, f: HypFailure): void {
 }
 
 export const readerOf = (s: PkvmState, config: PkvmConfig): StateReader => new ObjectReader(s, config);
+
+// ------------------------------------------------------------------ footprints (partial-order reduction)
+
+/**
+ * The regions of a state, for partial-order reduction: each page (its PTEs, vmemmap entry and
+ * ghost counters), each guest, each domain's io-pgtable, each domain's IOTLB, each extension,
+ * each CPU, each lock, the scheduler's record and the panic. A step's footprint is the set of
+ * regions it read and the set it wrote; two steps whose footprints do not conflict commute.
+ */
+export class Regions {
+  readonly vm: number;
+  readonly dom: number;
+  readonly iotlb: number;
+  readonly ext: number;
+  readonly cpu: number;
+  readonly lock: number;
+  readonly sched: number;
+  readonly panic: number;
+  readonly count: number;
+  /** 32-bit words of one region set. */
+  readonly words: number;
+  constructor(layout: Layout) {
+    const c = layout.config;
+    const cpus = c.cpus > 1 ? c.cpus : 0;
+    this.vm = layout.pages;
+    this.dom = this.vm + c.guests;
+    this.iotlb = this.dom + c.domains;
+    this.ext = this.iotlb + c.domains;
+    this.cpu = this.ext + layout.extNames.length;
+    this.lock = this.cpu + cpus;
+    this.sched = this.lock + (cpus ? lockCount(c) : 0);
+    this.panic = this.sched + 1;
+    this.count = this.panic + 1;
+    this.words = Math.ceil(this.count / 32);
+  }
+}
+
+/** A PackedMemory that records the regions a step reads and writes (reads of a write included). */
+export class TracingMemory extends PackedMemory {
+  readonly regions: Regions;
+  private readonly extIndex: ReadonlyMap<string, number>;
+  /** reads in words [0, w), writes in [w, 2w). */
+  fp: Uint32Array;
+
+  constructor(b: Uint8Array, layout: Layout) {
+    super(b, layout);
+    this.regions = new Regions(layout);
+    this.extIndex = new Map(layout.extNames.map((n, i) => [n, i]));
+    this.fp = new Uint32Array(2 * this.regions.words);
+  }
+
+  /** Starts recording a new footprint. */
+  trace(b: Uint8Array): void {
+    this.reset(b);
+    this.fp = new Uint32Array(2 * this.regions.words);
+  }
+  private r(region: number): void {
+    this.fp[region >>> 5] |= 1 << (region & 31);
+  }
+  private wr(region: number): void {
+    this.fp[region >>> 5] |= 1 << (region & 31);
+    this.fp[this.regions.words + (region >>> 5)] |= 1 << (region & 31);
+  }
+  private page(pfn: number): number {
+    return pfn >= 0 && pfn < this.nrPages ? pfn : -1;
+  }
+
+  override hostPte(pfn: number): HostPte {
+    if (this.page(pfn) >= 0) this.r(pfn);
+    return super.hostPte(pfn);
+  }
+  override hypPte(pfn: number): StoredPageState | null {
+    if (this.page(pfn) >= 0) this.r(pfn);
+    return super.hypPte(pfn);
+  }
+  override refcount(pfn: number): number {
+    if (this.page(pfn) >= 0) this.r(pfn);
+    return super.refcount(pfn);
+  }
+  override pageFlags(pfn: number): number {
+    if (this.page(pfn) >= 0) this.r(pfn);
+    return super.pageFlags(pfn);
+  }
+  override ghost(counter: GhostCounter, pfn: number): number {
+    if (this.page(pfn) >= 0) this.r(pfn);
+    return super.ghost(counter, pfn);
+  }
+  override vmDying(vm: number): boolean {
+    this.r(this.regions.vm + vm);
+    return super.vmDying(vm);
+  }
+  override guestPte(vm: number, ipa: number): GuestPte | null {
+    this.r(this.regions.vm + vm);
+    return super.guestPte(vm, ipa);
+  }
+  override ioPgd(domain: number, idx: number): IoPte {
+    this.r(this.regions.dom + domain);
+    return super.ioPgd(domain, idx);
+  }
+  override ext(name: string, i: number): number {
+    this.r(this.regions.ext + this.extIndex.get(name)!);
+    return super.ext(name, i);
+  }
+  override panic(): HypFailure | null {
+    this.r(this.regions.panic);
+    return super.panic();
+  }
+  override cpu(c: number): CpuState {
+    if (this.config.cpus > 1) this.r(this.regions.cpu + c);
+    return super.cpu(c);
+  }
+  override lockOwner(id: number): number {
+    if (this.config.cpus > 1) this.r(this.regions.lock + id);
+    return super.lockOwner(id);
+  }
+  override iotlb(domain: number, slot: number): number | null {
+    if (this.config.iotlb) this.r(this.regions.iotlb + domain);
+    return super.iotlb(domain, slot);
+  }
+  override sched(): { readonly last: number; readonly preemptions: number } | null {
+    if (this.config.preemptions >= 0) this.r(this.regions.sched);
+    return super.sched();
+  }
+
+  override setHostPte(pfn: number, pte: HostPte): void {
+    this.wr(pfn);
+    super.setHostPte(pfn, pte);
+  }
+  override setHypPte(pfn: number, st: StoredPageState | null): void {
+    this.wr(pfn);
+    super.setHypPte(pfn, st);
+  }
+  override setRefcount(pfn: number, v: number): void {
+    this.wr(pfn);
+    super.setRefcount(pfn, v);
+  }
+  override setPageFlags(pfn: number, v: number): void {
+    this.wr(pfn);
+    super.setPageFlags(pfn, v);
+  }
+  override setGhost(counter: GhostCounter, pfn: number, v: number): void {
+    this.wr(pfn);
+    super.setGhost(counter, pfn, v);
+  }
+  override setVmDying(vm: number, dying: boolean): void {
+    this.wr(this.regions.vm + vm);
+    super.setVmDying(vm, dying);
+  }
+  override setGuestPte(vm: number, ipa: number, pte: GuestPte | null): void {
+    this.wr(this.regions.vm + vm);
+    super.setGuestPte(vm, ipa, pte);
+  }
+  override setIoPgd(domain: number, idx: number, pte: IoPte): void {
+    this.wr(this.regions.dom + domain);
+    super.setIoPgd(domain, idx, pte);
+  }
+  override setIoLeaf(domain: number, idx: number, k: number, pfn: number | null): void {
+    this.wr(this.regions.dom + domain);
+    super.setIoLeaf(domain, idx, k, pfn);
+  }
+  override setExt(name: string, i: number, v: number): void {
+    this.wr(this.regions.ext + this.extIndex.get(name)!);
+    super.setExt(name, i, v);
+  }
+  override setCpu(c: number, cpu: CpuState): void {
+    this.wr(this.regions.cpu + c);
+    super.setCpu(c, cpu);
+  }
+  override setLockOwner(id: number, owner: number): void {
+    this.wr(this.regions.lock + id);
+    super.setLockOwner(id, owner);
+  }
+  override setIotlb(domain: number, slot: number, pfn: number | null): void {
+    if (this.config.iotlb) this.wr(this.regions.iotlb + domain);
+    super.setIotlb(domain, slot, pfn);
+  }
+  override setSched(last: number, preemptions: number): void {
+    this.wr(this.regions.sched);
+    super.setSched(last, preemptions);
+  }
+  /** A fatal failure writes the panic (every step reads it). */
+  markPanic(): void {
+    this.wr(this.regions.panic);
+  }
+}

@@ -16,7 +16,7 @@ import { PkvmCodec } from './codec.ts';
 import type { Acquisition, SubCall } from './kernel/base.ts';
 import { Scheduler, type CpuStepInfo } from './concurrent/scheduler.ts';
 import type { Hyp } from './kernel/hyp.ts';
-import { Layout, ObjectMemory, ObjectReader, PackedMemory, PackedReader, writePanic, type Memory, type StateReader } from './memory.ts';
+import { Layout, ObjectMemory, ObjectReader, PackedMemory, PackedReader, TracingMemory, writePanic, type Memory, type StateReader } from './memory.ts';
 import { OPERATIONS_BY_NAME, formatArg, operationsFor, type OperationSpec, type PkvmAction } from './operations.ts';
 import { initialState, type HypFailure, type PkvmState } from './state.ts';
 import { RFC_V1, type Variant } from './variant.ts';
@@ -75,6 +75,27 @@ abstract class PkvmSystem<S> {
       for (const a of actions) if (spec.enabled(r, a.args, this.config)) out.push(a);
     }
     return out;
+  }
+
+  private ids: Map<PkvmAction, number> | null = null;
+
+  /** Partial-order reduction: a small integer naming an action, the same in every state. */
+  actionId(action: PkvmAction): number {
+    if (!this.ids) {
+      const all = this.scheduler ? this.scheduler.allActions() : this.ops.flatMap((o) => o.actions);
+      this.ids = new Map(all.map((a, i) => [a, i]));
+    }
+    const id = this.ids.get(action);
+    if (id === undefined) throw new Error(`action ${this.describeAction(action)} is not one of the model's actions`);
+    return id;
+  }
+
+  /** Whether one action is enabled (the test `actions` makes), so that a footprint records what it reads. */
+  protected isEnabled(r: StateReader, action: PkvmAction): boolean {
+    if (r.panic()) return false;
+    if (this.scheduler) return this.scheduler.isEnabled(r, action);
+    const spec = this.opsByName.get(action.op);
+    return !!spec && (!spec.enabled || spec.enabled(r, action.args, this.config));
   }
 
   private hypObject: Hyp | null = null;
@@ -223,6 +244,27 @@ export class PackedPkvmModel extends PkvmSystem<Uint8Array> {
       writePanic(next, this.layout, hyp.fatal);
     }
     return { state: next, outcome: this.outcome(hyp, ret, info) };
+  }
+
+  private traceObject: TracingMemory | null = null;
+
+  /**
+   * Partial-order reduction: `step`, plus the regions (see Regions) the action read, its
+   * enabledness included, and wrote. A fatal failure writes the panic, which every action reads.
+   */
+  stepWithFootprint(state: Uint8Array, action: PkvmAction): { readonly state: Uint8Array; readonly outcome: PkvmOutcome; readonly footprint: Uint32Array } {
+    let mem = this.traceObject;
+    if (mem) mem.trace(state);
+    else mem = this.traceObject = new TracingMemory(state, this.layout);
+    this.isEnabled(mem, action);
+    const { hyp, ret, info } = this.run(mem, action);
+    let next = mem.finish();
+    if (hyp.fatal) {
+      next = hyp.fatalSnapshot as Uint8Array;
+      writePanic(next, this.layout, hyp.fatal);
+      mem.markPanic();
+    }
+    return { state: next, outcome: this.outcome(hyp, ret, info), footprint: mem.fp };
   }
 
   encode(state: Uint8Array): Uint8Array {

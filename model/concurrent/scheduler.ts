@@ -106,6 +106,29 @@ export class Scheduler {
     return out;
   }
 
+  /** Every action this scheduler can enable, in a fixed order (for stable action ids). */
+  allActions(): PkvmAction[] {
+    return [...this.startActions.flat(), ...this.stepActions, ...this.atomicActions.map((a) => a.action)];
+  }
+
+  /** Whether one action is enabled: the test `actions` makes, for one action (footprints record what it reads). */
+  isEnabled(r: StateReader, action: PkvmAction): boolean {
+    if (action.cpu !== undefined) {
+      const c = action.cpu;
+      const sched = r.sched();
+      if (sched && this.isPreemption(r, sched.last, c) && sched.preemptions >= this.config.preemptions) return false;
+      const cpu = r.cpu(c);
+      if (action.op === 'step') return cpu.op !== 0 && (cpu.wait === 0 || r.lockOwner(cpu.wait - 1) < 0);
+      if (cpu.op !== 0) return false;
+      const e = this.entries[action.entry ?? -1];
+      return !!e && (!e.spec.enabled || e.spec.enabled(r, e.action.args, this.config));
+    }
+    const a = this.atomicActions.find((x) => x.action === action);
+    if (!a) return false;
+    if (a.spec.enabled && !a.spec.enabled(r, action.args, this.config)) return false;
+    return !(a.spec.locks && a.spec.locks(action.args).some((l) => r.lockOwner(lockId(l)) >= 0));
+  }
+
   /** Switching away from a CPU that could go on costs a preemption. */
   private isPreemption(r: StateReader, last: number, c: number): boolean {
     if (last < 0 || last === c) return false;

@@ -302,7 +302,7 @@ export class HypBase {
   hyp_spin_unlock(lock: Lock): void {
     if (this.cpu >= 0) {
       const id = lockId(lock);
-      if (this.mem.lockOwner(id) !== this.cpu) {
+      if (!this.mem.lockHeldBy(id, this.cpu)) {
         this.fail('lock-assert', 'hyp_spin_unlock', () => `CPU ${this.cpu} releases ${lock}, which it does not hold`);
         return;
       }
@@ -314,7 +314,7 @@ export class HypBase {
 
   /** Whether this CPU holds the lock. */
   holds(lock: Lock): boolean {
-    if (this.cpu >= 0) return this.mem.lockOwner(lockId(lock)) === this.cpu;
+    if (this.cpu >= 0) return this.mem.lockHeldBy(lockId(lock), this.cpu);
     return (this.heldMask & lockBit(lock)) !== 0;
   }
 

@@ -33,6 +33,8 @@ export function agreement<S = PkvmState>(
   va: Variant,
   vb: Variant,
   read: (s: S) => StateReader = (s) => new ObjectReader(s as PkvmState, config),
+  /** How to read the second variant's states (its layout differs when its state extensions do). */
+  readB: (s: S) => StateReader = read,
 ): StepProperty<DiffState<S>, DiffAction, DiffOutcome> {
   return {
     kind: 'step',
@@ -49,7 +51,7 @@ export function agreement<S = PkvmState>(
       const fb = ob.failures.map((f) => `${f.kind} in ${f.where}`).join(', ');
       if (fa !== fb) return { message: `${call} fails with [${fa || 'nothing'}] on ${va.name} but [${fb || 'nothing'}] on ${vb.name}` };
       const pa = ownership(read(after.a), va);
-      const pb = ownership(read(after.b), vb);
+      const pb = ownership(readB(after.b), vb);
       for (let i = 0; i < pa.length; i++)
         if (pa[i] !== pb[i]) return { message: `after ${call}, page ${i} is ${pa[i]} on ${va.name} but ${pb[i]} on ${vb.name}` };
       return null;

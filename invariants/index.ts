@@ -10,7 +10,7 @@ import { lockName, lockRank } from '../model/kernel/base.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import { ObjectReader, type StateReader } from '../model/memory.ts';
 import type { PkvmAction } from '../model/operations.ts';
-import { deepEqual, type FailureKind, type PkvmState } from '../model/state.ts';
+import { deepEqual, lockCount, type FailureKind, type PkvmState } from '../model/state.ts';
 import type { PkvmOutcome } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
 import { borrowers, dmaMappings, heldByHypOrGuest, inaccessibleToHost, iommuMappingCounts, owners, pageViews, type PageView, type ViewHooks } from '../model/views.ts';
@@ -53,6 +53,25 @@ function dmaIsolation<S>(read: ReadState<S>, hooks: ViewHooks, views: Views): St
         if (why) return { message: `${page(m.pfn)} is reachable by DMA through ${m.domain < 0 ? 'the SMMU identity map' : `domain ${m.domain} at IOVA ${slotIova(m.slot)}${m.cached ? ' (a translation cached in its IOTLB)' : ''}`} but is ${why}` };
       }
       return null;
+    },
+  };
+}
+
+/**
+ * With several CPUs, an invariant relating components that one critical section updates together
+ * (the refcount and the io-pgtable, the host and the hyp page tables) is read where no update is
+ * in flight: in the states where no CPU holds a lock. A lost or torn update outlives its critical
+ * section, so it is still seen there; what devices can reach, which they reach at any time, is
+ * checked in every state (dma-isolation).
+ */
+function whenNoLockHeld<S>(read: ReadState<S>, p: StateProperty<S>): StateProperty<S> {
+  return {
+    ...p,
+    description: `${p.description} (With several CPUs: in the states where no CPU holds a lock.)`,
+    check(s) {
+      const r = read(s);
+      if (r.config.cpus > 1) for (let id = 0, n = lockCount(r.config); id < n; id++) if (r.lockOwner(id) >= 0) return null;
+      return p.check(s);
     },
   };
 }
@@ -303,9 +322,9 @@ export function pkvmProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'v
   };
   return [
     dmaIsolation(rd, hooks, views),
-    refcountAccounting(rd, config),
-    singleOwner(rd, views),
-    hostStage2Coherent(rd, views),
+    whenNoLockHeld(rd, refcountAccounting(rd, config)),
+    whenNoLockHeld(rd, singleOwner(rd, views)),
+    whenNoLockHeld(rd, hostStage2Coherent(rd, views)),
     noFailure<S>('BUG_ON', 'no-bug', 'No host-reachable BUG_ON: the hypervisor never panics on a host or guest call.'),
     noFailure<S>('vmemmap-fault', 'no-vmemmap-fault', 'The hypervisor never touches an unbacked hyp_vmemmap entry (EL2 translation fault).'),
     noFailure<S>('hang', 'no-hang', 'Every hypercall terminates (no loop that spins at EL2).'),
@@ -313,7 +332,7 @@ export function pkvmProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'v
     noFailure<S>('uninitialised', 'no-uninitialised-return', 'No hypercall returns, or branches on, an uninitialised value.'),
     noFailure<S>('lock-assert', 'lock-discipline', 'Every hyp_assert_lock_held() holds: page tables are changed only under their lock; locks are released by whoever took them.'),
     failureAtomicity(rd, extKey),
-    pinnedShared(rd, views),
+    whenNoLockHeld(rd, pinnedShared(rd, views)),
     noDeadlock(rd),
     lockOrder as StepProperty<S, PkvmAction, PkvmOutcome>,
   ];

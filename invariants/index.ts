@@ -171,8 +171,10 @@ function noFailure<S>(kind: FailureKind, name: string, description: string): Ste
     name,
     description,
     check(_before, _action, outcome) {
-      const f = outcome.failures.find((x) => x.kind === kind);
-      return f ? { message: `${f.kind} in ${f.where}: ${f.detail}`, key: f.where } : null;
+      const fs = outcome.failures;
+      if (fs.length === 0) return null;
+      for (const f of fs) if (f.kind === kind) return { message: `${f.kind} in ${f.where}: ${f.detail}`, key: f.where };
+      return null;
     },
   };
 }

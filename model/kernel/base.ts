@@ -318,15 +318,13 @@ export class HypBase {
     return (this.heldMask & lockBit(lock)) !== 0;
   }
 
-  /** The locks this CPU holds, in lock-id order. */
-  heldLocks(): Lock[] {
-    const out: Lock[] = [];
+  /** The locks this CPU holds, in lock-id order (a shared frozen array). */
+  heldLocks(): readonly Lock[] {
+    if (this.cpu < 0) return locksOfMask(this.heldMask);
+    let mask = 0;
     const n = 4 + this.config.guests;
-    for (let id = 0; id < n; id++) {
-      const l = lockName(id);
-      if (this.holds(l)) out.push(l);
-    }
-    return out;
+    for (let id = 0; id < n; id++) if (this.mem.lockHeldBy(id, this.cpu)) mask |= 1 << id;
+    return locksOfMask(mask);
   }
 
   /** A call returned to its caller still holding locks (sequential mode). */
@@ -365,11 +363,11 @@ export class HypBase {
   }
 
   guest_lock_component(vm: number): void {
-    this.hyp_spin_lock(`vm[${vm}].lock`);
+    this.hyp_spin_lock(lockName(4 + vm));
   }
 
   guest_unlock_component(vm: number): void {
-    this.hyp_spin_unlock(`vm[${vm}].lock`);
+    this.hyp_spin_unlock(lockName(4 + vm));
   }
 
   // ---------------------------------------------------------------- host stage-2 (host_mmu.pgt)
@@ -464,23 +462,31 @@ export class HypBase {
 }
 
 /** Lock ids (state index, bit): host, hyp, iommu, the hyp pool, then one per VM. */
+const FIXED_LOCKS: readonly Lock[] = ['host_mmu.lock', 'pkvm_pgd_lock', 'iommu_lock', 'hyp_pool.lock'];
+/** Names by id, and ids by name, precomputed for the VM locks a configuration can have. */
+const LOCK_NAMES: Lock[] = [...FIXED_LOCKS, ...Array.from({ length: 64 }, (_, v) => `vm[${v}].lock` as Lock)];
+const LOCK_IDS: ReadonlyMap<string, number> = new Map(LOCK_NAMES.map((l, i) => [l, i]));
+
 export function lockId(lock: Lock): number {
-  switch (lock) {
-    case 'host_mmu.lock':
-      return 0;
-    case 'pkvm_pgd_lock':
-      return 1;
-    case 'iommu_lock':
-      return 2;
-    case 'hyp_pool.lock':
-      return 3;
-    default:
-      return 4 + Number.parseInt(lock.slice(3), 10);
-  }
+  const id = LOCK_IDS.get(lock);
+  return id !== undefined ? id : 4 + Number.parseInt(lock.slice(3), 10);
 }
 
 export function lockName(id: number): Lock {
-  return id === 0 ? 'host_mmu.lock' : id === 1 ? 'pkvm_pgd_lock' : id === 2 ? 'iommu_lock' : id === 3 ? 'hyp_pool.lock' : `vm[${id - 4}].lock`;
+  return LOCK_NAMES[id] ?? `vm[${id - 4}].lock`;
+}
+
+/** The locks of a mask of lock bits, in id order (one frozen array per mask). */
+const HELD_BY_MASK = new Map<number, readonly Lock[]>();
+export function locksOfMask(mask: number): readonly Lock[] {
+  let out = HELD_BY_MASK.get(mask);
+  if (!out) {
+    const l: Lock[] = [];
+    for (let id = 0; id < 32; id++) if (mask & (1 << id)) l.push(lockName(id));
+    out = Object.freeze(l);
+    HELD_BY_MASK.set(mask, out);
+  }
+  return out;
 }
 
 export function lockBit(lock: Lock): number {

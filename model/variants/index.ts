@@ -7,6 +7,7 @@ import { VMEMMAP_STATE } from './vmemmap-state.ts';
 import { RFC_V2_USE_DMA } from './rfc-v2-use-dma.ts';
 import { SMMU_S2_SHADOW, SMMU_SHADOW_NO_HOOK_ON_DONATE, SMMU_SHADOW_V4_INIT_FLAG } from './smmu-s2-shadow.ts';
 import { PIN_DROPS_LOCKS, SHARE_DMA_LOCK_INVERSION, UNSHARE_BEFORE_TLBI } from './concurrency.ts';
+import { VMEMMAP_CMPXCHG } from './vmemmap-cmpxchg.ts';
 
 export const BUILTIN_VARIANTS: readonly Variant[] = [
   RFC_V1,
@@ -22,6 +23,7 @@ export const BUILTIN_VARIANTS: readonly Variant[] = [
   UNSHARE_BEFORE_TLBI,
   SHARE_DMA_LOCK_INVERSION,
   PIN_DROPS_LOCKS,
+  VMEMMAP_CMPXCHG,
 ];
 
 export function builtinVariant(name: string): Variant | undefined {
@@ -42,4 +44,5 @@ export {
   UNSHARE_BEFORE_TLBI,
   SHARE_DMA_LOCK_INVERSION,
   PIN_DROPS_LOCKS,
+  VMEMMAP_CMPXCHG,
 };

@@ -12,6 +12,7 @@ import { main } from '../../cli/main.ts';
 import type { Io } from '../../cli/output.ts';
 import { VARIANT_API } from '../../cli/variants.ts';
 import { defineVariant } from '../../model/variant.ts';
+import { BUILTIN_VARIANTS } from '../../model/variants/index.ts';
 import minimal from '../../docs/examples/minimal.ts';
 import passthrough from '../../docs/examples/dma-passthrough.ts';
 import passthroughFixed from '../../docs/examples/dma-passthrough-fixed.ts';
@@ -44,6 +45,13 @@ describe('the doc exists and names the example files', () => {
     const doc = readFileSync(join(ROOT, 'docs', 'variants.md'), 'utf8');
     for (const f of ['minimal.ts', 'dma-passthrough.ts', 'dma-passthrough-fixed.ts', 'typo-piece.ts', 'throws.ts', 'throws-on-load.ts'])
       expect(doc).toContain(`npx pkvm-check check --variant ${EX}/${f}`);
+  });
+
+  it('the section "Built-in variants" has a heading for every built-in variant', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'variants.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('\n## Built-in variants'));
+    const headings = [...section.matchAll(/^### (\S+)$/gm)].map((m) => m[1]);
+    expect(headings).toEqual(BUILTIN_VARIANTS.map((v) => v.name));
   });
 
   it('the modules build with defineVariant, as the CLI builds them', () => {

@@ -1,50 +1,80 @@
 /**
  * npm run bench: exhaustive checks of fixed configurations, one child process each (so that peak
- * memory is per configuration). Prints distinct states, transitions, time, states/s, transitions/s
- * and peak RSS as a Markdown table. Measured, never asserted: timings belong here, not in tests.
+ * memory is per configuration). Prints distinct states, transitions, time, states/s,
+ * transitions/s, bytes per state in the visited set and peak RSS as a Markdown table. Measured,
+ * never asserted: timings belong here, not in tests.
  *
- *   npm run bench                 all configurations
- *   npm run bench -- --only own   one of them
+ *   npm run bench                  the main configurations
+ *   npm run bench -- --growth      how states, time and memory grow with pages, domains and CPUs
+ *   npm run bench -- --only NAME   one configuration
  */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { check } from '../checker/index.ts';
-import { pkvmProperties } from '../invariants/index.ts';
+import { selectProperties } from '../invariants/index.ts';
 import { DEFAULT_CONFIG, type PkvmConfig } from '../model/config.ts';
-import { PkvmModel } from '../model/system.ts';
+import { PackedPkvmModel, PkvmModel } from '../model/system.ts';
 import { RFC_V1_FIXED } from '../model/variants/index.ts';
 import { countMatches, ownedNotShared, ownModel } from '../test/toys/own.ts';
+
+interface Result {
+  distinct: number;
+  transitions: number;
+  depth: number;
+  seconds: number;
+  exhausted: boolean;
+  visitedBytes: number;
+}
 
 interface Bench {
   readonly name: string;
   readonly what: string;
-  run(): { distinct: number; transitions: number; depth: number; seconds: number; exhausted: boolean };
+  readonly growth?: boolean;
+  run(): Result;
 }
 
-function pkvm(name: string, what: string, over: Partial<PkvmConfig>): Bench {
+function pkvm(name: string, what: string, over: Partial<PkvmConfig>, opts: { engine?: 'packed' | 'readable'; growth?: boolean; main?: boolean } = {}): Bench {
   return {
     name,
     what,
+    growth: opts.growth,
     run() {
       const config = { ...DEFAULT_CONFIG, ...over };
-      const r = check(new PkvmModel(config, RFC_V1_FIXED), pkvmProperties(config), { stopAtFirstViolation: false });
-      return { distinct: r.stats.distinctStates, transitions: r.stats.transitions, depth: r.stats.depth, seconds: r.stats.seconds, exhausted: r.exhausted };
+      const m = opts.engine === 'readable' ? new PkvmModel(config, RFC_V1_FIXED) : new PackedPkvmModel(config, RFC_V1_FIXED);
+      const read = (s: unknown) => (m as { read(x: unknown): ReturnType<PkvmModel['read']> }).read(s);
+      const r = check(m as never, selectProperties(config, undefined, RFC_V1_FIXED, read) as never, { stopAtFirstViolation: false });
+      return { distinct: r.stats.distinctStates, transitions: r.stats.transitions, depth: r.stats.depth, seconds: r.stats.seconds, exhausted: r.exhausted, visitedBytes: r.stats.visitedBytes };
     },
   };
 }
 
 const BENCHES: Bench[] = [
   pkvm('driver', 'rfc-v1-fixed, host driver, default bounds (2 RAM + 1 MMIO, 2 domains x 2 IOVAs, 1 guest)', {}),
+  pkvm('driver-readable', 'the same on the readable engine (frozen objects, immer)', {}, { engine: 'readable' }),
   pkvm('iommu', 'rfc-v1-fixed, host iommu (any IOMMU hypercall arguments), default bounds', { host: 'iommu' }),
   pkvm('ram3', 'rfc-v1-fixed, host driver, 3 RAM pages', { ramPages: 3 }),
+  pkvm('large', 'rfc-v1-fixed, host driver, 4 RAM pages, 2 IPA pages (the large SPIN comparison)', { ramPages: 4, guestIpas: 2 }),
   {
     name: 'own',
     what: 'checker only: the "Own" cross-check model, P=7 pages, G=3 guests (TLC/SPIN: 823,543 states)',
     run() {
       const r = check(ownModel({ pages: 7, guests: 3 }), [ownedNotShared, countMatches], {});
-      return { distinct: r.stats.distinctStates, transitions: r.stats.transitions, depth: r.stats.depth, seconds: r.stats.seconds, exhausted: r.exhausted };
+      return { distinct: r.stats.distinctStates, transitions: r.stats.transitions, depth: r.stats.depth, seconds: r.stats.seconds, exhausted: r.exhausted, visitedBytes: r.stats.visitedBytes };
     },
   },
+  // growth: one bound at a time from the default configuration (host driver)
+  pkvm('g-ram1', 'RAM pages 1', { ramPages: 1 }, { growth: true }),
+  pkvm('g-ram2', 'RAM pages 2 (default)', {}, { growth: true }),
+  pkvm('g-ram3', 'RAM pages 3', { ramPages: 3 }, { growth: true }),
+  pkvm('g-ram4', 'RAM pages 4', { ramPages: 4 }, { growth: true }),
+  pkvm('g-dom1', 'SMMU domains 1', { domains: 1 }, { growth: true }),
+  pkvm('g-dom3', 'SMMU domains 3', { domains: 3 }, { growth: true }),
+  pkvm('g-guest2', 'guests 2', { guests: 2 }, { growth: true }),
+  pkvm('g-cpu2', 'CPUs 2 (1 domain, no guest)', { cpus: 2, domains: 1, guests: 0 }, { growth: true }),
+  pkvm('g-cpu1-small', 'CPUs 1 (1 domain, no guest)', { domains: 1, guests: 0 }, { growth: true }),
+  pkvm('g-cpu3', 'CPUs 3 (1 RAM page, 1 domain, no guest, no MMIO)', { cpus: 3, ramPages: 1, mmioPages: 0, domains: 1, guests: 0 }, { growth: true }),
+  pkvm('g-cpu1-tiny', 'CPUs 1 (1 RAM page, 1 domain, no guest, no MMIO)', { ramPages: 1, mmioPages: 0, domains: 1, guests: 0 }, { growth: true }),
+  pkvm('g-cpu2-tiny', 'CPUs 2 (1 RAM page, 1 domain, no guest, no MMIO)', { cpus: 2, ramPages: 1, mmioPages: 0, domains: 1, guests: 0 }, { growth: true }),
 ];
 
 const n = (x: number) => x.toLocaleString('en-US');
@@ -53,13 +83,14 @@ const child = args.indexOf('--child');
 if (child >= 0) {
   const b = BENCHES.find((x) => x.name === args[child + 1])!;
   const r = b.run();
-  process.stdout.write(JSON.stringify({ ...r, rss: process.memoryUsage().rss, maxRss: process.resourceUsage().maxRSS * 1024 }));
+  process.stdout.write(JSON.stringify({ ...r, maxRss: process.resourceUsage().maxRSS * 1024 }));
 } else {
   const only = args.indexOf('--only') >= 0 ? args[args.indexOf('--only') + 1] : null;
-  console.log(`# pkvm-check benchmark: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}\n`);
-  console.log('| configuration | distinct states | transitions | depth | seconds | states/s | transitions/s | peak RSS |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const b of BENCHES.filter((x) => !only || x.name === only)) {
+  const growth = args.includes('--growth');
+  console.log(`# pkvm-check benchmark: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}; packed engine unless said otherwise\n`);
+  console.log('| configuration | distinct states | transitions | depth | seconds | states/s | transitions/s | visited set bytes/state | peak RSS |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const b of BENCHES.filter((x) => (only ? x.name === only : !!x.growth === growth))) {
     const p = spawnSync(process.execPath, ['--import', 'tsx', process.argv[1], '--child', b.name], { encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
     if (p.status !== 0) {
       console.log(`| ${b.what} | failed: ${p.stderr.trim().split('\n')[0]} |`);
@@ -67,7 +98,7 @@ if (child >= 0) {
     }
     const r = JSON.parse(p.stdout);
     console.log(
-      `| ${b.what} | ${n(r.distinct)}${r.exhausted ? '' : ' (not exhausted)'} | ${n(r.transitions)} | ${r.depth} | ${r.seconds.toFixed(1)} | ${n(Math.round(r.distinct / r.seconds))} | ${n(Math.round(r.transitions / r.seconds))} | ${(r.maxRss / 2 ** 20).toFixed(0)} MiB |`,
+      `| ${b.what} | ${n(r.distinct)}${r.exhausted ? '' : ' (not exhausted)'} | ${n(r.transitions)} | ${r.depth} | ${r.seconds.toFixed(1)} | ${n(Math.round(r.distinct / r.seconds))} | ${n(Math.round(r.transitions / r.seconds))} | ${(r.visitedBytes / r.distinct).toFixed(1)} | ${(r.maxRss / 2 ** 20).toFixed(0)} MiB |`,
     );
   }
 }

@@ -304,7 +304,9 @@ export class ObjectReader implements StateReader {
     return this.cur.iommu[domain].pgd[idx];
   }
   ext(name: string, i: number): number {
-    return this.cur.ext[name][i];
+    const a = this.cur.ext[name];
+    if (!a || !(i >= 0 && i < a.length)) throw new Error(extError(name, i, Object.keys(this.cur.ext), a?.length));
+    return a[i];
   }
   panic(): HypFailure | null {
     return this.cur.panic;
@@ -324,6 +326,12 @@ export class ObjectReader implements StateReader {
   sched(): { readonly last: number; readonly preemptions: number } | null {
     return this.cur.sched;
   }
+}
+
+function extError(name: string, i: number, names: readonly string[], length: number | undefined): string {
+  return length === undefined
+    ? `no state extension '${name}' (the variant declares ${names.length ? names.map((n) => `'${n}'`).join(', ') : 'none'})`
+    : `state extension '${name}' has ${length} entries: index ${i} is out of range`;
 }
 
 /** Copy on write over a frozen state object: the first write opens an immer draft. */
@@ -373,6 +381,7 @@ export class ObjectMemory extends ObjectReader implements Memory {
     }
   }
   setExt(name: string, i: number, v: number): void {
+    this.ext(name, i);
     this.draft().ext[name][i] = v;
   }
   setCpu(c: number, cpu: CpuState): void {
@@ -449,8 +458,15 @@ export class PackedReader implements StateReader {
     return ioTableOf(a === 0 ? null : a - 1, c === 0 ? null : c - 1);
   }
   ext(name: string, i: number): number {
-    const o = this.layout.extStart.get(name)! + 2 * i;
+    const o = this.extOffset(name, i);
     return this.b[o] | (this.b[o + 1] << 8);
+  }
+  /** Where an extension's entry lives; an unknown name or an index out of range is the variant's mistake. */
+  protected extOffset(name: string, i: number): number {
+    const start = this.layout.extStart.get(name);
+    const k = start === undefined ? -1 : this.layout.extNames.indexOf(name);
+    if (start === undefined || !(i >= 0 && i < this.layout.extLengths[k])) throw new Error(extError(name, i, this.layout.extNames, start === undefined ? undefined : this.layout.extLengths[k]));
+    return start + 2 * i;
   }
   panic(): HypFailure | null {
     const o = this.layout.panicOffset;
@@ -551,8 +567,8 @@ export class PackedMemory extends PackedReader implements Memory {
     this.w()[o + 1 + k] = pfn === null ? 0 : pfn + 1;
   }
   setExt(name: string, i: number, v: number): void {
+    const o = this.extOffset(name, i);
     const b = this.w();
-    const o = this.layout.extStart.get(name)! + 2 * i;
     b[o] = v & 0xff;
     b[o + 1] = v >>> 8;
   }

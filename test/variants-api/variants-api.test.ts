@@ -100,6 +100,18 @@ export default spec;
     expect(r.err).toMatch(/variant 'thrower', piece '__pkvm_host_share_hyp': threw Error: boom/);
   });
 
+  it('a piece using a state extension the variant does not declare: exit 2, naming the extension', async () => {
+    const f = write(
+      'ext-typo.ts',
+      `export default { name: 'ext-typo', description: 'a misspelt extension', base: 'rfc-v1-fixed', state: { marks: { size: 'pages', max: 3, initial: () => 0 } }, replace: { __pkvm_host_share_hyp(pfn) { this.mem.setExt('mark', pfn, 1); return 0; } } };\n`,
+    );
+    for (const engine of ['packed', 'readable']) {
+      const r = await run(['check', '--quiet', '--no-trace', '--engine', engine, '--variant', f]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/variant 'ext-typo', piece '__pkvm_host_share_hyp': threw Error: no state extension 'mark' \(the variant declares 'marks'\)/);
+    }
+  });
+
   it('a module without a default export, or a missing file: exit 2', async () => {
     const f = write('empty.ts', 'export const x = 1;\n');
     expect((await run(['check', '--variant', f])).code).toBe(2);

@@ -138,6 +138,12 @@ export function defineVariant(spec: VariantSpec): Variant {
     views: { ...base.views, ...(spec.views ?? {}) },
     removeOperations: [...removed],
     addOperations: [...base.addOperations.filter((o) => !(spec.addOperations ?? []).some((n) => n.name === o.name)), ...(spec.addOperations ?? [])],
-    programs: { ...(base.programs ?? {}), ...(spec.programs ?? {}) },
+    // a variant's programs spell out its pieces as they are in this variant
+    programs: {
+      ...(base.programs ?? {}),
+      ...Object.fromEntries(
+        Object.entries(spec.programs ?? {}).map(([k, p]) => [k, { ...p, writtenAgainst: Object.fromEntries((p.spells ?? []).map((x) => [x, (cls.prototype as unknown as Record<string, unknown>)[x]])) }]),
+      ),
+    },
   };
 }

@@ -49,6 +49,12 @@ export interface Program {
   readonly locks?: readonly Lock[];
   /** That fallback: the piece itself, called with the parameters once the locks are taken. */
   readonly fallback?: (h: Hyp, l: Readonly<Record<string, number>>) => number;
+  /**
+   * The implementations of the spelled pieces the program was written against (set by
+   * defineVariant for a variant's programs; the built-in programs follow the seed's pieces). A
+   * variant whose piece differs runs the fallback.
+   */
+  readonly writtenAgainst?: Readonly<Record<string, unknown>>;
 }
 
 export function defineProgram(p: Program): Program {

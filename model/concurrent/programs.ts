@@ -8,7 +8,7 @@
  * Addresses are pfn indices and sizes are counted in half pages (the seed's size checks see
  * sizes below a page), so that every local is a small integer.
  */
-import { EINVAL, IOMMU_MMIO, PAGE_SIZE, RET_HYP_PANIC, RET_UNINITIALISED } from '../constants.ts';
+import { EEXIST, EINVAL, EOVERFLOW, ERANGE, IOMMU_MMIO, IOMMU_PROT_MASK, IOMMU_READ, IOMMU_WRITE, IOPT_BLOCK_SIZE, PAGE_SIZE, RET_HYP_PANIC, RET_UNINITIALISED } from '../constants.ts';
 import { iommu_pgsize } from '../operations.ts';
 import type { Hyp } from '../kernel/hyp.ts';
 import { acquire, call, defineProgram, done, goto, pause, type Program } from './program.ts';
@@ -312,6 +312,194 @@ export const PIN = defineProgram({
       if (!l.ret) h.hyp_page_ref_inc(h.hyp_phys_to_page(p));
       h.hyp_unlock_component();
       h.host_unlock_component();
+      return done(l.ret);
+    },
+  },
+});
+
+/**
+ * rfc-v1-fixed's __pkvm_host_share_dma(phys, size, is_ram): under the host and hyp locks, each
+ * page's state is checked before its refcount is taken (the refcount is the hyp allocator's too).
+ */
+export const SHARE_DMA_FIXED = defineProgram({
+  name: '__pkvm_host_share_dma',
+  params: ['phys', 'halves', 'is_ram'],
+  locals: ['n', 'i', 'ret'],
+  entry: 'entry',
+  spells: ['__pkvm_host_share_dma', '__pkvm_host_share_dma_page'],
+  locks: ['host_mmu.lock', 'pkvm_pgd_lock'],
+  fallback: (h, l) => h.__pkvm_host_share_dma(phys(h, l.phys), l.halves * HALF, l.is_ram !== 0),
+  steps: {
+    entry(h, l) {
+      const size = l.halves * HALF;
+      if (!h.PAGE_ALIGNED(phys(h, l.phys)) || !h.PAGE_ALIGNED(size) || size === 0) return done(-EINVAL);
+      l.n = size / PAGE_SIZE;
+      return acquire('host_mmu.lock', 'hyp');
+    },
+    hyp: () => acquire('pkvm_pgd_lock', 'page'),
+    page(h, l) {
+      if (l.i >= l.n) return goto('unlock');
+      const p = phys(h, l.phys + l.i);
+      h.hyp_assert_lock_held('host_mmu.lock', '__pkvm_host_share_dma_page');
+      h.hyp_assert_lock_held('pkvm_pgd_lock', '__pkvm_host_share_dma_page');
+      if (!h.addr_is_memory(p)) {
+        l.ret = l.is_ram ? -EINVAL : 0;
+        return l.ret ? goto('failed') : goto('next');
+      }
+      if (!l.is_ram) {
+        l.ret = -EINVAL;
+        return goto('failed');
+      }
+      const count = h.hyp_page_count(h.hyp_phys_to_page(p));
+      if (h.fatal) return goto('unlock');
+      l.ret = count === 0 ? h.do_share(h.dmaShare(p)) : h.__host_check_page_dma_shared(p);
+      return l.ret ? goto('failed') : pause('inc');
+    },
+    // hyp_page_ref_inc: shared with the hyp allocator
+    inc(h, l) {
+      const c = h.hyp_page_ref_inc_return(h.hyp_phys_to_page(phys(h, l.phys + l.i)));
+      if (h.fatal) return goto('unlock');
+      if (c < 0) {
+        l.ret = c;
+        return goto('failed');
+      }
+      return goto('next');
+    },
+    next(_h, l) {
+      l.i += 1;
+      return goto('page');
+    },
+    failed(_h, l) {
+      l.i -= 1;
+      return goto('rollback');
+    },
+    rollback(h, l) {
+      if (l.i < 0 || h.fatal) return goto('unlock');
+      h.__pkvm_host_unshare_dma_page(phys(h, l.phys + l.i));
+      l.i -= 1;
+      return pause('rollback');
+    },
+    unlock(h, l) {
+      h.hyp_unlock_component();
+      h.host_unlock_component();
+      return done(l.ret);
+    },
+  },
+});
+
+/** rfc-v1-fixed's __pkvm_host_unshare_dma(phys, size): the seed's, with its arguments checked. */
+export const UNSHARE_DMA_FIXED = defineProgram({
+  ...UNSHARE_DMA,
+  spells: ['__pkvm_host_unshare_dma', '__pkvm_host_unshare_dma_page'],
+  fallback: (h, l) => h.__pkvm_host_unshare_dma(phys(h, l.phys), l.halves * HALF),
+  steps: {
+    ...UNSHARE_DMA.steps,
+    entry(h, l) {
+      const size = l.halves * HALF;
+      if (!h.PAGE_ALIGNED(phys(h, l.phys)) || !h.PAGE_ALIGNED(size) || size === 0) return done(-EINVAL);
+      return UNSHARE_DMA.steps.entry(h, l);
+    },
+  },
+});
+
+/**
+ * rfc-v1-fixed's kvm_iommu_map_pages, step by step: its checks, iommu_lock, then
+ * __pkvm_host_share_dma (which takes the host and hyp locks), then the io-pgtable; on failure,
+ * unmap and unshare.
+ */
+export const IOMMU_MAP_FIXED = defineProgram({
+  name: 'kvm_iommu_map_pages',
+  params: ['domain', 'slot', 'pfn', 'pgpages', 'pgcount', 'prot'],
+  locals: ['ret', 'tmp'],
+  entry: 'entry',
+  spells: ['kvm_iommu_map_pages'],
+  locks: ['iommu_lock', 'host_mmu.lock', 'pkvm_pgd_lock'],
+  fallback: (h, l) => h.kvm_iommu_map_pages(l.domain, l.slot * PAGE_SIZE, phys(h, l.pfn), l.pgpages * PAGE_SIZE, l.pgcount, l.prot),
+  steps: {
+    entry(h, l) {
+      const pgsize = l.pgpages * PAGE_SIZE;
+      const iova = l.slot * PAGE_SIZE;
+      const paddr = phys(h, l.pfn);
+      if (l.prot & ~IOMMU_PROT_MASK || !(l.prot & (IOMMU_READ | IOMMU_WRITE))) return done(-EINVAL);
+      if (pgsize !== PAGE_SIZE && pgsize !== IOPT_BLOCK_SIZE) return done(-EINVAL);
+      if (l.pgcount === 0 || (iova | paddr) % pgsize !== 0) return done(-EINVAL);
+      const size = pgsize * l.pgcount;
+      if (iova + size > h.iova_space()) return done(-ERANGE);
+      if (!Number.isSafeInteger(size)) return done(-EOVERFLOW);
+      return acquire('iommu_lock', 'locked');
+    },
+    locked(h, l) {
+      const size = l.pgpages * PAGE_SIZE * l.pgcount;
+      const iova = l.slot * PAGE_SIZE;
+      l.ret = -EINVAL;
+      if (h.handle_to_domain(l.domain) === null) return goto('unlock');
+      for (let a = iova; a < iova + size; a += PAGE_SIZE)
+        if (h.iopt_iova_to_phys(l.domain, a) !== 0) {
+          l.ret = -EEXIST;
+          return goto('unlock');
+        }
+      return call('__pkvm_host_share_dma', [l.pfn, 2 * l.pgpages * l.pgcount, l.prot & IOMMU_MMIO ? 0 : 1], 'ret', 'shared');
+    },
+    shared(h, l) {
+      if (l.ret || h.fatal) return goto('unlock');
+      const pgsize = l.pgpages * PAGE_SIZE;
+      const iova = l.slot * PAGE_SIZE;
+      const paddr = phys(h, l.pfn);
+      let mapped = 0;
+      let left = l.pgcount;
+      while (left && !l.ret) {
+        const m = { v: 0 };
+        l.ret = h.iopt_map_pages(l.domain, iova + mapped, paddr + mapped, pgsize, left, l.prot, m);
+        left -= m.v / pgsize;
+        mapped += m.v;
+      }
+      if (!l.ret) return goto('unlock');
+      if (mapped) h.iopt_unmap_pages(l.domain, iova, pgsize, mapped / pgsize);
+      return call('__pkvm_host_unshare_dma', [l.pfn, 2 * l.pgpages * l.pgcount], 'tmp', 'unlock');
+    },
+    unlock(h, l) {
+      h.hyp_spin_unlock('iommu_lock');
+      return done(l.ret);
+    },
+  },
+});
+
+/** rfc-v1-fixed's kvm_iommu_unmap_pages, step by step: under iommu_lock, page by page, unmap then unshare. */
+export const IOMMU_UNMAP_FIXED = defineProgram({
+  name: 'kvm_iommu_unmap_pages',
+  params: ['domain', 'slot', 'pgpages', 'pgcount'],
+  locals: ['ret', 'a'],
+  entry: 'entry',
+  spells: ['kvm_iommu_unmap_pages'],
+  locks: ['iommu_lock', 'host_mmu.lock', 'pkvm_pgd_lock'],
+  fallback: (h, l) => h.kvm_iommu_unmap_pages(l.domain, l.slot * PAGE_SIZE, l.pgpages * PAGE_SIZE, l.pgcount),
+  steps: {
+    entry(h, l) {
+      const pgsize = l.pgpages * PAGE_SIZE;
+      if ((pgsize !== PAGE_SIZE && pgsize !== IOPT_BLOCK_SIZE) || l.pgcount === 0) return done(-EINVAL);
+      if ((l.slot + l.pgpages * l.pgcount) * PAGE_SIZE > h.iova_space()) return done(-ERANGE);
+      return acquire('iommu_lock', 'locked');
+    },
+    locked(h, l) {
+      l.ret = -EINVAL;
+      if (h.handle_to_domain(l.domain) === null) return goto('unlock');
+      for (let a = 0; a < l.pgpages * l.pgcount; a++) if (h.iopt_iova_to_phys(l.domain, (l.slot + a) * PAGE_SIZE) === 0) return goto('unlock');
+      l.ret = 0;
+      return goto('unit');
+    },
+    unit(h, l) {
+      if (l.ret || l.a >= l.pgpages * l.pgcount) return goto('unlock');
+      const iova = (l.slot + l.a) * PAGE_SIZE;
+      const phys = h.iopt_iova_to_phys(l.domain, iova);
+      if (h.iopt_unmap_pages(l.domain, iova, PAGE_SIZE, 1) !== PAGE_SIZE) {
+        l.ret = -EINVAL;
+        return goto('unlock');
+      }
+      l.a += 1;
+      return call('__pkvm_host_unshare_dma', [h.hyp_phys_to_pfn(phys), 2], 'ret', 'unit');
+    },
+    unlock(h, l) {
+      h.hyp_spin_unlock('iommu_lock');
       return done(l.ret);
     },
   },

@@ -50,7 +50,8 @@ export class Scheduler {
   private readonly startActions: readonly (readonly PkvmAction[])[];
   private readonly stepActions: readonly PkvmAction[];
   private readonly atomicActions: readonly { spec: OperationSpec; action: PkvmAction }[];
-  private readonly replaced: ReadonlySet<string>;
+  /** Whether a program spells out a piece the variant changed. */
+  private readonly changed: (p: Program) => boolean;
 
   constructor(
     readonly config: PkvmConfig,
@@ -66,10 +67,10 @@ export class Scheduler {
       if (!p) return 0;
       return prog & FALLBACK ? p.params.length + 1 : p.params.length + p.locals.length;
     };
-    // pieces the variant replaced: programs spelling them out step by step fall back to one step
-    const replaced = new Set<string>();
-    for (const name of variant.replaces) replaced.add(name);
-    this.replaced = replaced;
+    // a program spelling out a piece the variant changed (since the program was written) falls back to one step
+    const proto = variant.hyp.prototype as unknown as Record<string, unknown>;
+    const seed = Hyp.prototype as unknown as Record<string, unknown>;
+    this.changed = (p: Program) => (p.spells ?? []).some((x) => proto[x] !== (p.writtenAgainst ? p.writtenAgainst[x] : seed[x]));
     const entries: OpEntry[] = [];
     const atomic: { spec: OperationSpec; action: PkvmAction }[] = [];
     for (const { spec, actions } of ops)
@@ -190,7 +191,7 @@ export class Scheduler {
     const prog = spec.program ? spec.program(action.args, this.config) : null;
     if (prog) {
       const p = this.program(prog.name);
-      if (!(p.spells ?? []).some((x) => this.replaced.has(x))) return { op: entry + 1, wait: 0, frames: [this.frame(p, prog.args)] };
+      if (!this.changed(p)) return { op: entry + 1, wait: 0, frames: [this.frame(p, prog.args)] };
     }
     return { ...cpu, op: entry + 1, wait: 0, frames: [{ prog: ATOMIC, pc: 0, into: NO_INTO, locals: [0] }] };
   }
@@ -275,7 +276,7 @@ export class Scheduler {
           top.pc = this.label(p, next.label);
           top.into = names.indexOf(next.into);
           if (frames.length >= 3) throw new Error(`program ${next.prog} called too deep`);
-          if (callee.fallback && (callee.spells ?? []).some((x) => this.replaced.has(x)))
+          if (callee.fallback && this.changed(callee))
             frames.push({ prog: this.progIndex.get(callee.name)! | FALLBACK, pc: 0, into: NO_INTO, locals: [...next.args, 0] });
           else frames.push({ ...this.frame(callee, next.args), locals: [...next.args, ...callee.locals.map(() => 0)] });
           continue;

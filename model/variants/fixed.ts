@@ -20,11 +20,12 @@ import {
 import { Hyp } from '../kernel/hyp.ts';
 import type { PkvmMemTransition } from '../kernel/mem_protect.ts';
 import { defineVariant } from '../variant.ts';
+import { IOMMU_MAP_FIXED, IOMMU_UNMAP_FIXED, SHARE_DMA_FIXED, UNSHARE_DMA_FIXED } from '../concurrent/programs.ts';
 
 export const RFC_V1_FIXED = defineVariant({
   name: 'rfc-v1-fixed',
   description:
-    "The seed with the fixes this model points at: share/unshare_dma initialise their return value and check the address (not the host's is_ram hint) before touching the vmemmap; kvm_iommu_map_pages validates prot, pgsize, alignment and the IOVA range and refuses to map over anything; kvm_iommu_unmap_pages unmaps and unshares page by page, after checking the whole range is mapped; and the base gets upstream's 985bb51f17ab (hyp_ack_unshare always checks SHARED_BORROWED) and a memory check in __pkvm_host_reclaim_page.",
+    "The seed with the fixes this model points at: share/unshare_dma initialise their return value, check the address (not the host's is_ram hint) before touching the vmemmap, and check a page's state before taking its DMA reference (the hyp allocator shares the refcount); kvm_iommu_map_pages validates prot, pgsize, alignment and the IOVA range and refuses to map over anything; kvm_iommu_unmap_pages unmaps and unshares page by page, after checking the whole range is mapped; and the base gets upstream's 985bb51f17ab (hyp_ack_unshare always checks SHARED_BORROWED) and a memory check in __pkvm_host_reclaim_page.",
   replace: {
     __pkvm_host_share_dma_page(this: Hyp, phys_addr: number, is_ram: boolean): number {
       const p = this.hyp_phys_to_page(phys_addr);
@@ -32,11 +33,13 @@ export const RFC_V1_FIXED = defineVariant({
       this.hyp_assert_lock_held('pkvm_pgd_lock', '__pkvm_host_share_dma_page');
       if (!this.addr_is_memory(phys_addr)) return is_ram ? -EINVAL : 0;
       if (!is_ram) return -EINVAL;
-      let ret = this.hyp_page_ref_inc_return(p);
-      if (ret < 0) return ret;
-      ret = ret === 1 ? this.do_share(this.dmaShare(phys_addr)) : this.__host_check_page_dma_shared(phys_addr);
-      if (ret) this.hyp_page_ref_dec(p);
-      return ret;
+      /* Check the page before taking a reference: the hyp allocator changes the refcount of its pages under its own lock. */
+      const count = this.hyp_page_count(p);
+      if (this.fatal) return 0;
+      const ret = count === 0 ? this.do_share(this.dmaShare(phys_addr)) : this.__host_check_page_dma_shared(phys_addr);
+      if (ret) return ret;
+      const c = this.hyp_page_ref_inc_return(p);
+      return c < 0 ? c : 0;
     },
     __pkvm_host_share_dma(this: Hyp, phys_addr: number, size: number, is_ram: boolean): number {
       if (!this.PAGE_ALIGNED(phys_addr) || !this.PAGE_ALIGNED(size) || size === 0) return -EINVAL;
@@ -128,5 +131,12 @@ export const RFC_V1_FIXED = defineVariant({
       if (!this.addr_is_memory(this.hyp_pfn_to_phys(pfn))) return -EINVAL;
       return Hyp.prototype.__pkvm_host_reclaim_page.call(this, pfn);
     },
+  },
+  // with several CPUs: the steps of the fixed paths (a variant changing one of their pieces runs that piece in one step)
+  programs: {
+    __pkvm_host_share_dma: SHARE_DMA_FIXED,
+    __pkvm_host_unshare_dma: UNSHARE_DMA_FIXED,
+    kvm_iommu_map_pages: IOMMU_MAP_FIXED,
+    kvm_iommu_unmap_pages: IOMMU_UNMAP_FIXED,
   },
 });

@@ -4,8 +4,9 @@
  * also be made a lot more scalable because they wouldn't need to take any page table locks when
  * updating page state, a cmpxchg may be sufficient".
  */
-import { EEXIST, EINVAL, EOVERFLOW, EPERM, ERANGE, IOMMU_MMIO, IOMMU_PROT_MASK, IOMMU_READ, IOMMU_WRITE, IOPT_BLOCK_SIZE, PAGE_SIZE, PKVM_ID_HOST, PKVM_ID_HYP, PKVM_PAGE_OWNED, PKVM_PAGE_SHARED_OWNED } from '../constants.ts';
-import { acquire, call, defineProgram, done, goto, pause } from '../concurrent/program.ts';
+import { EINVAL, EPERM, PAGE_SIZE, PKVM_ID_HOST, PKVM_ID_HYP, PKVM_PAGE_OWNED, PKVM_PAGE_SHARED_OWNED } from '../constants.ts';
+import { acquire, defineProgram, done, goto, pause } from '../concurrent/program.ts';
+import { IOMMU_MAP_FIXED, IOMMU_UNMAP_FIXED } from '../concurrent/programs.ts';
 import type { Hyp } from '../kernel/hyp.ts';
 import type { PkvmMemDonation } from '../kernel/mem_protect.ts';
 import { OPERATIONS_BY_NAME, type OperationSpec } from '../operations.ts';
@@ -114,108 +115,6 @@ const UNSHARE_DMA_CMPXCHG = defineProgram({
   },
 });
 
-/**
- * rfc-v1-fixed's kvm_iommu_map_pages, step by step, under iommu_lock only: its checks, then
- * __pkvm_host_share_dma (lock-free), then the io-pgtable; on failure, unmap and unshare.
- */
-const IOMMU_MAP_CMPXCHG = defineProgram({
-  name: 'kvm_iommu_map_pages',
-  params: ['domain', 'slot', 'pfn', 'pgpages', 'pgcount', 'prot'],
-  locals: ['ret', 'tmp'],
-  entry: 'entry',
-  spells: [],
-  locks: ['iommu_lock'],
-  fallback: (h, l) => h.kvm_iommu_map_pages(l.domain, l.slot * PAGE_SIZE, h.hyp_pfn_to_phys(l.pfn), l.pgpages * PAGE_SIZE, l.pgcount, l.prot),
-  steps: {
-    entry(h, l) {
-      const pgsize = l.pgpages * PAGE_SIZE;
-      const iova = l.slot * PAGE_SIZE;
-      const paddr = h.hyp_pfn_to_phys(l.pfn);
-      if (l.prot & ~IOMMU_PROT_MASK || !(l.prot & (IOMMU_READ | IOMMU_WRITE))) return done(-EINVAL);
-      if (pgsize !== PAGE_SIZE && pgsize !== IOPT_BLOCK_SIZE) return done(-EINVAL);
-      if (l.pgcount === 0 || (iova | paddr) % pgsize !== 0) return done(-EINVAL);
-      const size = pgsize * l.pgcount;
-      if (iova + size > h.iova_space()) return done(-ERANGE);
-      if (!Number.isSafeInteger(size)) return done(-EOVERFLOW);
-      return acquire('iommu_lock', 'locked');
-    },
-    locked(h, l) {
-      const size = l.pgpages * PAGE_SIZE * l.pgcount;
-      const iova = l.slot * PAGE_SIZE;
-      l.ret = -EINVAL;
-      if (h.handle_to_domain(l.domain) === null) return goto('unlock');
-      for (let a = iova; a < iova + size; a += PAGE_SIZE)
-        if (h.iopt_iova_to_phys(l.domain, a) !== 0) {
-          l.ret = -EEXIST;
-          return goto('unlock');
-        }
-      return call('__pkvm_host_share_dma', [l.pfn, 2 * l.pgpages * l.pgcount, l.prot & IOMMU_MMIO ? 0 : 1], 'ret', 'shared');
-    },
-    shared(h, l) {
-      if (l.ret || h.fatal) return goto('unlock');
-      const pgsize = l.pgpages * PAGE_SIZE;
-      const iova = l.slot * PAGE_SIZE;
-      const paddr = h.hyp_pfn_to_phys(l.pfn);
-      let mapped = 0;
-      let left = l.pgcount;
-      while (left && !l.ret) {
-        const m = { v: 0 };
-        l.ret = h.iopt_map_pages(l.domain, iova + mapped, paddr + mapped, pgsize, left, l.prot, m);
-        left -= m.v / pgsize;
-        mapped += m.v;
-      }
-      if (!l.ret) return goto('unlock');
-      if (mapped) h.iopt_unmap_pages(l.domain, iova, pgsize, mapped / pgsize);
-      return call('__pkvm_host_unshare_dma', [l.pfn, 2 * l.pgpages * l.pgcount], 'tmp', 'unlock');
-    },
-    unlock(h, l) {
-      h.hyp_spin_unlock('iommu_lock');
-      return done(l.ret);
-    },
-  },
-});
-
-/** rfc-v1-fixed's kvm_iommu_unmap_pages, step by step, under iommu_lock only: page by page, unmap then unshare. */
-const IOMMU_UNMAP_CMPXCHG = defineProgram({
-  name: 'kvm_iommu_unmap_pages',
-  params: ['domain', 'slot', 'pgpages', 'pgcount'],
-  locals: ['ret', 'a'],
-  entry: 'entry',
-  spells: [],
-  locks: ['iommu_lock'],
-  fallback: (h, l) => h.kvm_iommu_unmap_pages(l.domain, l.slot * PAGE_SIZE, l.pgpages * PAGE_SIZE, l.pgcount),
-  steps: {
-    entry(h, l) {
-      const pgsize = l.pgpages * PAGE_SIZE;
-      if ((pgsize !== PAGE_SIZE && pgsize !== IOPT_BLOCK_SIZE) || l.pgcount === 0) return done(-EINVAL);
-      if ((l.slot + l.pgpages * l.pgcount) * PAGE_SIZE > h.iova_space()) return done(-ERANGE);
-      return acquire('iommu_lock', 'locked');
-    },
-    locked(h, l) {
-      l.ret = -EINVAL;
-      if (h.handle_to_domain(l.domain) === null) return goto('unlock');
-      for (let a = 0; a < l.pgpages * l.pgcount; a++) if (h.iopt_iova_to_phys(l.domain, (l.slot + a) * PAGE_SIZE) === 0) return goto('unlock');
-      l.ret = 0;
-      return goto('unit');
-    },
-    unit(h, l) {
-      if (l.ret || l.a >= l.pgpages * l.pgcount) return goto('unlock');
-      const iova = (l.slot + l.a) * PAGE_SIZE;
-      const phys = h.iopt_iova_to_phys(l.domain, iova);
-      if (h.iopt_unmap_pages(l.domain, iova, PAGE_SIZE, 1) !== PAGE_SIZE) {
-        l.ret = -EINVAL;
-        return goto('unlock');
-      }
-      l.a += 1;
-      return call('__pkvm_host_unshare_dma', [h.hyp_phys_to_pfn(phys), 2], 'ret', 'unit');
-    },
-    unlock(h, l) {
-      h.hyp_spin_unlock('iommu_lock');
-      return done(l.ret);
-    },
-  },
-});
-
 const donationOf = (h: Hyp, pfn: number, nr_pages: number): PkvmMemDonation => {
   const phys = h.hyp_pfn_to_phys(pfn);
   return { tx: { nr_pages, initiator: { id: PKVM_ID_HOST, addr: phys, completer_addr: phys }, completer: { id: PKVM_ID_HYP } } };
@@ -297,7 +196,8 @@ export const VMEMMAP_CMPXCHG = defineVariant({
     __pkvm_host_share_dma: SHARE_DMA_CMPXCHG,
     __pkvm_host_unshare_dma: UNSHARE_DMA_CMPXCHG,
     __pkvm_host_donate_hyp: DONATE_HYP,
-    kvm_iommu_map_pages: IOMMU_MAP_CMPXCHG,
-    kvm_iommu_unmap_pages: IOMMU_UNMAP_CMPXCHG,
+    // rfc-v1-fixed's, under iommu_lock only: the share and unshare they call take no other lock
+    kvm_iommu_map_pages: defineProgram({ ...IOMMU_MAP_FIXED, locks: ['iommu_lock'] }),
+    kvm_iommu_unmap_pages: defineProgram({ ...IOMMU_UNMAP_FIXED, locks: ['iommu_lock'] }),
   },
 });

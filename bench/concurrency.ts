@@ -1,7 +1,8 @@
 /**
  * npm run bench:concurrency: what the reductions of the concurrent model save. Each scenario (a
  * variant on a configuration with two CPUs) is checked for every invariant (going on after a
- * violation, so that the search is the same whatever it finds) in full, with partial-order
+ * violation, so that the search is the same whatever it finds; IOTLBs on, as `check --cpus 2`
+ * has them) in full, with partial-order
  * reduction (sleep sets), and with preemption bounds 0, 1 and 2; one child process each.
  * Prints distinct states, transitions, transitions asleep, seconds and the verdict: the shortest
  * trace of each violated invariant. Measured, never asserted.
@@ -26,10 +27,11 @@ interface Scenario {
 }
 
 const SCENARIOS: Scenario[] = [
-  { name: 'seed', what: 'rfc-v1 (the seed), 2 CPUs, default bounds, depth <= 8', variant: 'rfc-v1', config: { cpus: 2 }, depth: 8 },
-  { name: 'fixed', what: 'rfc-v1-fixed, 2 CPUs, 1 domain, no guest (exhaustive)', variant: 'rfc-v1-fixed', config: { cpus: 2, domains: 1, guests: 0 } },
+  { name: 'seed', what: 'rfc-v1 (the seed), 2 CPUs, default bounds, depth <= 8', variant: 'rfc-v1', config: { cpus: 2, iotlb: true }, depth: 8 },
+  { name: 'fixed', what: 'rfc-v1-fixed, 2 CPUs, 1 domain, no guest (exhaustive)', variant: 'rfc-v1-fixed', config: { cpus: 2, iotlb: true, domains: 1, guests: 0 } },
+  { name: 'cmpxchg', what: 'vmemmap-cmpxchg, 2 CPUs, 1 domain, no guest, depth <= 6', variant: 'vmemmap-cmpxchg', config: { cpus: 2, iotlb: true, domains: 1, guests: 0 }, depth: 6 },
   { name: 'tlbi', what: 'unshare-before-tlbi, 2 CPUs, IOTLB, 1 RAM page, 1 domain (exhaustive)', variant: 'unshare-before-tlbi', config: { cpus: 2, iotlb: true, ramPages: 1, mmioPages: 0, domains: 1 } },
-  { name: 'inversion', what: 'share-dma-lock-inversion, 2 CPUs, default bounds, depth <= 6', variant: 'share-dma-lock-inversion', config: { cpus: 2 }, depth: 6 },
+  { name: 'inversion', what: 'share-dma-lock-inversion, 2 CPUs, default bounds, depth <= 6', variant: 'share-dma-lock-inversion', config: { cpus: 2, iotlb: true }, depth: 6 },
 ];
 
 const MODES = [

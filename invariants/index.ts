@@ -265,10 +265,16 @@ const lockOrder: StepProperty<unknown, PkvmAction, PkvmOutcome> = {
   name: 'lock-order',
   description: 'Locks are taken in the kernel\'s order: iommu_lock, then host_mmu.lock, then pkvm_pgd_lock or a VM\'s lock (never both), the hyp pool lock innermost.',
   check(_before, action, outcome) {
-    for (const a of outcome.acquisitions)
-      for (const h of a.held)
-        if (h !== a.lock && lockRank(h) >= lockRank(a.lock))
-          return { message: `${action.op} takes ${a.lock} while holding ${h}, against the lock order`, key: `${h}>${a.lock}` };
+    const acq = outcome.acquisitions;
+    for (let i = 0; i < acq.length; i++) {
+      const a = acq[i];
+      if (a.held.length === 0) continue;
+      const rank = lockRank(a.lock);
+      for (let j = 0; j < a.held.length; j++) {
+        const h = a.held[j];
+        if (h !== a.lock && lockRank(h) >= rank) return { message: `${action.op} takes ${a.lock} while holding ${h}, against the lock order`, key: `${h}>${a.lock}` };
+      }
+    }
     return null;
   },
 };

@@ -24,16 +24,91 @@ import type {
   Violation,
 } from './types.ts';
 
-/** One level of the frontier: state ids and states (or their encodings when the model can decode). */
+/**
+ * One level of the frontier: state ids, and the states themselves, or, when the model can
+ * decode, their encodings copied into large byte chunks (a few bytes of index per state instead
+ * of an object per state, so that a level of tens of millions of states fits).
+ */
 class Level<S> {
-  readonly ids: number[] = [];
-  readonly items: (S | Uint8Array)[] = [];
-  push(id: number, item: S | Uint8Array): void {
-    this.ids.push(id);
-    this.items.push(item);
+  /** Chunks grow from 4 KiB to 16 MiB: a level of one state costs little, a level of millions few chunks. */
+  private static readonly MAX_CHUNK = 1 << 24;
+  private idArr = new Uint32Array(64);
+  private n = 0;
+  private readonly objects: (S | undefined)[] | null;
+  private chunks: Uint8Array[] = [];
+  private at: Uint32Array | null;
+  private len: Uint32Array | null;
+  private used = 0;
+
+  constructor(bytes: boolean) {
+    this.objects = bytes ? null : [];
+    this.at = bytes ? new Uint32Array(64) : null;
+    this.len = bytes ? new Uint32Array(64) : null;
   }
+
   get length(): number {
-    return this.ids.length;
+    return this.n;
+  }
+
+  id(k: number): number {
+    return this.idArr[k];
+  }
+
+  /** The ids, trimmed (for checkpoints). */
+  get ids(): number[] {
+    return Array.from(this.idArr.subarray(0, this.n));
+  }
+
+  private growIndex(): void {
+    const grow = (a: Uint32Array) => {
+      const b = new Uint32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.idArr = grow(this.idArr);
+    if (this.at) this.at = grow(this.at);
+    if (this.len) this.len = grow(this.len);
+  }
+
+  push(id: number, item: S | Uint8Array): void {
+    if (this.n === this.idArr.length) this.growIndex();
+    this.idArr[this.n] = id;
+    if (this.objects) this.objects.push(item as S);
+    else {
+      const b = item as Uint8Array;
+      let chunk = this.chunks[this.chunks.length - 1];
+      if (!chunk || this.used + b.length > chunk.length) {
+        chunk = new Uint8Array(Math.max(Math.min(Level.MAX_CHUNK, 4096 * 2 ** Math.min(this.chunks.length, 12)), b.length));
+        this.chunks.push(chunk);
+        this.used = 0;
+      }
+      chunk.set(b, this.used);
+      if (b.length > 0xffff) throw new Error(`an encoding of ${b.length} bytes: at most 65535 in the frontier`);
+      // where it is: the offset in its chunk, and the chunk's index with the length
+      this.at![this.n] = this.used;
+      this.len![this.n] = (this.chunks.length - 1) * 0x10000 + b.length;
+      this.used += b.length;
+    }
+    this.n++;
+  }
+
+  /** The k-th item: the state, or a view of its encoding (valid until the level is dropped). */
+  item(k: number): S | Uint8Array {
+    if (this.objects) return this.objects[k] as S;
+    const l = this.len![k];
+    const chunk = this.chunks[Math.floor(l / 0x10000)];
+    const o = this.at![k];
+    return chunk.subarray(o, o + (l & 0xffff));
+  }
+
+  /** Lets an expanded state's object go (a long level does not hold all its states twice). */
+  release(k: number): void {
+    if (this.objects) this.objects[k] = undefined;
+  }
+
+  /** Every encoding, copied (for checkpoints). */
+  encodings(): Uint8Array[] {
+    return Array.from({ length: this.n }, (_, k) => (this.item(k) as Uint8Array).slice());
   }
 }
 
@@ -106,7 +181,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     return canon ? canon(b) : b;
   };
 
-  let current = new Level<S>();
+  let current = new Level<S>(keepBytes);
   let stopped = false;
   let depth = 0;
 
@@ -197,7 +272,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
         visited,
         parents,
         frontierIds: current.ids,
-        frontier: current.items as Uint8Array[],
+        frontier: current.encodings(),
         depth,
         levels,
         transitions,
@@ -208,12 +283,12 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
       saveCheckpoint(options.checkpoint.dir, options.checkpoint.identity, cpState);
       lastCheckpoint = Date.now();
     }
-    const next = new Level<S>();
+    const next = new Level<S>(keepBytes);
     fresh = 0;
     let k = 0;
     for (; k < current.length && !stopped; k++) {
-      const id = current.ids[k];
-      const item = current.items[k];
+      const id = current.id(k);
+      const item = current.item(k);
       const state = keepBytes ? model.decode!(item as Uint8Array) : (item as S);
       if (por) {
         if (id > maxExpanded) maxExpanded = id;
@@ -251,7 +326,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
         }
       }
       // release what is expanded, so a long level does not hold all its states twice
-      current.items[k] = undefined as unknown as S;
+      current.release(k);
       if ((++expanded & 255) === 0) {
         const now = Date.now();
         if (now >= deadline) {

@@ -1,7 +1,8 @@
 /** FingerprintSet and ParentLinks on their own. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { collisionProbability, FingerprintSet, fingerprint, ParentLinks } from '../../checker/index.ts';
+import { check, collisionProbability, FingerprintSet, fingerprint, ParentLinks } from '../../checker/index.ts';
+import { withoutDecode } from '../toys/util.ts';
 
 const u32 = fc.oneof(fc.constantFrom(0, 1, 2, 0x7fffffff, 0x80000000, 0xffffffff), fc.nat({ max: 0xffffffff }), fc.nat({ max: 15 }));
 /** A 64-bit value as (hi, lo); the all-zero value, which marks empty slots, included. */
@@ -179,5 +180,41 @@ describe('ParentLinks', () => {
     links.add(-1, 5);
     expect(links.path(1)).toEqual({ init: 5, actions: [] });
     expect(links.path(1, 2)).toEqual({ init: 5, actions: [2] });
+  });
+});
+
+describe('the frontier of encodings (byte chunks)', () => {
+  it('encodings of many lengths, levels of up to 40,000 states: the same search as with states in the frontier', () => {
+    // states are numbers 0..N-1; n -> 2n+1, 2n+2 (a binary tree); encodings are 1..3000 bytes long
+    const N = 60_000;
+    const enc = (n: number) => {
+      const len = 4 + ((n * 7919) % 2997);
+      const b = new Uint8Array(len);
+      b[0] = n & 0xff;
+      b[1] = (n >>> 8) & 0xff;
+      b[2] = n >>> 16;
+      for (let i = 3; i < len; i++) b[i] = (n + i) & 0xff;
+      return b;
+    };
+    const model = {
+      initialStates: () => [0],
+      actions: (n: number) => [2 * n + 1, 2 * n + 2].filter((m) => m < N),
+      step: (_n: number, m: number) => ({ state: m, outcome: null }),
+      encode: enc,
+      decode: (b: Uint8Array) => {
+        const n = b[0] | (b[1] << 8) | (b[2] << 16);
+        // the bytes read back are the bytes written
+        for (let i = 3; i < b.length; i++) if (b[i] !== ((n + i) & 0xff)) throw new Error(`state ${n}: byte ${i} corrupted`);
+        if (b.length !== 4 + ((n * 7919) % 2997)) throw new Error(`state ${n}: length ${b.length}`);
+        return n;
+      },
+    };
+    const bad = { kind: 'state' as const, name: 'not-last', description: '', check: (n: number) => (n === N - 1 ? { message: 'last' } : null) };
+    const a = check(model, [bad]);
+    const b = check(withoutDecode(model), [bad]);
+    expect(a.stats.distinctStates).toBe(b.stats.distinctStates);
+    expect(a.stats.levels).toEqual(b.stats.levels);
+    expect(a.status === 'violation' && a.violations[0].path).toEqual(b.status === 'violation' && b.violations[0].path);
+    expect(a.stats.distinctStates).toBeGreaterThan(N / 2);
   });
 });

@@ -61,7 +61,6 @@ const UNTRUSTED: readonly HostBehaviour[] = ['iommu', 'adversarial'];
 
 const phys = (hyp: Hyp, pfn: number) => hyp.hyp_pfn_to_phys(pfn);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const num = (a: Args, k: string) => a[k] as number;
 
 /** pfns an honest host names in a memory hypercall (its RAM), or any pfn of the model. */
 function pfnArgs(config: PkvmConfig, honest: boolean): number[] {
@@ -107,13 +106,13 @@ export const OPERATIONS: readonly OperationSpec[] = [
     staticArgs: (c) => range(totalPages(c)).map((pfn) => ({ pfn })),
     locks: () => ['host_mmu.lock'],
     run(hyp, a) {
-      const addr = phys(hyp, num(a, 'pfn'));
+      const addr = phys(hyp, (a.pfn as number));
       if (hyp.host_s2_leaf(addr).kind === 'valid') {
-        hyp.recordAccess('host', num(a, 'pfn'));
+        hyp.recordAccess('host', (a.pfn as number));
         return 0;
       }
       const ret = hyp.handle_host_mem_abort(addr);
-      if (ret === 0) hyp.recordAccess('host', num(a, 'pfn'));
+      if (ret === 0) hyp.recordAccess('host', (a.pfn as number));
       return ret;
     },
   },
@@ -125,9 +124,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'Share a host page with the hypervisor (host SHARED_OWNED, hyp SHARED_BORROWED).',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => pfnArgs(c, false).map((pfn) => ({ pfn })),
-    enabled: (_s, a, c) => c.host !== 'driver' || num(a, 'pfn') < c.ramPages,
+    enabled: (_s, a, c) => c.host !== 'driver' || (a.pfn as number) < c.ramPages,
     locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
-    run: (hyp, a) => hyp.__pkvm_host_share_hyp(num(a, 'pfn')),
+    run: (hyp, a) => hyp.__pkvm_host_share_hyp((a.pfn as number)),
   },
   {
     name: '__pkvm_host_unshare_hyp',
@@ -136,9 +135,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'Take back a page shared with the hypervisor; -EBUSY while it is pinned.',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => pfnArgs(c, false).map((pfn) => ({ pfn })),
-    enabled: (_s, a, c) => c.host !== 'driver' || num(a, 'pfn') < c.ramPages,
+    enabled: (_s, a, c) => c.host !== 'driver' || (a.pfn as number) < c.ramPages,
     locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
-    run: (hyp, a) => hyp.__pkvm_host_unshare_hyp(num(a, 'pfn')),
+    run: (hyp, a) => hyp.__pkvm_host_unshare_hyp((a.pfn as number)),
   },
   {
     name: '__pkvm_host_donate_hyp',
@@ -153,9 +152,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
           .filter((n) => pfn + n <= totalPages(c))
           .map((nr_pages) => ({ pfn, nr_pages })),
       ),
-    enabled: (_s, a, c) => c.host !== 'driver' || num(a, 'pfn') + num(a, 'nr_pages') <= c.ramPages,
+    enabled: (_s, a, c) => c.host !== 'driver' || (a.pfn as number) + (a.nr_pages as number) <= c.ramPages,
     locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
-    run: (hyp, a) => hyp.__pkvm_host_donate_hyp(num(a, 'pfn'), num(a, 'nr_pages')),
+    run: (hyp, a) => hyp.__pkvm_host_donate_hyp((a.pfn as number), (a.nr_pages as number)),
   },
   {
     name: 'hyp_pin_shared_mem',
@@ -164,12 +163,12 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'The hypervisor pins a page the host shared with it (host vCPU/VM state), on behalf of a host hypercall.',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => (c.maxPins > 0 ? pfnArgs(c, true).map((pfn) => ({ pfn })) : []),
-    enabled: (s, a, c) => s.ghost('pins', num(a, 'pfn')) < c.maxPins,
+    enabled: (s, a, c) => s.ghost('pins', (a.pfn as number)) < c.maxPins,
     locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
-    program: (a) => ({ name: 'hyp_pin_shared_mem', args: [num(a, 'pfn')] }),
-    run: (hyp, a) => hyp.hyp_pin_shared_mem(num(a, 'pfn')),
+    program: (a) => ({ name: 'hyp_pin_shared_mem', args: [(a.pfn as number)] }),
+    run: (hyp, a) => hyp.hyp_pin_shared_mem((a.pfn as number)),
     ghost(hyp, a, ret) {
-      if (ret === 0) hyp.mem.setGhost('pins', num(a, 'pfn'), hyp.mem.ghost('pins', num(a, 'pfn')) + 1);
+      if (ret === 0) hyp.mem.setGhost('pins', (a.pfn as number), hyp.mem.ghost('pins', (a.pfn as number)) + 1);
     },
   },
   {
@@ -179,9 +178,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'Share a host page with a guest at a guest IPA (host SHARED_OWNED, guest SHARED_BORROWED).',
     argFormats: { pfn: 'num', gfn: 'num', vm: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).flatMap((gfn) => pfnArgs(c, false).map((pfn) => ({ pfn, gfn, vm })))),
-    enabled: (s, a, c) => !s.vmDying(num(a, 'vm')) && (c.host !== 'driver' || num(a, 'pfn') < c.ramPages),
-    locks: (a) => ['host_mmu.lock', `vm[${num(a, 'vm')}].lock`],
-    run: (hyp, a) => hyp.__pkvm_host_share_guest(num(a, 'pfn'), num(a, 'gfn'), num(a, 'vm')),
+    enabled: (s, a, c) => !s.vmDying((a.vm as number)) && (c.host !== 'driver' || (a.pfn as number) < c.ramPages),
+    locks: (a) => ['host_mmu.lock', `vm[${(a.vm as number)}].lock`],
+    run: (hyp, a) => hyp.__pkvm_host_share_guest((a.pfn as number), (a.gfn as number), (a.vm as number)),
   },
   {
     name: '__pkvm_host_donate_guest',
@@ -190,9 +189,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'Donate a host page to a guest at a guest IPA (host annotated GUEST, guest OWNED).',
     argFormats: { pfn: 'num', gfn: 'num', vm: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).flatMap((gfn) => pfnArgs(c, false).map((pfn) => ({ pfn, gfn, vm })))),
-    enabled: (s, a, c) => !s.vmDying(num(a, 'vm')) && (c.host !== 'driver' || num(a, 'pfn') < c.ramPages),
-    locks: (a) => ['host_mmu.lock', `vm[${num(a, 'vm')}].lock`],
-    run: (hyp, a) => hyp.__pkvm_host_donate_guest(num(a, 'pfn'), num(a, 'gfn'), num(a, 'vm')),
+    enabled: (s, a, c) => !s.vmDying((a.vm as number)) && (c.host !== 'driver' || (a.pfn as number) < c.ramPages),
+    locks: (a) => ['host_mmu.lock', `vm[${(a.vm as number)}].lock`],
+    run: (hyp, a) => hyp.__pkvm_host_donate_guest((a.pfn as number), (a.gfn as number), (a.vm as number)),
   },
   {
     name: '__pkvm_teardown_vm',
@@ -201,9 +200,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'Tear a guest down: its stage-2 is destroyed and its pages are flagged for reclaim.',
     argFormats: { vm: 'num' },
     staticArgs: (c) => range(c.guests).map((vm) => ({ vm })),
-    enabled: (s, a) => !s.vmDying(num(a, 'vm')),
-    locks: (a) => ['host_mmu.lock', `vm[${num(a, 'vm')}].lock`],
-    run: (hyp, a) => hyp.__pkvm_teardown_vm(num(a, 'vm')),
+    enabled: (s, a) => !s.vmDying((a.vm as number)),
+    locks: (a) => ['host_mmu.lock', `vm[${(a.vm as number)}].lock`],
+    run: (hyp, a) => hyp.__pkvm_teardown_vm((a.vm as number)),
   },
   {
     name: '__pkvm_host_reclaim_page',
@@ -212,9 +211,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'Reclaim a page of a torn-down guest (poisoned if the guest owned it).',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => pfnArgs(c, false).map((pfn) => ({ pfn })),
-    enabled: (_s, a, c) => c.host !== 'driver' || num(a, 'pfn') < c.ramPages,
+    enabled: (_s, a, c) => c.host !== 'driver' || (a.pfn as number) < c.ramPages,
     locks: () => ['host_mmu.lock'],
-    run: (hyp, a) => hyp.__pkvm_host_reclaim_page(num(a, 'pfn')),
+    run: (hyp, a) => hyp.__pkvm_host_reclaim_page((a.pfn as number)),
   },
   // ---------------------------------------------------------------- IOMMU, as the Linux driver drives it
   {
@@ -237,15 +236,15 @@ export const OPERATIONS: readonly OperationSpec[] = [
             }
       return out;
     },
-    enabled: (s, a) => iovaSlotsFree(s, num(a, 'domain'), num(a, 'iova') / PAGE_SIZE, num(a, 'npages')),
-    program: (a) => ({ name: 'iommu_map', args: [num(a, 'domain'), num(a, 'iova') / PAGE_SIZE, num(a, 'pfn'), num(a, 'npages')] }),
+    enabled: (s, a) => iovaSlotsFree(s, (a.domain as number), (a.iova as number) / PAGE_SIZE, (a.npages as number)),
+    program: (a) => ({ name: 'iommu_map', args: [(a.domain as number), (a.iova as number) / PAGE_SIZE, (a.pfn as number), (a.npages as number)] }),
     run(hyp, a) {
-      const domain = num(a, 'domain');
-      const pfn = num(a, 'pfn');
+      const domain = (a.domain as number);
+      const pfn = (a.pfn as number);
       const prot = IOMMU_READ | IOMMU_WRITE | (pfn < hyp.config.ramPages ? 0 : IOMMU_MMIO);
-      let iova = num(a, 'iova');
+      let iova = (a.iova as number);
       let paddr = phys(hyp, pfn);
-      let size = num(a, 'npages') * PAGE_SIZE;
+      let size = (a.npages as number) * PAGE_SIZE;
       const orig = { iova, size };
       let ret = 0;
       while (size) {
@@ -277,9 +276,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
           for (let npages = 1; npages <= c.maxRange && slot + npages <= c.iovas; npages++) out.push({ domain, iova: slot * PAGE_SIZE, npages });
       return out;
     },
-    enabled: (s, a) => iovaSlotsMapped(s, num(a, 'domain'), num(a, 'iova') / PAGE_SIZE, num(a, 'npages')),
-    program: (a) => ({ name: 'iommu_unmap', args: [num(a, 'domain'), num(a, 'iova') / PAGE_SIZE, num(a, 'npages')] }),
-    run: (hyp, a) => unmapRange(hyp, num(a, 'domain'), num(a, 'iova'), num(a, 'npages') * PAGE_SIZE),
+    enabled: (s, a) => iovaSlotsMapped(s, (a.domain as number), (a.iova as number) / PAGE_SIZE, (a.npages as number)),
+    program: (a) => ({ name: 'iommu_unmap', args: [(a.domain as number), (a.iova as number) / PAGE_SIZE, (a.npages as number)] }),
+    run: (hyp, a) => unmapRange(hyp, (a.domain as number), (a.iova as number), (a.npages as number) * PAGE_SIZE),
   },
   // ---------------------------------------------------------------- IOMMU hypercalls with any arguments
   {
@@ -304,9 +303,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
               }
       return out;
     },
-    program: (a) => ({ name: 'kvm_iommu_map_pages', args: [num(a, 'domain'), num(a, 'iova') / PAGE_SIZE, num(a, 'paddr'), num(a, 'pgsize') / PAGE_SIZE, num(a, 'pgcount'), num(a, 'prot')] }),
+    program: (a) => ({ name: 'kvm_iommu_map_pages', args: [(a.domain as number), (a.iova as number) / PAGE_SIZE, (a.paddr as number), (a.pgsize as number) / PAGE_SIZE, (a.pgcount as number), (a.prot as number)] }),
     run: (hyp, a) =>
-      hyp.kvm_iommu_map_pages(num(a, 'domain'), num(a, 'iova'), phys(hyp, num(a, 'paddr')), num(a, 'pgsize'), num(a, 'pgcount'), num(a, 'prot')),
+      hyp.kvm_iommu_map_pages((a.domain as number), (a.iova as number), phys(hyp, (a.paddr as number)), (a.pgsize as number), (a.pgcount as number), (a.prot as number)),
   },
   {
     name: 'kvm_iommu_unmap_pages',
@@ -326,8 +325,8 @@ export const OPERATIONS: readonly OperationSpec[] = [
             }
       return out;
     },
-    program: (a) => ({ name: 'kvm_iommu_unmap_pages', args: [num(a, 'domain'), num(a, 'iova') / PAGE_SIZE, num(a, 'pgsize') / PAGE_SIZE, num(a, 'pgcount')] }),
-    run: (hyp, a) => hyp.kvm_iommu_unmap_pages(num(a, 'domain'), num(a, 'iova'), num(a, 'pgsize'), num(a, 'pgcount')),
+    program: (a) => ({ name: 'kvm_iommu_unmap_pages', args: [(a.domain as number), (a.iova as number) / PAGE_SIZE, (a.pgsize as number) / PAGE_SIZE, (a.pgcount as number)] }),
+    run: (hyp, a) => hyp.kvm_iommu_unmap_pages((a.domain as number), (a.iova as number), (a.pgsize as number), (a.pgcount as number)),
   },
   {
     name: '__pkvm_host_share_dma',
@@ -343,12 +342,12 @@ export const OPERATIONS: readonly OperationSpec[] = [
           if (pfn * PAGE_SIZE + size <= n * PAGE_SIZE) for (const is_ram of [true, false]) out.push({ phys: pfn, size, is_ram });
       return out;
     },
-    program: (a) => ({ name: '__pkvm_host_share_dma', args: [num(a, 'phys'), num(a, 'size') / (PAGE_SIZE / 2), a.is_ram ? 1 : 0] }),
-    run: (hyp, a) => hyp.__pkvm_host_share_dma(phys(hyp, num(a, 'phys')), num(a, 'size'), a.is_ram as boolean),
+    program: (a) => ({ name: '__pkvm_host_share_dma', args: [(a.phys as number), (a.size as number) / (PAGE_SIZE / 2), a.is_ram ? 1 : 0] }),
+    run: (hyp, a) => hyp.__pkvm_host_share_dma(phys(hyp, (a.phys as number)), (a.size as number), a.is_ram as boolean),
     ghost(hyp, a, ret) {
       if (ret !== 0) return;
-      for (let i = 0; i < Math.floor(num(a, 'size') / PAGE_SIZE); i++) {
-        const pfn = num(a, 'phys') + i;
+      for (let i = 0; i < Math.floor((a.size as number) / PAGE_SIZE); i++) {
+        const pfn = (a.phys as number) + i;
         if (pfn < hyp.config.ramPages) hyp.mem.setGhost('dmaRefs', pfn, hyp.mem.ghost('dmaRefs', pfn) + 1);
       }
     },
@@ -365,12 +364,12 @@ export const OPERATIONS: readonly OperationSpec[] = [
       for (let pfn = 0; pfn < n; pfn++) for (const size of dmaSizes(c)) if (pfn * PAGE_SIZE + size <= n * PAGE_SIZE) out.push({ phys: pfn, size });
       return out;
     },
-    program: (a) => ({ name: '__pkvm_host_unshare_dma', args: [num(a, 'phys'), num(a, 'size') / (PAGE_SIZE / 2)] }),
-    run: (hyp, a) => hyp.__pkvm_host_unshare_dma(phys(hyp, num(a, 'phys')), num(a, 'size')),
+    program: (a) => ({ name: '__pkvm_host_unshare_dma', args: [(a.phys as number), (a.size as number) / (PAGE_SIZE / 2)] }),
+    run: (hyp, a) => hyp.__pkvm_host_unshare_dma(phys(hyp, (a.phys as number)), (a.size as number)),
     ghost(hyp, a, ret) {
       if (ret !== 0) return;
-      for (let i = 0; i < Math.floor(num(a, 'size') / PAGE_SIZE); i++) {
-        const pfn = num(a, 'phys') + i;
+      for (let i = 0; i < Math.floor((a.size as number) / PAGE_SIZE); i++) {
+        const pfn = (a.phys as number) + i;
         if (pfn < hyp.config.ramPages && hyp.mem.ghost('dmaRefs', pfn) > 0) hyp.mem.setGhost('dmaRefs', pfn, hyp.mem.ghost('dmaRefs', pfn) - 1);
       }
     },
@@ -382,9 +381,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'A guest shares one of its pages with the host (guest SHARED_OWNED, host SHARED_BORROWED).',
     argFormats: { vm: 'num', ipa: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).map((ipa) => ({ vm, ipa }))),
-    enabled: (s, a) => !s.vmDying(num(a, 'vm')),
-    locks: (a) => ['host_mmu.lock', `vm[${num(a, 'vm')}].lock`],
-    run: (hyp, a) => hyp.__pkvm_guest_share_host(num(a, 'vm'), num(a, 'ipa') * PAGE_SIZE),
+    enabled: (s, a) => !s.vmDying((a.vm as number)),
+    locks: (a) => ['host_mmu.lock', `vm[${(a.vm as number)}].lock`],
+    run: (hyp, a) => hyp.__pkvm_guest_share_host((a.vm as number), (a.ipa as number) * PAGE_SIZE),
   },
   {
     name: '__pkvm_guest_unshare_host',
@@ -392,9 +391,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'A guest takes back a page it shared with the host.',
     argFormats: { vm: 'num', ipa: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).map((ipa) => ({ vm, ipa }))),
-    enabled: (s, a) => !s.vmDying(num(a, 'vm')),
-    locks: (a) => ['host_mmu.lock', `vm[${num(a, 'vm')}].lock`],
-    run: (hyp, a) => hyp.__pkvm_guest_unshare_host(num(a, 'vm'), num(a, 'ipa') * PAGE_SIZE),
+    enabled: (s, a) => !s.vmDying((a.vm as number)),
+    locks: (a) => ['host_mmu.lock', `vm[${(a.vm as number)}].lock`],
+    run: (hyp, a) => hyp.__pkvm_guest_unshare_host((a.vm as number), (a.ipa as number) * PAGE_SIZE),
   },
   {
     name: 'guest_access',
@@ -402,11 +401,11 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'A guest touches an IPA: it reaches the page its stage-2 maps, or exits with a fault.',
     argFormats: { vm: 'num', ipa: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).map((ipa) => ({ vm, ipa }))),
-    enabled: (s, a) => !s.vmDying(num(a, 'vm')),
+    enabled: (s, a) => !s.vmDying((a.vm as number)),
     run(hyp, a) {
-      const pte = hyp.guest_s2_leaf(num(a, 'vm'), num(a, 'ipa') * PAGE_SIZE);
+      const pte = hyp.guest_s2_leaf((a.vm as number), (a.ipa as number) * PAGE_SIZE);
       if (!pte) return -14; // -EFAULT: stage-2 fault, exit to the host
-      hyp.recordAccess(`guest ${num(a, 'vm')}`, pte.pfn);
+      hyp.recordAccess(`guest ${(a.vm as number)}`, pte.pfn);
       return 0;
     },
   },
@@ -417,14 +416,14 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'The hypervisor drops a pin it took (vCPU put, VM teardown).',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => (c.maxPins > 0 ? range(c.ramPages).map((pfn) => ({ pfn })) : []),
-    enabled: (s, a) => s.ghost('pins', num(a, 'pfn')) > 0,
+    enabled: (s, a) => s.ghost('pins', (a.pfn as number)) > 0,
     locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
     run(hyp, a) {
-      hyp.hyp_unpin_shared_mem(num(a, 'pfn'));
+      hyp.hyp_unpin_shared_mem((a.pfn as number));
       return 0;
     },
     ghost(hyp, a) {
-      hyp.mem.setGhost('pins', num(a, 'pfn'), hyp.mem.ghost('pins', num(a, 'pfn')) - 1);
+      hyp.mem.setGhost('pins', (a.pfn as number), hyp.mem.ghost('pins', (a.pfn as number)) - 1);
     },
   },
   {
@@ -433,14 +432,14 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'The hyp page allocator hands out a free page it owns: hyp_set_page_refcounted() (refcount 0 -> 1).',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => range(c.ramPages).map((pfn) => ({ pfn })),
-    enabled: (s, a) => s.hypPte(num(a, 'pfn')) === PKVM_PAGE_OWNED && s.ghost('pool', num(a, 'pfn')) === 0,
+    enabled: (s, a) => s.hypPte((a.pfn as number)) === PKVM_PAGE_OWNED && s.ghost('pool', (a.pfn as number)) === 0,
     locks: () => ['hyp_pool.lock'],
     run(hyp, a) {
-      hyp.hyp_set_page_refcounted(num(a, 'pfn'));
+      hyp.hyp_set_page_refcounted((a.pfn as number));
       return 0;
     },
     ghost(hyp, a) {
-      hyp.mem.setGhost('pool', num(a, 'pfn'), 1);
+      hyp.mem.setGhost('pool', (a.pfn as number), 1);
     },
   },
   {
@@ -449,14 +448,14 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'The hypervisor frees a page it allocated: hyp_put_page() drops the allocator reference.',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => range(c.ramPages).map((pfn) => ({ pfn })),
-    enabled: (s, a) => s.ghost('pool', num(a, 'pfn')) > 0,
+    enabled: (s, a) => s.ghost('pool', (a.pfn as number)) > 0,
     locks: () => ['hyp_pool.lock'],
     run(hyp, a) {
-      hyp.hyp_page_ref_dec_and_test(num(a, 'pfn'));
+      hyp.hyp_page_ref_dec_and_test((a.pfn as number));
       return 0;
     },
     ghost(hyp, a) {
-      hyp.mem.setGhost('pool', num(a, 'pfn'), hyp.mem.ghost('pool', num(a, 'pfn')) - 1);
+      hyp.mem.setGhost('pool', (a.pfn as number), hyp.mem.ghost('pool', (a.pfn as number)) - 1);
     },
   },
   {
@@ -465,9 +464,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'The hypervisor gives a free page it owns back to the host (memcache drain, teardown).',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => range(c.ramPages).map((pfn) => ({ pfn })),
-    enabled: (s, a) => s.hypPte(num(a, 'pfn')) === PKVM_PAGE_OWNED && s.ghost('pool', num(a, 'pfn')) === 0,
+    enabled: (s, a) => s.hypPte((a.pfn as number)) === PKVM_PAGE_OWNED && s.ghost('pool', (a.pfn as number)) === 0,
     locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
-    run: (hyp, a) => hyp.__pkvm_hyp_donate_host(num(a, 'pfn'), 1),
+    run: (hyp, a) => hyp.__pkvm_hyp_donate_host((a.pfn as number), 1),
   },
   // ---------------------------------------------------------------- hardware and environment
   {
@@ -476,12 +475,12 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'A device attached to a domain performs DMA at an IOVA, through the SMMU: its IOTLB when it caches the IOVA, else the io-pgtable.',
     argFormats: { domain: 'num', iova: 'iova' },
     staticArgs: (c) => range(c.domains).flatMap((domain) => range(c.iovas).map((slot) => ({ domain, iova: slot * PAGE_SIZE }))),
-    enabled: (s, a) => (s.iotlb(num(a, 'domain'), num(a, 'iova') / PAGE_SIZE) ?? deviceTranslate(s, num(a, 'domain'), num(a, 'iova') / PAGE_SIZE)) !== null,
+    enabled: (s, a) => (s.iotlb((a.domain as number), (a.iova as number) / PAGE_SIZE) ?? deviceTranslate(s, (a.domain as number), (a.iova as number) / PAGE_SIZE)) !== null,
     run(hyp, a) {
-      const slot = num(a, 'iova') / PAGE_SIZE;
-      const pfn = hyp.mem.iotlb(num(a, 'domain'), slot) ?? deviceTranslate(hyp.mem, num(a, 'domain'), slot);
+      const slot = (a.iova as number) / PAGE_SIZE;
+      const pfn = hyp.mem.iotlb((a.domain as number), slot) ?? deviceTranslate(hyp.mem, (a.domain as number), slot);
       if (pfn === null) return -14;
-      hyp.recordAccess(`device in domain ${num(a, 'domain')}`, pfn);
+      hyp.recordAccess(`device in domain ${(a.domain as number)}`, pfn);
       return 0;
     },
   },
@@ -492,12 +491,12 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { domain: 'num', iova: 'iova' },
     staticArgs: (c) => (c.iotlb ? range(c.domains).flatMap((domain) => range(c.iovas).map((slot) => ({ domain, iova: slot * PAGE_SIZE }))) : []),
     enabled(s, a) {
-      const pfn = deviceTranslate(s, num(a, 'domain'), num(a, 'iova') / PAGE_SIZE);
-      return pfn !== null && s.iotlb(num(a, 'domain'), num(a, 'iova') / PAGE_SIZE) !== pfn;
+      const pfn = deviceTranslate(s, (a.domain as number), (a.iova as number) / PAGE_SIZE);
+      return pfn !== null && s.iotlb((a.domain as number), (a.iova as number) / PAGE_SIZE) !== pfn;
     },
     run(hyp, a) {
-      const slot = num(a, 'iova') / PAGE_SIZE;
-      hyp.mem.setIotlb(num(a, 'domain'), slot, deviceTranslate(hyp.mem, num(a, 'domain'), slot));
+      const slot = (a.iova as number) / PAGE_SIZE;
+      hyp.mem.setIotlb((a.domain as number), slot, deviceTranslate(hyp.mem, (a.domain as number), slot));
       return 0;
     },
   },

@@ -30,7 +30,7 @@ const SCENARIOS: Scenario[] = [
   { name: 'seed', what: 'rfc-v1 (the seed), 2 CPUs, default bounds, depth <= 8', variant: 'rfc-v1', config: { cpus: 2, iotlb: true }, depth: 8 },
   { name: 'fixed', what: 'rfc-v1-fixed, 2 CPUs, 1 domain, no guest (exhaustive)', variant: 'rfc-v1-fixed', config: { cpus: 2, iotlb: true, domains: 1, guests: 0 } },
   { name: 'cmpxchg', what: 'vmemmap-cmpxchg, 2 CPUs, 1 domain, no guest, depth <= 6', variant: 'vmemmap-cmpxchg', config: { cpus: 2, iotlb: true, domains: 1, guests: 0 }, depth: 6 },
-  { name: 'tlbi', what: 'unshare-before-tlbi, 2 CPUs, IOTLB, 1 RAM page, 1 domain (exhaustive)', variant: 'unshare-before-tlbi', config: { cpus: 2, iotlb: true, ramPages: 1, mmioPages: 0, domains: 1 } },
+  { name: 'tlbi', what: 'unshare-before-tlbi, 2 CPUs, IOTLB, 1 RAM page, 1 domain, depth <= 12', variant: 'unshare-before-tlbi', config: { cpus: 2, iotlb: true, ramPages: 1, mmioPages: 0, domains: 1 }, depth: 12 },
   { name: 'inversion', what: 'share-dma-lock-inversion, 2 CPUs, default bounds, depth <= 6', variant: 'share-dma-lock-inversion', config: { cpus: 2, iotlb: true }, depth: 6 },
 ];
 

@@ -62,6 +62,32 @@ describe('symmetry reduction', () => {
     expect(states.length / orbits).toBeGreaterThan(3.8);
   });
 
+  it('the number of states stored is the number of orbits that Burnside counts from the fixed points of each permutation', () => {
+    const m = new PackedPkvmModel(config, RFC_V1_FIXED);
+    const states = allStates(m);
+    const L = m.layout;
+    const perms = (n: number): number[][] => (n <= 1 ? [[0]] : perms(n - 1).flatMap((p) => Array.from({ length: n }, (_, i) => [...p.slice(0, i), n - 1, ...p.slice(i)])));
+    const permute = (b: Uint8Array, offset: number, size: number, p: number[]) => {
+      const out = b.slice();
+      p.forEach((from, to) => out.set(b.subarray(offset + from * size, offset + (from + 1) * size), offset + to * size));
+      return out;
+    };
+    let fixed = 0;
+    const group = perms(config.domains).flatMap((pd) => perms(config.guests).map((pg) => [pd, pg] as const));
+    expect(group.length).toBe(12);
+    for (const [pd, pg] of group)
+      for (const s of states) {
+        const t = permute(permute(s, L.domOffset, L.domBytes, pd), L.vmOffset, L.vmBytes, pg);
+        if (t.every((x, i) => x === s[i])) fixed++;
+      }
+    const burnside = fixed / group.length;
+    expect(Number.isInteger(burnside)).toBe(true);
+    const reduced = check(m, [], { symmetry: true });
+    expect(reduced.stats.distinctStates).toBe(burnside);
+    // the identity fixes every state; the other 11 permutations fix the states that are their own images
+    expect(fixed - states.length).toBeGreaterThan(0);
+  });
+
   it('the canonical form is idempotent and invariant under permutations', () => {
     const m = new PackedPkvmModel(config, RFC_V1_FIXED);
     for (const s of allStates(m).slice(0, 300)) {

@@ -6,6 +6,7 @@
  *
  *   npm run bench                  the main configurations
  *   npm run bench -- --growth      how states, time and memory grow with pages, domains and CPUs
+ *   npm run bench -- --scale       memory at scale: 134 million states (checker only), 18 million (pkvm)
  *   npm run bench -- --only NAME   one configuration
  */
 import { spawnSync } from 'node:child_process';
@@ -15,6 +16,7 @@ import { selectProperties } from '../invariants/index.ts';
 import { DEFAULT_CONFIG, type PkvmConfig } from '../model/config.ts';
 import { PackedPkvmModel, PkvmModel } from '../model/system.ts';
 import { RFC_V1_FIXED } from '../model/variants/index.ts';
+import { binaryTreeModel } from '../test/toys/binaryTree.ts';
 import { countMatches, ownedNotShared, ownModel } from '../test/toys/own.ts';
 
 interface Result {
@@ -29,15 +31,15 @@ interface Result {
 interface Bench {
   readonly name: string;
   readonly what: string;
-  readonly growth?: boolean;
+  readonly group?: 'growth' | 'scale';
   run(): Result;
 }
 
-function pkvm(name: string, what: string, over: Partial<PkvmConfig>, opts: { engine?: 'packed' | 'readable'; growth?: boolean; main?: boolean } = {}): Bench {
+function pkvm(name: string, what: string, over: Partial<PkvmConfig>, opts: { engine?: 'packed' | 'readable'; group?: 'growth' | 'scale' } = {}): Bench {
   return {
     name,
     what,
-    growth: opts.growth,
+    group: opts.group,
     run() {
       const config = { ...DEFAULT_CONFIG, ...over };
       const m = opts.engine === 'readable' ? new PkvmModel(config, RFC_V1_FIXED) : new PackedPkvmModel(config, RFC_V1_FIXED);
@@ -62,19 +64,29 @@ const BENCHES: Bench[] = [
       return { distinct: r.stats.distinctStates, transitions: r.stats.transitions, depth: r.stats.depth, seconds: r.stats.seconds, exhausted: r.exhausted, visitedBytes: r.stats.visitedBytes };
     },
   },
+  {
+    name: 'tree26',
+    what: 'checker only: a complete binary tree of depth 26 (134,217,727 states, half of them in the last level)',
+    group: 'scale',
+    run() {
+      const r = check(binaryTreeModel(26), [], {});
+      return { distinct: r.stats.distinctStates, transitions: r.stats.transitions, depth: r.stats.depth, seconds: r.stats.seconds, exhausted: r.exhausted, visitedBytes: r.stats.visitedBytes };
+    },
+  },
+  pkvm('ram3-iova4', 'rfc-v1-fixed, host driver, 3 RAM pages, 4 IOVA pages per domain', { ramPages: 3, iovas: 4 }, { group: 'scale' }),
   // growth: one bound at a time from the default configuration (host driver)
-  pkvm('g-ram1', 'RAM pages 1', { ramPages: 1 }, { growth: true }),
-  pkvm('g-ram2', 'RAM pages 2 (default)', {}, { growth: true }),
-  pkvm('g-ram3', 'RAM pages 3', { ramPages: 3 }, { growth: true }),
-  pkvm('g-ram4', 'RAM pages 4', { ramPages: 4 }, { growth: true }),
-  pkvm('g-dom1', 'SMMU domains 1', { domains: 1 }, { growth: true }),
-  pkvm('g-dom3', 'SMMU domains 3', { domains: 3 }, { growth: true }),
-  pkvm('g-guest2', 'guests 2', { guests: 2 }, { growth: true }),
-  pkvm('g-cpu2', 'CPUs 2 (1 domain, no guest)', { cpus: 2, domains: 1, guests: 0 }, { growth: true }),
-  pkvm('g-cpu1-small', 'CPUs 1 (1 domain, no guest)', { domains: 1, guests: 0 }, { growth: true }),
-  pkvm('g-cpu3', 'CPUs 3 (1 RAM page, 1 domain, no guest, no MMIO)', { cpus: 3, ramPages: 1, mmioPages: 0, domains: 1, guests: 0 }, { growth: true }),
-  pkvm('g-cpu1-tiny', 'CPUs 1 (1 RAM page, 1 domain, no guest, no MMIO)', { ramPages: 1, mmioPages: 0, domains: 1, guests: 0 }, { growth: true }),
-  pkvm('g-cpu2-tiny', 'CPUs 2 (1 RAM page, 1 domain, no guest, no MMIO)', { cpus: 2, ramPages: 1, mmioPages: 0, domains: 1, guests: 0 }, { growth: true }),
+  pkvm('g-ram1', 'RAM pages 1', { ramPages: 1 }, { group: 'growth' }),
+  pkvm('g-ram2', 'RAM pages 2 (default)', {}, { group: 'growth' }),
+  pkvm('g-ram3', 'RAM pages 3', { ramPages: 3 }, { group: 'growth' }),
+  pkvm('g-ram4', 'RAM pages 4', { ramPages: 4 }, { group: 'growth' }),
+  pkvm('g-dom1', 'SMMU domains 1', { domains: 1 }, { group: 'growth' }),
+  pkvm('g-dom3', 'SMMU domains 3', { domains: 3 }, { group: 'growth' }),
+  pkvm('g-guest2', 'guests 2', { guests: 2 }, { group: 'growth' }),
+  pkvm('g-cpu2', 'CPUs 2 (1 domain, no guest)', { cpus: 2, domains: 1, guests: 0 }, { group: 'growth' }),
+  pkvm('g-cpu1-small', 'CPUs 1 (1 domain, no guest)', { domains: 1, guests: 0 }, { group: 'growth' }),
+  pkvm('g-cpu3', 'CPUs 3 (1 RAM page, 1 domain, no guest, no MMIO)', { cpus: 3, ramPages: 1, mmioPages: 0, domains: 1, guests: 0 }, { group: 'growth' }),
+  pkvm('g-cpu1-tiny', 'CPUs 1 (1 RAM page, 1 domain, no guest, no MMIO)', { ramPages: 1, mmioPages: 0, domains: 1, guests: 0 }, { group: 'growth' }),
+  pkvm('g-cpu2-tiny', 'CPUs 2 (1 RAM page, 1 domain, no guest, no MMIO)', { cpus: 2, ramPages: 1, mmioPages: 0, domains: 1, guests: 0 }, { group: 'growth' }),
 ];
 
 const n = (x: number) => x.toLocaleString('en-US');
@@ -86,11 +98,11 @@ if (child >= 0) {
   process.stdout.write(JSON.stringify({ ...r, maxRss: process.resourceUsage().maxRSS * 1024 }));
 } else {
   const only = args.indexOf('--only') >= 0 ? args[args.indexOf('--only') + 1] : null;
-  const growth = args.includes('--growth');
+  const group = args.includes('--growth') ? 'growth' : args.includes('--scale') ? 'scale' : undefined;
   console.log(`# pkvm-check benchmark: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}; packed engine unless said otherwise\n`);
   console.log('| configuration | distinct states | transitions | depth | seconds | states/s | transitions/s | visited set bytes/state | peak RSS |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const b of BENCHES.filter((x) => (only ? x.name === only : !!x.growth === growth))) {
+  for (const b of BENCHES.filter((x) => (only ? x.name === only : x.group === group))) {
     const p = spawnSync(process.execPath, ['--import', 'tsx', process.argv[1], '--child', b.name], { encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
     if (p.status !== 0) {
       console.log(`| ${b.what} | failed: ${p.stderr.trim().split('\n')[0]} |`);

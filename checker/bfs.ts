@@ -6,7 +6,7 @@
  */
 import { collisionProbability, fingerprint } from './fingerprint.ts';
 import { ParentLinks } from './parents.ts';
-import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint, type PackedStates } from './checkpoint.ts';
 import { BitstateSet, FingerprintSet, type VisitedSet } from './visited.ts';
 import { FingerprintMap } from './fpset.ts';
 import { SleepSetReduction, type SleepContext } from './sleep.ts';
@@ -52,11 +52,6 @@ class Level<S> {
 
   id(k: number): number {
     return this.idArr[k];
-  }
-
-  /** The ids, trimmed (for checkpoints). */
-  get ids(): number[] {
-    return Array.from(this.idArr.subarray(0, this.n));
   }
 
   private growIndex(): void {
@@ -106,9 +101,27 @@ class Level<S> {
     if (this.objects) this.objects[k] = undefined;
   }
 
-  /** Every encoding, copied (for checkpoints). */
-  encodings(): Uint8Array[] {
-    return Array.from({ length: this.n }, (_, k) => (this.item(k) as Uint8Array).slice());
+  /** The states from the k-th on, copied end to end (for checkpoints). */
+  pack(from = 0): PackedStates {
+    const count = Math.max(0, this.n - from);
+    const ids = this.idArr.slice(from, from + count);
+    const lengths = new Uint32Array(count);
+    let total = 0;
+    for (let i = 0; i < count; i++) total += lengths[i] = this.len![from + i] & 0xffff;
+    const bytes = new Uint8Array(total);
+    for (let i = 0, o = 0; i < count; i++) {
+      bytes.set(this.item(from + i) as Uint8Array, o);
+      o += lengths[i];
+    }
+    return { ids, lengths, bytes };
+  }
+
+  /** Appends packed states (from a checkpoint). */
+  pushPacked(p: PackedStates): void {
+    for (let i = 0, o = 0; i < p.ids.length; i++) {
+      this.push(p.ids[i], p.bytes.subarray(o, o + p.lengths[i]));
+      o += p.lengths[i];
+    }
   }
 }
 
@@ -185,11 +198,17 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
   let stopped = false;
   let depth = 0;
 
+  /** Resuming inside a level: the next level's states found before the checkpoint. */
+  let resumedNext: Level<S> | null = null;
   if (options.resume) {
     const cp = loadCheckpoint(options.resume.dir, options.resume.identity);
     visited = cp.visited;
     parents = cp.parents;
-    for (let i = 0; i < cp.frontierIds.length; i++) current.push(cp.frontierIds[i], cp.frontier[i]);
+    current.pushPacked(cp.frontier);
+    if (cp.next) {
+      resumedNext = new Level<S>(keepBytes);
+      resumedNext.pushPacked(cp.next);
+    }
     depth = cp.depth;
     levels = cp.levels;
     transitions = cp.transitions;
@@ -260,6 +279,22 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     }
   };
 
+  /** Saves a checkpoint: the current level from its `from`-th state on, and the next level so far (inside a level). */
+  const saveAt = (level: Level<S>, from: number, next: Level<S> | null): void => {
+    saveCheckpoint(options.checkpoint!.dir, options.checkpoint!.identity, {
+      visited,
+      parents,
+      frontier: level.pack(from),
+      ...(next ? { next: next.pack() } : {}),
+      depth,
+      levels,
+      transitions,
+      violations,
+      examples,
+      seconds: (Date.now() - start) / 1000,
+    });
+  };
+
   let expanded = 0;
   let queued = current.length;
   while (!stopped && current.length > 0) {
@@ -268,23 +303,12 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
       break;
     }
     if (options.checkpoint && Date.now() - lastCheckpoint >= options.checkpoint.everySeconds * 1000) {
-      const cpState: CheckpointState = {
-        visited,
-        parents,
-        frontierIds: current.ids,
-        frontier: current.encodings(),
-        depth,
-        levels,
-        transitions,
-        violations,
-        examples,
-        seconds: (Date.now() - start) / 1000,
-      };
-      saveCheckpoint(options.checkpoint.dir, options.checkpoint.identity, cpState);
+      saveAt(current, 0, null);
       lastCheckpoint = Date.now();
     }
-    const next = new Level<S>(keepBytes);
-    fresh = 0;
+    const next = resumedNext ?? new Level<S>(keepBytes);
+    fresh = next.length;
+    resumedNext = null;
     let k = 0;
     for (; k < current.length && !stopped; k++) {
       const id = current.id(k);
@@ -332,6 +356,10 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
         if (now >= deadline) {
           cutBy = 'time';
           stopped = true;
+        }
+        if (options.checkpoint && !stopped && k + 1 < current.length && now - lastCheckpoint >= options.checkpoint.everySeconds * 1000) {
+          saveAt(current, k + 1, next);
+          lastCheckpoint = Date.now();
         }
         if (now - lastProgress >= progressEvery) {
           lastProgress = now;

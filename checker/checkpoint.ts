@@ -1,8 +1,11 @@
 /**
- * Checkpoints of a breadth-first search, taken at a level boundary: the visited set, the parent
- * links, the frontier (encodings), the statistics and the violations so far. A run interrupted
- * after an hour resumes from its last checkpoint and loses at most the checkpoint interval.
- * Files are written to a temporary folder and renamed, so a checkpoint is never half written.
+ * Checkpoints of a breadth-first search: the visited set, the parent links, the frontier
+ * (encodings), the statistics and the violations so far. A checkpoint is taken at a level
+ * boundary or inside a level (then it also holds the part of the next level found so far, and
+ * the frontier is what is left of the current level), so a run interrupted after an hour
+ * resumes from its last checkpoint and loses at most the checkpoint interval, however long its
+ * levels. Files are written to a temporary folder and renamed, so a checkpoint is never half
+ * written.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,13 +15,22 @@ import type { Example, Violation } from './types.ts';
 import { BitstateSet, type VisitedSet } from './visited.ts';
 
 export const CHECKPOINT_FORMAT = 'pkvm-check-checkpoint';
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
+
+/** Encoded states end to end: ids[i]'s encoding is bytes[sum of lengths[0..i)..][0..lengths[i]). */
+export interface PackedStates {
+  readonly ids: Uint32Array;
+  readonly lengths: Uint32Array;
+  readonly bytes: Uint8Array;
+}
 
 export interface CheckpointState {
   readonly visited: VisitedSet;
   readonly parents: ParentLinks;
-  readonly frontierIds: readonly number[];
-  readonly frontier: readonly Uint8Array[];
+  /** The states of the current level still to expand (all of it at a level boundary). */
+  readonly frontier: PackedStates;
+  /** Inside a level: the next level's states found so far. */
+  readonly next?: PackedStates;
   readonly depth: number;
   readonly levels: number[];
   readonly transitions: number;
@@ -52,18 +64,13 @@ export function saveCheckpoint(dir: string, identity: string, s: CheckpointState
   const { parent, action } = s.parents.raw();
   writeFileSync(join(tmp, 'parents.bin'), parent);
   writeFileSync(join(tmp, 'actions.bin'), action);
-  const total = s.frontier.reduce((a, b) => a + b.length, 0);
-  const buf = new Uint8Array(total);
-  const lens = new Uint32Array(s.frontier.length);
-  let o = 0;
-  s.frontier.forEach((b, i) => {
-    buf.set(b, o);
-    o += b.length;
-    lens[i] = b.length;
-  });
-  writeFileSync(join(tmp, 'frontier.bin'), buf);
-  writeFileSync(join(tmp, 'frontier-lengths.bin'), lens);
-  writeFileSync(join(tmp, 'frontier-ids.bin'), Uint32Array.from(s.frontierIds));
+  const writePacked = (name: string, p: PackedStates) => {
+    writeFileSync(join(tmp, `${name}.bin`), p.bytes);
+    writeFileSync(join(tmp, `${name}-lengths.bin`), p.lengths);
+    writeFileSync(join(tmp, `${name}-ids.bin`), p.ids);
+  };
+  writePacked('frontier', s.frontier);
+  if (s.next) writePacked('next', s.next);
   const meta = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
@@ -71,6 +78,7 @@ export function saveCheckpoint(dir: string, identity: string, s: CheckpointState
     visitedKind,
     visitedSize: s.visited.size,
     bitstate: s.visited instanceof BitstateSet ? { bytes: s.visited.bytes, k: s.visited.k, omitted: s.visited.omittedSoFar } : null,
+    inLevel: !!s.next,
     depth: s.depth,
     levels: s.levels,
     transitions: s.transitions,
@@ -98,7 +106,7 @@ export function loadCheckpoint(dir: string, identity: string): CheckpointState {
   } catch (e) {
     throw new CheckpointError(`${metaFile} is not valid JSON`);
   }
-  if (meta.format !== CHECKPOINT_FORMAT || meta.version !== CHECKPOINT_VERSION) throw new CheckpointError(`${dir} is not a version ${CHECKPOINT_VERSION} checkpoint`);
+  if (meta.format !== CHECKPOINT_FORMAT || (meta.version !== CHECKPOINT_VERSION && meta.version !== 1)) throw new CheckpointError(`${dir} is not a version ${CHECKPOINT_VERSION} checkpoint`);
   if (meta.identity !== identity) throw new CheckpointError(`the checkpoint in ${dir} is of another search (${String(meta.identity)}), not of this one (${identity})`);
   let visited: VisitedSet;
   if (meta.visitedKind === 'exact') {
@@ -111,20 +119,22 @@ export function loadCheckpoint(dir: string, identity: string): CheckpointState {
     visited = BitstateSet.fromRaw(u32(join(dir, 'visited.bin')), b.k, meta.visitedSize as number, b.omitted);
   }
   const parents = ParentLinks.fromRaw(u32(join(dir, 'parents.bin')), u32(join(dir, 'actions.bin')));
-  const buf = new Uint8Array(readFileSync(join(dir, 'frontier.bin')));
-  const lens = u32(join(dir, 'frontier-lengths.bin'));
-  const ids = u32(join(dir, 'frontier-ids.bin'));
-  const frontier: Uint8Array[] = [];
-  let o = 0;
-  for (const n of lens) {
-    frontier.push(buf.slice(o, o + n));
-    o += n;
-  }
+  const readPacked = (name: string): PackedStates => {
+    const bytes = new Uint8Array(readFileSync(join(dir, `${name}.bin`)));
+    const lengths = u32(join(dir, `${name}-lengths.bin`));
+    const ids = u32(join(dir, `${name}-ids.bin`));
+    let total = 0;
+    for (const n of lengths) total += n;
+    if (ids.length !== lengths.length || total !== bytes.length) throw new CheckpointError(`${dir}: ${name} files do not agree`);
+    return { ids, lengths, bytes };
+  };
+  const frontier = readPacked('frontier');
+  const next = meta.inLevel ? readPacked('next') : undefined;
   return {
     visited,
     parents,
-    frontierIds: [...ids],
     frontier,
+    ...(next ? { next } : {}),
     depth: meta.depth as number,
     levels: meta.levels as number[],
     transitions: meta.transitions as number,

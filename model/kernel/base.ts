@@ -463,13 +463,29 @@ export class HypBase {
 
 /** Lock ids (state index, bit): host, hyp, iommu, the hyp pool, then one per VM. */
 const FIXED_LOCKS: readonly Lock[] = ['host_mmu.lock', 'pkvm_pgd_lock', 'iommu_lock', 'hyp_pool.lock'];
-/** Names by id, and ids by name, precomputed for the VM locks a configuration can have. */
+/** Names by id, precomputed for the VM locks a configuration can have. */
 const LOCK_NAMES: Lock[] = [...FIXED_LOCKS, ...Array.from({ length: 64 }, (_, v) => `vm[${v}].lock` as Lock)];
-const LOCK_IDS: ReadonlyMap<string, number> = new Map(LOCK_NAMES.map((l, i) => [l, i]));
 
+/** A lock's id, read from its name's first characters (no hashing of the strings call sites build). */
 export function lockId(lock: Lock): number {
-  const id = LOCK_IDS.get(lock);
-  return id !== undefined ? id : 4 + Number.parseInt(lock.slice(3), 10);
+  switch (lock.charCodeAt(0)) {
+    case 0x68: // 'h': host_mmu.lock or hyp_pool.lock
+      return lock.charCodeAt(1) === 0x6f ? 0 : 3;
+    case 0x70: // 'p': pkvm_pgd_lock
+      return 1;
+    case 0x69: // 'i': iommu_lock
+      return 2;
+    default: {
+      // vm[N].lock
+      let v = 0;
+      for (let i = 3; i < lock.length; i++) {
+        const c = lock.charCodeAt(i) - 0x30;
+        if (c < 0 || c > 9) break;
+        v = v * 10 + c;
+      }
+      return 4 + v;
+    }
+  }
 }
 
 export function lockName(id: number): Lock {

@@ -11,7 +11,7 @@ import { pkvmProperties } from '../invariants/index.ts';
 import { DEFAULT_CONFIG } from '../model/config.ts';
 import { VariantError } from '../model/variant.ts';
 import { EXIT, UsageError } from './errors.ts';
-import { configFromArgs, nonNegative, positive, withBounds, withVariant, type BoundArgs } from './options.ts';
+import { configFromArgs, nonNegative, positive, wholeNumber, withBounds, withVariant, type BoundArgs } from './options.ts';
 import { loadVariant } from './variants.ts';
 import { printCheck, printDiff, printReplay, printVerify, processIo, progressPrinter, type Io } from './output.ts';
 import { runCheck, runDiff, runReplay, runVerify } from './run.ts';
@@ -75,8 +75,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
         const variant = await loadVariant(a.variant);
-        const depth = nonNegative('depth', a.depth);
-        const maxStates = nonNegative('max-states', a['max-states']);
+        const depth = wholeNumber('depth', a.depth, 0);
+        const maxStates = wholeNumber('max-states', a['max-states'], 1);
         const timeLimit = nonNegative('time-limit', a['time-limit']);
         if (a.random && (!Number.isInteger(a.runs) || a.runs < 1)) throw new UsageError(`--runs must be a positive integer (got ${a.runs})`);
         const seed = a.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
@@ -133,8 +133,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           config,
           variants,
           invariants: a.invariant,
-          depth: nonNegative('depth', a.depth),
-          maxStates: nonNegative('max-states', a['max-states']),
+          depth: wholeNumber('depth', a.depth, 0),
+          maxStates: wholeNumber('max-states', a['max-states'], 1),
           timeLimit: nonNegative('time-limit', a['time-limit']),
           traceDir: a['trace-dir'] ?? null,
           progress: a.quiet ? undefined : (v, p) => progressPrinter(io)(p, v),
@@ -167,8 +167,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           a: await loadVariant(a.a as string),
           b: await loadVariant(a.b as string),
           config,
-          depth: nonNegative('depth', a.depth),
-          maxStates: nonNegative('max-states', a['max-states']),
+          depth: wholeNumber('depth', a.depth, 0),
+          maxStates: wholeNumber('max-states', a['max-states'], 1),
           timeLimit: nonNegative('time-limit', a['time-limit']),
           traceOut: a.trace ? a['trace-out'] : null,
           progress: a.quiet ? undefined : progressPrinter(io),

@@ -74,6 +74,13 @@ export function nonNegative(name: string, v: number | undefined): number | undef
   return v;
 }
 
+/** An optional whole number of at least `min` (a depth, a state bound). */
+export function wholeNumber(name: string, v: number | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || v < min) throw new UsageError(`--${name} must be an integer of at least ${min} (got ${v})`);
+  return v;
+}
+
 export function positive(name: string, v: number): number {
   if (!Number.isFinite(v) || v <= 0) throw new UsageError(`--${name} must be a positive number (got ${v})`);
   return v;

@@ -19,6 +19,7 @@
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { fingerprint } from './fingerprint.ts';
+import { FingerprintSet } from './fpset.ts';
 import { Arena, OLD, ShardTable, sortByKey, U32Vec } from './parallel-shard.ts';
 import {
   PROGRESS_FIELDS,
@@ -120,6 +121,8 @@ const peers = data.peers;
 const outboxes = peers.map((port, j) => (port && j !== me ? new Outbox(port, signals, j) : null));
 
 const table = new ShardTable(1 << 18);
+/** Every fingerprint this worker has routed to a peer, in any round (see expandState). */
+const routed = new FingerprintSet();
 /** Fingerprints are computed into fpU and read as signed integers from fpI (no heap numbers). */
 const fpU = new Uint32Array(2);
 const fpI = new Int32Array(fpU.buffer);
@@ -282,90 +285,124 @@ interface RoundResult {
  */
 function frontierRound(expand: boolean): RoundResult {
   const n = frontOrder.length;
-  const actionCounts = new Uint32Array(expand ? n : 0);
-  const steps: Candidate[] = [];
-  const states: Candidate[] = [];
-  const reach: ReachCandidate[] = [];
-  const stepSeen = new Set<string>();
-  const stateSeen = new Set<string>();
-  let wantReach = pendingReach;
-  let firstP = -1;
-  let firstA = -1;
-  let timedOut = false;
-  let expanded = 0;
-  for (let i = 0; i < n; i++) {
-    const rank = frontRanks[i];
-    const judge = (stateProps.length > 0 || wantReach.length > 0) && !(stopAtFirst && rank > Atomics.load(stop, STOP_STATE));
-    const grow = expand && !timedOut && !(stopAtFirst && (rank > Atomics.load(stop, STOP_STEP) || Atomics.load(stop, STOP_STATE) !== STOP_NONE));
-    // what a state does not need, no later state needs (ranks grow, the stop ranks only fall)
-    if (!judge && !grow) break;
-    const j = frontOrder[i];
-    const start = frontSpans[2 * j];
-    const state = decode(frontBytes.bytes.subarray(start, start + frontSpans[2 * j + 1]));
-    if (judge) {
-      let violated = false;
-      for (const { p, index } of stateProps) {
-        const f = p.check(state);
-        if (!f) continue;
-        if (!stopAtFirst) {
-          const k = `${p.name}\u0000${f.key ?? ''}`;
-          if (seen.has(k) || stateSeen.has(k)) continue;
-          stateSeen.add(k);
-        }
-        states.push({ prop: index, finding: { ...f }, p: frontP[i], a: frontA[i], index: i });
-        violated = true;
-      }
-      if (violated && stopAtFirst) lower(STOP_STATE, rank);
-      if (wantReach.length > 0) {
-        let hit = false;
-        for (const r of wantReach)
-          if (r.p.holds(state)) {
-            reach.push({ prop: r.index, p: frontP[i], a: frontA[i], index: i });
-            hit = true;
-          }
-        if (hit) wantReach = wantReach.filter((r) => !reach.some((x) => x.prop === r.index));
-      }
-    }
-    if (!grow || (stopAtFirst && Atomics.load(stop, STOP_STATE) !== STOP_NONE)) continue;
-    const actions = model.actions(state);
-    actionCounts[i] = actions.length;
-    for (let ai = 0; ai < actions.length; ai++) {
-      const action = actions[ai];
-      const { state: succ, outcome } = model.step(state, action);
-      roundTransitions++;
-      for (const { p, index } of stepProps) {
-        const f: Finding | null = p.check(state, action, outcome, succ);
-        if (!f) continue;
-        if (stopAtFirst) {
-          if (firstP >= 0 && (firstP !== rank || firstA !== ai)) continue;
-          firstP = rank;
-          firstA = ai;
-          lower(STOP_STEP, rank);
-        } else {
-          const k = `${p.name}\u0000${f.key ?? ''}`;
-          if (seen.has(k) || stepSeen.has(k)) continue;
-          stepSeen.add(k);
-        }
-        steps.push({ prop: index, finding: { ...f }, p: rank, a: ai });
-      }
-      if (succ !== state) {
-        const b = keyOf(succ);
-        fingerprint(b, fpU);
-        const hi = fpI[0];
-        const lo = fpI[1];
-        const owner = ownerOf(hi);
-        if (owner === me) insert(hi, lo, rank, ai, me, b, 0, b.length);
-        else outboxes[owner]!.append(hi, lo, rank, ai, b);
-      }
-    }
-    expanded++;
-    progress[progressAt] = roundTransitions;
-    progress[progressAt + 1] = newCount;
-    progress[progressAt + 2] = expanded;
-    if ((expanded & 63) === 0) drainPeers();
-    if ((expanded & 255) === 0 && Date.now() >= deadline) timedOut = true;
+  const r = new RoundState(expand ? n : 0, pendingReach);
+  // the loop stays small and each state is a call: the hot code is optimized once, as a
+  // function, instead of being recompiled (on-stack replacement of one large loop) every round
+  for (let i = 0; i < n; i++) if (!visit(r, i, expand)) break;
+  return { actions: r.actionCounts, expanded: r.expanded, steps: r.steps, states: r.states, reach: r.reach, timedOut: r.timedOut };
+}
+
+/** What a round gathers while it runs over the frontier. */
+class RoundState {
+  readonly steps: Candidate[] = [];
+  readonly states: Candidate[] = [];
+  readonly reach: ReachCandidate[] = [];
+  readonly stepSeen = new Set<string>();
+  readonly stateSeen = new Set<string>();
+  readonly actionCounts: Uint32Array;
+  firstP = -1;
+  firstA = -1;
+  timedOut = false;
+  expanded = 0;
+  constructor(
+    n: number,
+    public wantReach: { p: ReachableProperty<S>; index: number }[],
+  ) {
+    this.actionCounts = new Uint32Array(n);
   }
-  return { actions: actionCounts, expanded, steps, states, reach, timedOut };
+}
+
+/** Checks and expands the i-th state of the frontier; false when no later state needs either. */
+function visit(r: RoundState, i: number, expand: boolean): boolean {
+  const rank = frontRanks[i];
+  const judge = (stateProps.length > 0 || r.wantReach.length > 0) && !(stopAtFirst && rank > Atomics.load(stop, STOP_STATE));
+  const grow = expand && !r.timedOut && !(stopAtFirst && (rank > Atomics.load(stop, STOP_STEP) || Atomics.load(stop, STOP_STATE) !== STOP_NONE));
+  // what a state does not need, no later state needs (ranks grow, the stop ranks only fall)
+  if (!judge && !grow) return false;
+  const j = frontOrder[i];
+  const start = frontSpans[2 * j];
+  const state = decode(frontBytes.bytes.subarray(start, start + frontSpans[2 * j + 1]));
+  if (judge) judgeState(r, i, rank, state);
+  if (!grow || (stopAtFirst && Atomics.load(stop, STOP_STATE) !== STOP_NONE)) return true;
+  expandState(r, i, rank, state);
+  const expanded = ++r.expanded;
+  progress[progressAt] = roundTransitions;
+  progress[progressAt + 1] = newCount;
+  progress[progressAt + 2] = expanded;
+  if ((expanded & 63) === 0) drainPeers();
+  if ((expanded & 255) === 0 && Date.now() >= deadline) r.timedOut = true;
+  return true;
+}
+
+/** The state and reachable properties on a frontier state. */
+function judgeState(r: RoundState, i: number, rank: number, state: S): void {
+  let violated = false;
+  for (const { p, index } of stateProps) {
+    const f = p.check(state);
+    if (!f) continue;
+    if (!stopAtFirst) {
+      const k = `${p.name}\u0000${f.key ?? ''}`;
+      if (seen.has(k) || r.stateSeen.has(k)) continue;
+      r.stateSeen.add(k);
+    }
+    r.states.push({ prop: index, finding: { ...f }, p: frontP[i], a: frontA[i], index: i });
+    violated = true;
+  }
+  if (violated && stopAtFirst) lower(STOP_STATE, rank);
+  if (r.wantReach.length > 0) {
+    let hit = false;
+    for (const x of r.wantReach)
+      if (x.p.holds(state)) {
+        r.reach.push({ prop: x.index, p: frontP[i], a: frontA[i], index: i });
+        hit = true;
+      }
+    if (hit) r.wantReach = r.wantReach.filter((x) => !r.reach.some((y) => y.prop === x.index));
+  }
+}
+
+/**
+ * Every transition of a frontier state: the step properties, and the successor to its owner. A
+ * successor owned by a peer goes to it once: routed in an earlier round, it is in the peer's
+ * visited set already; in this round, it was routed with a smaller key (states are expanded in
+ * rank order). So what crosses between workers is in the order of the distinct states, not of the
+ * transitions.
+ */
+function expandState(r: RoundState, i: number, rank: number, state: S): void {
+  const actions = model.actions(state);
+  r.actionCounts[i] = actions.length;
+  for (let ai = 0; ai < actions.length; ai++) {
+    const action = actions[ai];
+    const { state: succ, outcome } = model.step(state, action);
+    roundTransitions++;
+    if (stepProps.length > 0) checkStep(r, rank, ai, state, action, outcome, succ);
+    if (succ !== state) {
+      const b = keyOf(succ);
+      fingerprint(b, fpU);
+      const hi = fpI[0];
+      const lo = fpI[1];
+      const owner = ownerOf(hi);
+      if (owner === me) insert(hi, lo, rank, ai, me, b, 0, b.length);
+      else if (routed.add(fpU[0], fpU[1])) outboxes[owner]!.append(hi, lo, rank, ai, b);
+    }
+  }
+}
+
+function checkStep(r: RoundState, rank: number, ai: number, state: S, action: A, outcome: O, succ: S): void {
+  for (const { p, index } of stepProps) {
+    const f: Finding | null = p.check(state, action, outcome, succ);
+    if (!f) continue;
+    if (stopAtFirst) {
+      if (r.firstP >= 0 && (r.firstP !== rank || r.firstA !== ai)) continue;
+      r.firstP = rank;
+      r.firstA = ai;
+      lower(STOP_STEP, rank);
+    } else {
+      const k = `${p.name}\u0000${f.key ?? ''}`;
+      if (seen.has(k) || r.stepSeen.has(k)) continue;
+      r.stepSeen.add(k);
+    }
+    r.steps.push({ prop: index, finding: { ...f }, p: rank, a: ai });
+  }
 }
 
 /** Tells the peers this worker has routed everything, then takes in theirs until each has said so. */

@@ -42,7 +42,7 @@ export interface WorkerData {
    * (or STOP_NONE).
    */
   readonly stop: Int32Array;
-  /** Per worker: PROGRESS_FIELDS numbers the coordinator reads for its progress lines. */
+  /** Per worker: PROGRESS_FIELDS numbers (from index * PROGRESS_STRIDE) the coordinator reads for its progress lines. */
   readonly progress: Float64Array;
   readonly symmetry: boolean;
   readonly stopAtFirst: boolean;
@@ -55,6 +55,11 @@ export const STOP_STEP = 0;
 export const STOP_STATE = 1;
 /** Per worker: transitions so far, states found in the current level, states expanded in the current level. */
 export const PROGRESS_FIELDS = 3;
+/**
+ * Numbers between the progress fields of one worker and the next: 128 bytes, so that no two
+ * workers write the same cache line (or pair of lines) for every state they expand.
+ */
+export const PROGRESS_STRIDE = 16;
 
 /** A finding with the transition it belongs to: a step's (parent, action), or the key of a frontier state (index: its position in the worker's frontier). */
 export interface Candidate {

@@ -22,7 +22,7 @@ import { fingerprint } from './fingerprint.ts';
 import { FingerprintSet } from './fpset.ts';
 import { Arena, OLD, ShardTable, sortByKey, U32Vec } from './parallel-shard.ts';
 import {
-  PROGRESS_FIELDS,
+  PROGRESS_STRIDE,
   RECORD_HEADER_WORDS,
   STOP_NONE,
   STOP_STATE,
@@ -154,7 +154,7 @@ let frontA: Uint32Array = new Uint32Array(0);
 
 let roundTransitions = 0;
 let lastsReceived = 0;
-const progressAt = me * PROGRESS_FIELDS;
+const progressAt = me * PROGRESS_STRIDE;
 
 /**
  * A successor (or initial state) owned by this worker, routed by worker `from` (this one or a

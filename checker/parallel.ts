@@ -35,7 +35,7 @@
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { collisionProbability } from './fingerprint.ts';
 import { ParentLinks } from './parents.ts';
-import { PROGRESS_FIELDS, STOP_NONE, STOP_STATE, STOP_STEP, type Candidate, type FromWorker, type ModelFactory, type ReachCandidate, type ToWorker, type WorkerData } from './parallel-protocol.ts';
+import { PROGRESS_STRIDE, STOP_NONE, STOP_STATE, STOP_STEP, type Candidate, type FromWorker, type ModelFactory, type ReachCandidate, type ToWorker, type WorkerData } from './parallel-protocol.ts';
 import type { Bound, CheckOptions, CheckResult, Example, Stats, Violation } from './types.ts';
 
 export type { ModelFactory, FactoryResult } from './parallel-protocol.ts';
@@ -113,7 +113,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
   const signals = new Int32Array(new SharedArrayBuffer(4 * (N + 1)));
   const stop = new Int32Array(new SharedArrayBuffer(8));
   stop.fill(STOP_NONE);
-  const progress = new Float64Array(new SharedArrayBuffer(8 * PROGRESS_FIELDS * N));
+  const progress = new Float64Array(new SharedArrayBuffer(8 * PROGRESS_STRIDE * N));
 
   // channels: this thread <-> each worker, each worker <-> each other, supervisor -> this thread
   const controls: MessagePort[] = [];
@@ -206,9 +206,9 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
     let found = 0;
     let expanded = 0;
     for (let i = 0; i < N; i++) {
-      roundTransitions += progress[i * PROGRESS_FIELDS];
-      found += progress[i * PROGRESS_FIELDS + 1];
-      expanded += progress[i * PROGRESS_FIELDS + 2];
+      roundTransitions += progress[i * PROGRESS_STRIDE];
+      found += progress[i * PROGRESS_STRIDE + 1];
+      expanded += progress[i * PROGRESS_STRIDE + 2];
     }
     const seconds = (now - start) / 1000;
     const distinct = parents.size + found;

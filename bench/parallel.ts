@@ -8,6 +8,7 @@
  *   npm run bench:parallel                          every run, best of 3
  *   npm run bench:parallel -- --only own --repeat 5
  *   npm run bench:parallel -- --workers 3           another worker count
+ *   npm run bench:parallel -- --long --repeat 1     also the long runs (minutes each)
  */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -21,6 +22,8 @@ import { toyFactory, toySearch, type ToySpec } from '../test/toys/factories.ts';
 interface Run {
   readonly name: string;
   readonly what: string;
+  /** Long runs (minutes): only with --long or --only. */
+  readonly long?: boolean;
   /** workers 1: the sequential search; more: the parallel one. */
   run(workers: number): Promise<CheckResult>;
 }
@@ -37,11 +40,12 @@ function toy(name: string, what: string, spec: ToySpec): Run {
   };
 }
 
-function pkvm(name: string, what: string, over: Partial<PkvmConfig>): Run {
+function pkvm(name: string, what: string, over: Partial<PkvmConfig>, long = false): Run {
   const args: PkvmSearchArgs = { config: { ...DEFAULT_CONFIG, ...over }, variant: 'rfc-v1-fixed', engine: 'packed', reachables: true };
   return {
     name,
     what,
+    long,
     async run(workers) {
       // as `pkvm-check check --variant rfc-v1-fixed [bounds] --workers N` (every invariant)
       if (workers > 1) return checkParallel(pkvmFactory(args), { workers });
@@ -55,6 +59,7 @@ const RUNS: Run[] = [
   toy('own', 'checker only: the "Own" cross-check model, P=7, G=3 (823,543 states)', { toy: 'own', pages: 7, guests: 3 }),
   pkvm('iommu', 'pkvm rfc-v1-fixed, host iommu, default bounds (few states, many transitions)', { host: 'iommu' }),
   pkvm('ram3', 'pkvm rfc-v1-fixed, host driver, --ram-pages 3', { ramPages: 3 }),
+  pkvm('large', 'pkvm rfc-v1-fixed, host driver, --ram-pages 4 --guest-ipas 2 (the large SPIN comparison)', { ramPages: 4, guestIpas: 2 }, true),
 ];
 
 const n = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -88,7 +93,8 @@ if (child) {
   console.log(`# pkvm-check parallel search: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, best of ${repeat}\n`);
   console.log(`| run | distinct states | transitions | 1 worker: s | states/s | ${workers} workers: s | states/s | speedup |`);
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of RUNS.filter((x) => !only || x.name === only)) {
+  const long = args.includes('--long');
+  for (const r of RUNS.filter((x) => (only ? x.name === only : long || !x.long))) {
     const best: Sample[] = [];
     for (const w of [1, workers]) {
       let b: Sample | null = null;

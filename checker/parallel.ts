@@ -157,9 +157,6 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
   });
   supervisor.unref();
 
-  let readyAt = 0;
-  // eslint-disable-next-line
-  const await_fs = () => (globalThis as any).process.getBuiltinModule('fs');
   // search state
   const parents = new ParentLinks();
   const violations: Violation[] = [];
@@ -434,7 +431,6 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
 
   try {
     propertyInfo = gather('ready')[0].properties;
-    readyAt = Date.now();
     pendingReach = new Set(propertyInfo.filter((p) => p.kind === 'reachable').map((p) => p.name));
     for (let i = 0; i < N; i++) post(i, { type: 'init' });
     let level = rankLevel(gather('done'), null);
@@ -453,9 +449,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
         }
         newlySeen = [];
         newlyReached = [];
-        const t0 = Date.now();
         dones = gather('done');
-        if (process.env.XX_TASKS) console.error('round', levels.length - 1, 'size', level.kept, 'gather', Date.now() - t0, 'ms');
       }
       settleLevel(level, dones);
       if (stopped) break;
@@ -466,20 +460,13 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
         }
         break;
       }
-      const t1 = Date.now();
       level = rankLevel(dones!, level);
-      if (process.env.XX_TASKS) console.error('  rank', Date.now() - t1, 'ms');
     }
     for (let i = 0; i < N; i++) post(i, { type: 'stop' });
-    if (process.env.XX_TASKS) {
-      const fs = await_fs();
-      const rows = fs.readdirSync('/proc/self/task').map((t: string) => { const st = fs.readFileSync(`/proc/self/task/${t}/stat`, 'utf8'); const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')); const f = st.slice(st.lastIndexOf(')') + 2).split(' '); return `${comm}:${(Number(f[11]) + Number(f[12])) * 10}ms`; });
-      console.error('tasks', rows.filter((r: string) => !r.endsWith(':0ms')).join(' '), 'ready at', readyAt - start);
-    }
   } finally {
     for (const c of controls) c.close();
     report.close();
-    if (!process.env.XX_NOTERM) void supervisor.terminate();
+    void supervisor.terminate();
   }
 
   peakMemory = Math.max(peakMemory, process.memoryUsage.rss());

@@ -6,7 +6,8 @@
  */
 import { collisionProbability, fingerprint } from './fingerprint.ts';
 import { ParentLinks } from './parents.ts';
-import { loadCheckpoint, saveCheckpoint, type PackedStates } from './checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { Level, type Spill, type SpillStats } from './frontier.ts';
 import { BitstateSet, FingerprintSet, type VisitedSet } from './visited.ts';
 import { FingerprintMap } from './fpset.ts';
 import { SleepSetReduction, type SleepContext } from './sleep.ts';
@@ -23,107 +24,6 @@ import type {
   StepProperty,
   Violation,
 } from './types.ts';
-
-/**
- * One level of the frontier: state ids, and the states themselves, or, when the model can
- * decode, their encodings copied into large byte chunks (a few bytes of index per state instead
- * of an object per state, so that a level of tens of millions of states fits).
- */
-class Level<S> {
-  /** Chunks grow from 4 KiB to 16 MiB: a level of one state costs little, a level of millions few chunks. */
-  private static readonly MAX_CHUNK = 1 << 24;
-  private idArr = new Uint32Array(64);
-  private n = 0;
-  private readonly objects: (S | undefined)[] | null;
-  private chunks: Uint8Array[] = [];
-  private at: Uint32Array | null;
-  private len: Uint32Array | null;
-  private used = 0;
-
-  constructor(bytes: boolean) {
-    this.objects = bytes ? null : [];
-    this.at = bytes ? new Uint32Array(64) : null;
-    this.len = bytes ? new Uint32Array(64) : null;
-  }
-
-  get length(): number {
-    return this.n;
-  }
-
-  id(k: number): number {
-    return this.idArr[k];
-  }
-
-  private growIndex(): void {
-    const grow = (a: Uint32Array) => {
-      const b = new Uint32Array(a.length * 2);
-      b.set(a);
-      return b;
-    };
-    this.idArr = grow(this.idArr);
-    if (this.at) this.at = grow(this.at);
-    if (this.len) this.len = grow(this.len);
-  }
-
-  push(id: number, item: S | Uint8Array): void {
-    if (this.n === this.idArr.length) this.growIndex();
-    this.idArr[this.n] = id;
-    if (this.objects) this.objects.push(item as S);
-    else {
-      const b = item as Uint8Array;
-      let chunk = this.chunks[this.chunks.length - 1];
-      if (!chunk || this.used + b.length > chunk.length) {
-        chunk = new Uint8Array(Math.max(Math.min(Level.MAX_CHUNK, 4096 * 2 ** Math.min(this.chunks.length, 12)), b.length));
-        this.chunks.push(chunk);
-        this.used = 0;
-      }
-      chunk.set(b, this.used);
-      if (b.length > 0xffff) throw new Error(`an encoding of ${b.length} bytes: at most 65535 in the frontier`);
-      // where it is: the offset in its chunk, and the chunk's index with the length
-      this.at![this.n] = this.used;
-      this.len![this.n] = (this.chunks.length - 1) * 0x10000 + b.length;
-      this.used += b.length;
-    }
-    this.n++;
-  }
-
-  /** The k-th item: the state, or a view of its encoding (valid until the level is dropped). */
-  item(k: number): S | Uint8Array {
-    if (this.objects) return this.objects[k] as S;
-    const l = this.len![k];
-    const chunk = this.chunks[Math.floor(l / 0x10000)];
-    const o = this.at![k];
-    return chunk.subarray(o, o + (l & 0xffff));
-  }
-
-  /** Lets an expanded state's object go (a long level does not hold all its states twice). */
-  release(k: number): void {
-    if (this.objects) this.objects[k] = undefined;
-  }
-
-  /** The states from the k-th on, copied end to end (for checkpoints). */
-  pack(from = 0): PackedStates {
-    const count = Math.max(0, this.n - from);
-    const ids = this.idArr.slice(from, from + count);
-    const lengths = new Uint32Array(count);
-    let total = 0;
-    for (let i = 0; i < count; i++) total += lengths[i] = this.len![from + i] & 0xffff;
-    const bytes = new Uint8Array(total);
-    for (let i = 0, o = 0; i < count; i++) {
-      bytes.set(this.item(from + i) as Uint8Array, o);
-      o += lengths[i];
-    }
-    return { ids, lengths, bytes };
-  }
-
-  /** Appends packed states (from a checkpoint). */
-  pushPacked(p: PackedStates): void {
-    for (let i = 0, o = 0; i < p.ids.length; i++) {
-      this.push(p.ids[i], p.bytes.subarray(o, o + p.lengths[i]));
-      o += p.lengths[i];
-    }
-  }
-}
 
 export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Property<S, A, O>[], options: CheckOptions = {}): CheckResult {
   const stateProps = properties.filter((p): p is StateProperty<S> => p.kind === 'state');
@@ -194,7 +94,10 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     return canon ? canon(b) : b;
   };
 
-  let current = new Level<S>(keepBytes);
+  const spill: Spill | null = options.frontierSpill && keepBytes ? options.frontierSpill : null;
+  const spillStats: SpillStats = { chunks: 0, bytes: 0 };
+  const newLevel = () => new Level<S>(keepBytes, spill, spillStats);
+  let current = newLevel();
   let stopped = false;
   let depth = 0;
 
@@ -206,7 +109,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     parents = cp.parents;
     current.pushPacked(cp.frontier);
     if (cp.next) {
-      resumedNext = new Level<S>(keepBytes);
+      resumedNext = newLevel();
       resumedNext.pushPacked(cp.next);
     }
     depth = cp.depth;
@@ -306,7 +209,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
       saveAt(current, 0, null);
       lastCheckpoint = Date.now();
     }
-    const next = resumedNext ?? new Level<S>(keepBytes);
+    const next = resumedNext ?? newLevel();
     fresh = next.length;
     resumedNext = null;
     let k = 0;
@@ -381,11 +284,13 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
       levels.push(fresh);
     }
     queued = current.length - k + next.length;
+    current.dispose();
     current = next;
     if (stopped) break;
     queued = current.length;
   }
   if (!stopped && cutBy === null) queued = 0;
+  current.dispose();
 
   peakMemory = Math.max(peakMemory, process.memoryUsage.rss());
   const seconds = (Date.now() - start) / 1000;
@@ -402,6 +307,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     visitedBytes: visited.bytes,
     parentBytes: parents.bytes,
     ...(por ? { por: { skipped: por.skipped, reexpanded: por.reexpanded, sleepSets: por.sets.count, bytes: por.bytes } } : {}),
+    ...(spill ? { spilled: { ...spillStats } } : {}),
     ...(bitstate ? { bitstate: { bits: bitstate.bytes * 8, hashFactor: bitstate.hashFactor, expectedCoverage: bitstate.expectedCoverage } } : {}),
   };
   const exhausted = cutBy === null && !stopped;

@@ -126,6 +126,8 @@ export interface Stats {
     sleepSets: number;
     bytes: number;
   };
+  /** Frontier chunks written to disk (with frontierSpill) and their bytes. */
+  spilled?: { chunks: number; bytes: number };
   /** Bitstate (supertrace) runs only. */
   bitstate?: { bits: number; hashFactor: number; expectedCoverage: number };
 }
@@ -173,6 +175,11 @@ export interface CheckOptions {
    * fewer transitions, the same states, the same shortest traces.
    */
   readonly por?: boolean;
+  /**
+   * Keep at most this many bytes of each frontier level's encodings in memory; write the rest to
+   * a temporary file (models that decode only).
+   */
+  readonly frontierSpill?: { readonly limitBytes: number; readonly dir?: string };
   /** Save the search every so often (at level boundaries) into a folder. */
   readonly checkpoint?: { readonly dir: string; readonly everySeconds: number; readonly identity: string };
   /** Continue a search from a checkpoint folder (its identity must match). */

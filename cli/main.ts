@@ -68,6 +68,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('symmetry', { type: 'boolean', default: false, describe: 'symmetry reduction: SMMU domains and guests are interchangeable', group: 'Search:' })
           .option('por', { type: 'boolean', default: false, describe: 'partial-order reduction (sleep sets over the footprints of steps): fewer transitions, same states and traces', group: 'Search:' })
           .option('bitstate', { type: 'number', describe: 'bitstate (supertrace) search in a bit array of this many MiB: larger spaces, partial coverage (reported)', group: 'Search:' })
+          .option('frontier-memory', { type: 'number', describe: "keep at most this many MiB of each frontier level's states in memory, the rest in a temporary file", group: 'Search:' })
           .option('checkpoint', { type: 'string', describe: 'save the search into this folder every --checkpoint-every seconds', group: 'Search:' })
           .option('checkpoint-every', { type: 'number', default: 300, describe: 'seconds between checkpoints', group: 'Search:' })
           .option('resume', { type: 'string', describe: 'continue the search saved in this folder (same command and bounds)', group: 'Search:' })
@@ -98,9 +99,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           symmetry: a.symmetry,
           por: a.por,
           bitstateBytes: a.bitstate !== undefined ? positive('bitstate', a.bitstate) * 2 ** 20 : undefined,
+          frontierMemoryBytes: a['frontier-memory'] !== undefined ? nonNegative('frontier-memory', a['frontier-memory'])! * 2 ** 20 : undefined,
           checkpoint: a.checkpoint ? { dir: a.checkpoint, everySeconds: positive('checkpoint-every', a['checkpoint-every']) } : undefined,
           resume: a.resume,
-          workers: workersOption(a.workers, { random: a.random, coverage: a.coverage, bitstate: a.bitstate, checkpoint: a.checkpoint, resume: a.resume, por: a.por }),
+          workers: workersOption(a.workers, { random: a.random, coverage: a.coverage, bitstate: a.bitstate, checkpoint: a.checkpoint, resume: a.resume, por: a.por, 'frontier-memory': a['frontier-memory'] }),
           variantSource: a.variant,
         });
         code = printCheck(report, a.json, io);

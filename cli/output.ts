@@ -46,6 +46,7 @@ function jsonStats(r: CheckReport) {
       bytesPerState: s.distinctStates ? s.visitedBytes / s.distinctStates : 0,
       parentBytes: s.parentBytes,
       ...(s.bitstate ? { bitstate: s.bitstate } : {}),
+      ...(s.spilled ? { spilled: s.spilled } : {}),
       ...(s.por ? { por: s.por } : {}),
     };
   }
@@ -110,6 +111,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
       lines.push(
         `            partial-order reduction: ${n(s.por.skipped)} transitions asleep (${((100 * s.por.skipped) / Math.max(1, s.por.skipped + s.transitions)).toFixed(1)}% of ${n(s.por.skipped + s.transitions)}), ${n(s.por.reexpanded)} states expanded again, ${n(s.por.sleepSets)} distinct sleep sets`,
       );
+    if (s.spilled) lines.push(`            frontier: ${mib(s.spilled.bytes)} of states written to disk and read back (${n(s.spilled.chunks)} chunks)`);
     lines.push(`            visited set ${mib(s.visitedBytes)} (${(s.visitedBytes / Math.max(1, s.distinctStates)).toFixed(1)} bytes/state), parent links ${mib(s.parentBytes)}`);
     if (r.result.examples.length || r.result.unreached.length)
       lines.push(

@@ -68,6 +68,8 @@ export interface CheckRequest {
   /** Partial-order reduction (sleep sets). */
   readonly por?: boolean;
   readonly bitstateBytes?: number;
+  /** Frontier encodings kept in memory per level; the rest goes to a temporary file. */
+  readonly frontierMemoryBytes?: number;
   readonly checkpoint?: { dir: string; everySeconds: number };
   readonly resume?: string;
   /** Worker threads of the breadth-first search (1: the sequential search). */
@@ -139,6 +141,7 @@ export function runCheck(req: CheckRequest): CheckReport {
       symmetry: req.symmetry,
       por: req.por,
       bitstateBytes: req.bitstateBytes,
+      frontierSpill: req.frontierMemoryBytes !== undefined ? { limitBytes: req.frontierMemoryBytes } : undefined,
       checkpoint: req.checkpoint ? { ...req.checkpoint, identity } : undefined,
       resume: req.resume ? { dir: req.resume, identity } : undefined,
     });

@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { check, collisionProbability, FingerprintSet, fingerprint, ParentLinks } from '../../checker/index.ts';
+import { ownModel, ownProperties } from '../toys/own.ts';
 import { withoutDecode } from '../toys/util.ts';
 
 const u32 = fc.oneof(fc.constantFrom(0, 1, 2, 0x7fffffff, 0x80000000, 0xffffffff), fc.nat({ max: 0xffffffff }), fc.nat({ max: 15 }));
@@ -216,5 +217,24 @@ describe('the frontier of encodings (byte chunks)', () => {
     expect(a.stats.levels).toEqual(b.stats.levels);
     expect(a.status === 'violation' && a.violations[0].path).toEqual(b.status === 'violation' && b.violations[0].path);
     expect(a.stats.distinctStates).toBeGreaterThan(N / 2);
+    // the same levels written to disk beyond 64 KiB (and beyond nothing at all) and read back
+    for (const limitBytes of [0, 1 << 16]) {
+      const c = check(model, [bad], { frontierSpill: { limitBytes } });
+      expect(c.stats.spilled!.chunks).toBeGreaterThan(3);
+      expect(c.stats.spilled!.bytes).toBeGreaterThan(1 << 20);
+      expect(c.stats.distinctStates).toBe(a.stats.distinctStates);
+      expect(c.stats.transitions).toBe(a.stats.transitions);
+      expect(c.stats.levels).toEqual(a.stats.levels);
+      expect(c.status === 'violation' && c.violations[0].path).toEqual(a.status === 'violation' && a.violations[0].path);
+    }
+  });
+
+  it('a frontier written to disk: Own P=6, G=2 exhaustively, every violation, the same as in memory', () => {
+    const m = ownModel({ pages: 6, guests: 2, variant: 'share-skips-owner-check' });
+    const a = check(m, ownProperties, { stopAtFirstViolation: false, maxDepth: 5 });
+    const b = check(m, ownProperties, { stopAtFirstViolation: false, maxDepth: 5, frontierSpill: { limitBytes: 0 } });
+    expect(b.stats.spilled!.chunks).toBeGreaterThan(0);
+    const view = (r: typeof a) => ({ s: r.stats.distinctStates, t: r.stats.transitions, l: r.stats.levels, v: r.status === 'violation' ? r.violations.map((x) => [x.property, x.path]) : [] });
+    expect(view(b)).toEqual(view(a));
   });
 });

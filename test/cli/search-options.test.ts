@@ -137,6 +137,19 @@ describe('bitstate search', () => {
   });
 });
 
+describe('frontier on disk (--frontier-memory)', () => {
+  it('the same states, transitions, levels and verdicts with every level beyond 0 MiB written to disk', async () => {
+    const inMemory = await json(['check', '--variant', 'rfc-v1-fixed', '--ram-pages', '3', '--no-trace']);
+    const onDisk = await json(['check', '--variant', 'rfc-v1-fixed', '--ram-pages', '3', '--no-trace', '--frontier-memory', '0']);
+    expect(inMemory.stats.spilled).toBeUndefined();
+    expect(onDisk.stats.spilled.chunks).toBeGreaterThan(10);
+    for (const k of ['distinctStates', 'transitions', 'depth', 'levels', 'exhausted']) expect(onDisk.stats[k]).toEqual(inMemory.stats[k]);
+    const seedMem = await json(['check', '--all', '--depth', '6', '--no-trace']);
+    const seedDisk = await json(['check', '--all', '--depth', '6', '--no-trace', '--frontier-memory', '0']);
+    expect(seedDisk.violations.map((v: { invariant: string; length: number }) => [v.invariant, v.length])).toEqual(seedMem.violations.map((v: { invariant: string; length: number }) => [v.invariant, v.length]));
+  });
+});
+
 describe('checkpoint and resume', () => {
   it('a run stopped by a bound resumes from its last checkpoint to the same result as one run', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'pkvm-cp-')), 'cp');

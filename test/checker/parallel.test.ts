@@ -11,12 +11,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { check, replayPath, type CheckOptions, type CheckResult, type Model, type Progress, type Property } from '../../checker/index.ts';
 import { checkParallel } from '../../checker/parallel.ts';
-import { main } from '../../cli/main.ts';
-import type { Io } from '../../cli/output.ts';
 import { pkvmFactory, pkvmSearch, type PkvmSearchArgs } from '../../cli/worker-model.ts';
 import { DEFAULT_CONFIG } from '../../model/config.ts';
 import { toyFactory, toySearch, type ToySpec } from '../toys/factories.ts';
 import { ownCounts } from '../toys/own.ts';
+import { runCli as run } from '../run-cli.ts';
 
 /** A result without timing, memory and visited-set size (the sharded set is laid out differently). */
 function comparable(r: CheckResult): unknown {
@@ -212,13 +211,6 @@ describe('pkvm model', () => {
 });
 
 describe('CLI: --workers', () => {
-  async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const io: Io = { out: (t) => void (out += `${t}\n`), err: (t) => void (err += `${t}\n`) };
-    const code = await main(args, io);
-    return { code, out, err };
-  }
   const withoutTimes = (j: { stats: Record<string, unknown> }) => {
     const { seconds: _s, statesPerSecond: _p, peakMemoryBytes: _m, visitedBytes: _v, bytesPerState: _b, ...stats } = j.stats;
     return { ...j, stats };

@@ -5,16 +5,7 @@
  * seconds.
  */
 import { describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.ts';
-import type { Io } from '../../cli/output.ts';
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => void (out += `${t}\n`), err: (t) => void (err += `${t}\n`) };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+import { runCli as run } from '../run-cli.ts';
 
 interface DiffJson {
   result: 'agree' | 'diverge';

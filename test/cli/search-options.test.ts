@@ -6,22 +6,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.ts';
-import type { Io } from '../../cli/output.ts';
 import { check } from '../../checker/index.ts';
 import { fingerprint } from '../../checker/fingerprint.ts';
 import { pkvmProperties } from '../../invariants/index.ts';
 import { DEFAULT_CONFIG } from '../../model/config.ts';
 import { PackedPkvmModel } from '../../model/system.ts';
 import { MUTANTS, RFC_V1_FIXED } from '../../model/variants/index.ts';
+import { runCli as run } from '../run-cli.ts';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => void (out += `${t}\n`), err: (t) => void (err += `${t}\n`) };
-  const code = await main(args, io);
-  return { code, out, err };
-}
 const json = async (args: string[]) => JSON.parse((await run([...args, '--quiet', '--json'])).out);
 
 /** Every reachable state of a model, by breadth-first search without reduction. */

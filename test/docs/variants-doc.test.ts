@@ -8,26 +8,17 @@ import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.ts';
-import type { Io } from '../../cli/output.ts';
 import { VARIANT_API } from '../../cli/variants.ts';
 import { defineVariant } from '../../model/variant.ts';
 import { BUILTIN_VARIANTS } from '../../model/variants/index.ts';
 import minimal from '../../docs/examples/minimal.ts';
 import passthrough from '../../docs/examples/dma-passthrough.ts';
 import passthroughFixed from '../../docs/examples/dma-passthrough-fixed.ts';
+import { runCli as run } from '../run-cli.ts';
 
 const ROOT = join(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'pkvm-check.js');
 const EX = 'docs/examples';
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => void (out += `${t}\n`), err: (t) => void (err += `${t}\n`) };
-  const code = await main(args, io);
-  return { code, out, err };
-}
 
 const json = async (args: string[]) => {
   const r = await run([...args, '--quiet', '--json']);

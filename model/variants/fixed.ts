@@ -22,6 +22,79 @@ import type { PkvmMemTransition } from '../kernel/mem_protect.ts';
 import { defineVariant } from '../variant.ts';
 import { IOMMU_MAP_FIXED, IOMMU_UNMAP_FIXED, SHARE_DMA_FIXED, UNSHARE_DMA_FIXED } from '../concurrent/programs.ts';
 
+/** How the IOMMU hypercalls account for the pages they map: share/unshare_dma here, use/unuse_dma in RFC v2. */
+export interface DmaAccounting {
+  get(h: Hyp, paddr: number, size: number, is_ram: boolean): number;
+  put(h: Hyp, paddr: number, size: number): number;
+}
+
+const SHARE_DMA: DmaAccounting = {
+  get: (h, paddr, size, is_ram) => h.__pkvm_host_share_dma(paddr, size, is_ram),
+  put: (h, paddr, size) => h.__pkvm_host_unshare_dma(paddr, size),
+};
+
+/**
+ * rfc-v1-fixed's kvm_iommu_map_pages: validates prot, pgsize, alignment and the IOVA range,
+ * refuses to map over anything, accounts for the range, maps it, and undoes both on failure.
+ */
+export function iommuMapPages(dma: DmaAccounting, h: Hyp, domain_id: number, iova: number, paddr: number, pgsize: number, pgcount: number, prot: number): number {
+  if (prot & ~IOMMU_PROT_MASK || !(prot & (IOMMU_READ | IOMMU_WRITE))) return -EINVAL;
+  if (pgsize !== PAGE_SIZE && pgsize !== IOPT_BLOCK_SIZE) return -EINVAL;
+  if (pgcount === 0 || (iova | paddr) % pgsize !== 0) return -EINVAL;
+  const size = pgsize * pgcount;
+  if (iova + size > h.iova_space()) return -ERANGE;
+  if (!Number.isSafeInteger(size)) return -EOVERFLOW;
+  h.hyp_spin_lock('iommu_lock');
+  let ret = -EINVAL;
+  out: {
+    const domain = h.handle_to_domain(domain_id);
+    if (domain === null) break out;
+    for (let a = iova; a < iova + size; a += PAGE_SIZE)
+      if (h.iopt_iova_to_phys(domain, a) !== 0) {
+        ret = -EEXIST;
+        break out;
+      }
+    ret = dma.get(h, paddr, size, !(prot & IOMMU_MMIO));
+    if (ret) break out;
+    let mapped = 0;
+    let left = pgcount;
+    while (left && !ret) {
+      const m = { v: 0 };
+      ret = h.iopt_map_pages(domain, iova + mapped, paddr + mapped, pgsize, left, prot, m);
+      left -= m.v / pgsize;
+      mapped += m.v;
+    }
+    if (ret) {
+      if (mapped) h.iopt_unmap_pages(domain, iova, pgsize, mapped / pgsize);
+      dma.put(h, paddr, size);
+    }
+  }
+  h.hyp_spin_unlock('iommu_lock');
+  return ret;
+}
+
+/** rfc-v1-fixed's kvm_iommu_unmap_pages: checks the whole range is mapped, then unmaps and unaccounts page by page. */
+export function iommuUnmapPages(dma: DmaAccounting, h: Hyp, domain_id: number, iova: number, pgsize: number, pgcount: number): number {
+  if ((pgsize !== PAGE_SIZE && pgsize !== IOPT_BLOCK_SIZE) || pgcount === 0 || iova % PAGE_SIZE !== 0) return -EINVAL;
+  const size = pgsize * pgcount;
+  if (iova + size > h.iova_space()) return -ERANGE;
+  h.hyp_spin_lock('iommu_lock');
+  let ret = -EINVAL;
+  out: {
+    const domain = h.handle_to_domain(domain_id);
+    if (domain === null) break out;
+    for (let a = iova; a < iova + size; a += PAGE_SIZE) if (h.iopt_iova_to_phys(domain, a) === 0) break out;
+    ret = 0;
+    for (let a = iova; a < iova + size && !ret; a += PAGE_SIZE) {
+      const phys = h.iopt_iova_to_phys(domain, a);
+      if (h.iopt_unmap_pages(domain, a, PAGE_SIZE, 1) !== PAGE_SIZE) ret = -EINVAL;
+      else ret = dma.put(h, phys, PAGE_SIZE);
+    }
+  }
+  h.hyp_spin_unlock('iommu_lock');
+  return ret;
+}
+
 export const RFC_V1_FIXED = defineVariant({
   name: 'rfc-v1-fixed',
   description:
@@ -68,60 +141,10 @@ export const RFC_V1_FIXED = defineVariant({
       return ret;
     },
     kvm_iommu_map_pages(this: Hyp, domain_id: number, iova: number, paddr: number, pgsize: number, pgcount: number, prot: number): number {
-      if (prot & ~IOMMU_PROT_MASK || !(prot & (IOMMU_READ | IOMMU_WRITE))) return -EINVAL;
-      if (pgsize !== PAGE_SIZE && pgsize !== IOPT_BLOCK_SIZE) return -EINVAL;
-      if (pgcount === 0 || (iova | paddr) % pgsize !== 0) return -EINVAL;
-      const size = pgsize * pgcount;
-      if (iova + size > this.iova_space()) return -ERANGE;
-      if (!Number.isSafeInteger(size)) return -EOVERFLOW;
-      this.hyp_spin_lock('iommu_lock');
-      let ret = -EINVAL;
-      out: {
-        const domain = this.handle_to_domain(domain_id);
-        if (domain === null) break out;
-        for (let a = iova; a < iova + size; a += PAGE_SIZE)
-          if (this.iopt_iova_to_phys(domain, a) !== 0) {
-            ret = -EEXIST;
-            break out;
-          }
-        ret = this.__pkvm_host_share_dma(paddr, size, !(prot & IOMMU_MMIO));
-        if (ret) break out;
-        let mapped = 0;
-        let left = pgcount;
-        while (left && !ret) {
-          const m = { v: 0 };
-          ret = this.iopt_map_pages(domain, iova + mapped, paddr + mapped, pgsize, left, prot, m);
-          left -= m.v / pgsize;
-          mapped += m.v;
-        }
-        if (ret) {
-          if (mapped) this.iopt_unmap_pages(domain, iova, pgsize, mapped / pgsize);
-          this.__pkvm_host_unshare_dma(paddr, size);
-        }
-      }
-      this.hyp_spin_unlock('iommu_lock');
-      return ret;
+      return iommuMapPages(SHARE_DMA, this, domain_id, iova, paddr, pgsize, pgcount, prot);
     },
     kvm_iommu_unmap_pages(this: Hyp, domain_id: number, iova: number, pgsize: number, pgcount: number): number {
-      if ((pgsize !== PAGE_SIZE && pgsize !== IOPT_BLOCK_SIZE) || pgcount === 0 || iova % PAGE_SIZE !== 0) return -EINVAL;
-      const size = pgsize * pgcount;
-      if (iova + size > this.iova_space()) return -ERANGE;
-      this.hyp_spin_lock('iommu_lock');
-      let ret = -EINVAL;
-      out: {
-        const domain = this.handle_to_domain(domain_id);
-        if (domain === null) break out;
-        for (let a = iova; a < iova + size; a += PAGE_SIZE)
-          if (this.iopt_iova_to_phys(domain, a) === 0) break out;
-        ret = 0;
-        for (let a = iova; a < iova + size && !ret; a += PAGE_SIZE) {
-          const phys = this.iopt_iova_to_phys(domain, a);
-          if (this.iopt_unmap_pages(domain, a, PAGE_SIZE, 1) !== PAGE_SIZE) ret = -EINVAL;
-          else ret = this.__pkvm_host_unshare_dma(phys, PAGE_SIZE);
-        }
-      }
-      this.hyp_spin_unlock('iommu_lock');
-      return ret;
+      return iommuUnmapPages(SHARE_DMA, this, domain_id, iova, pgsize, pgcount);
     },
     hyp_ack_unshare(this: Hyp, addr: number, tx: PkvmMemTransition): number {
       if (tx.initiator.id === PKVM_ID_HOST && this.hyp_page_count(this.hyp_phys_to_page(addr))) return -16;

@@ -2,22 +2,11 @@
  * rfc-v2-use-dma: Mostafa Saleh's RFC v2 (Dec 2024) of the DMA accounting: the host state stays
  * PKVM_PAGE_OWNED, the refcount alone freezes a DMA-mapped page.
  */
-import {
-  EEXIST,
-  EINVAL,
-  EOVERFLOW,
-  ERANGE,
-  IOMMU_PROT_MASK,
-  IOMMU_READ,
-  IOMMU_WRITE,
-  IOPT_BLOCK_SIZE,
-  PAGE_SIZE,
-  PKVM_PAGE_OWNED,
-} from '../constants.ts';
+import { EINVAL, PAGE_SIZE, PKVM_PAGE_OWNED } from '../constants.ts';
 import type { Hyp } from '../kernel/hyp.ts';
 import type { Out, PkvmMemTransition } from '../kernel/mem_protect.ts';
 import { defineVariant } from '../variant.ts';
-import { RFC_V1_FIXED } from './fixed.ts';
+import { RFC_V1_FIXED, iommuMapPages, iommuUnmapPages, type DmaAccounting } from './fixed.ts';
 
 type V2Hyp = Hyp & {
   __pkvm_host_use_dma(phys_addr: number, size: number): number;
@@ -27,6 +16,12 @@ type V2Hyp = Hyp & {
 const v2 = (h: Hyp) => h as V2Hyp;
 
 const base = RFC_V1_FIXED.hyp.prototype;
+
+/** The IOMMU hypercalls of rfc-v1-fixed, accounting with use/unuse_dma (is_ram plays no part). */
+const USE_DMA: DmaAccounting = {
+  get: (h, paddr, size) => v2(h).__pkvm_host_use_dma(paddr, size),
+  put: (h, paddr, size) => v2(h).__pkvm_host_unuse_dma(paddr, size),
+};
 
 export const RFC_V2_USE_DMA = defineVariant({
   name: 'rfc-v2-use-dma',
@@ -76,59 +71,10 @@ export const RFC_V2_USE_DMA = defineVariant({
       return base.host_request_owned_transition.call(this, completer_addr, tx);
     },
     kvm_iommu_map_pages(this: Hyp, domain_id: number, iova: number, paddr: number, pgsize: number, pgcount: number, prot: number): number {
-      if (prot & ~IOMMU_PROT_MASK || !(prot & (IOMMU_READ | IOMMU_WRITE))) return -EINVAL;
-      if (pgsize !== PAGE_SIZE && pgsize !== IOPT_BLOCK_SIZE) return -EINVAL;
-      if (pgcount === 0 || (iova | paddr) % pgsize !== 0) return -EINVAL;
-      const size = pgsize * pgcount;
-      if (iova + size > this.iova_space()) return -ERANGE;
-      if (!Number.isSafeInteger(size)) return -EOVERFLOW;
-      this.hyp_spin_lock('iommu_lock');
-      let ret = -EINVAL;
-      out: {
-        const domain = this.handle_to_domain(domain_id);
-        if (domain === null) break out;
-        for (let a = iova; a < iova + size; a += PAGE_SIZE)
-          if (this.iopt_iova_to_phys(domain, a) !== 0) {
-            ret = -EEXIST;
-            break out;
-          }
-        ret = v2(this).__pkvm_host_use_dma(paddr, size);
-        if (ret) break out;
-        let mapped = 0;
-        let left = pgcount;
-        while (left && !ret) {
-          const m = { v: 0 };
-          ret = this.iopt_map_pages(domain, iova + mapped, paddr + mapped, pgsize, left, prot, m);
-          left -= m.v / pgsize;
-          mapped += m.v;
-        }
-        if (ret) {
-          if (mapped) this.iopt_unmap_pages(domain, iova, pgsize, mapped / pgsize);
-          v2(this).__pkvm_host_unuse_dma(paddr, size);
-        }
-      }
-      this.hyp_spin_unlock('iommu_lock');
-      return ret;
+      return iommuMapPages(USE_DMA, this, domain_id, iova, paddr, pgsize, pgcount, prot);
     },
     kvm_iommu_unmap_pages(this: Hyp, domain_id: number, iova: number, pgsize: number, pgcount: number): number {
-      if ((pgsize !== PAGE_SIZE && pgsize !== IOPT_BLOCK_SIZE) || pgcount === 0 || iova % PAGE_SIZE !== 0) return -EINVAL;
-      const size = pgsize * pgcount;
-      if (iova + size > this.iova_space()) return -ERANGE;
-      this.hyp_spin_lock('iommu_lock');
-      let ret = -EINVAL;
-      out: {
-        const domain = this.handle_to_domain(domain_id);
-        if (domain === null) break out;
-        for (let a = iova; a < iova + size; a += PAGE_SIZE) if (this.iopt_iova_to_phys(domain, a) === 0) break out;
-        ret = 0;
-        for (let a = iova; a < iova + size && !ret; a += PAGE_SIZE) {
-          const phys = this.iopt_iova_to_phys(domain, a);
-          if (this.iopt_unmap_pages(domain, a, PAGE_SIZE, 1) !== PAGE_SIZE) ret = -EINVAL;
-          else ret = v2(this).__pkvm_host_unuse_dma(phys, PAGE_SIZE);
-        }
-      }
-      this.hyp_spin_unlock('iommu_lock');
-      return ret;
+      return iommuUnmapPages(USE_DMA, this, domain_id, iova, pgsize, pgcount);
     },
   },
   removeOperations: ['__pkvm_host_share_dma', '__pkvm_host_unshare_dma'],

@@ -232,32 +232,35 @@ function noDeadlock<S>(read: ReadState<S>): StateProperty<S> {
       const r = read(s);
       const n = r.config.cpus;
       if (n < 2) return null;
-      const waitsFor: number[] = [];
-      for (let c = 0; c < n; c++) {
-        const cpu = r.cpu(c);
-        waitsFor.push(cpu.wait ? r.lockOwner(cpu.wait - 1) : -1);
-      }
       for (let id = 0; id < 4 + r.config.guests; id++) {
         const o = r.lockOwner(id);
         if (o >= 0 && r.cpu(o).op === 0) return { message: `CPU ${o} finished its call but still holds ${lockName(id)}: every later taker waits forever`, key: 'leak' };
       }
+      // a cycle: following "waits for the holder of" from CPU c comes back to c within n steps
       for (let c = 0; c < n; c++) {
-        const seen = new Set<number>();
         let x = c;
-        const chain: string[] = [];
-        while (x >= 0 && !seen.has(x)) {
-          seen.add(x);
-          const cpu = r.cpu(x);
-          if (!cpu.wait) break;
-          const next = waitsFor[x];
-          chain.push(`CPU ${x} waits for ${lockName(cpu.wait - 1)}${next >= 0 ? `, held by CPU ${next}` : ''}`);
-          x = next;
+        for (let k = 0; k < n && x >= 0; k++) {
+          const wait = r.cpu(x).wait;
+          x = wait ? r.lockOwner(wait - 1) : -1;
+          if (x === c) return { message: deadlockMessage(r, c), key: 'cycle' };
         }
-        if (x === c && chain.length) return { message: `deadlock: ${chain.join('; ')}`, key: 'cycle' };
       }
       return null;
     },
   };
+}
+
+/** The wait cycle through CPU c, CPU by CPU (only once a deadlock is found). */
+function deadlockMessage(r: StateReader, c: number): string {
+  const chain: string[] = [];
+  let x = c;
+  do {
+    const wait = r.cpu(x).wait;
+    const next = r.lockOwner(wait - 1);
+    chain.push(`CPU ${x} waits for ${lockName(wait - 1)}, held by CPU ${next}`);
+    x = next;
+  } while (x !== c);
+  return `deadlock: ${chain.join('; ')}`;
 }
 
 const lockOrder: StepProperty<unknown, PkvmAction, PkvmOutcome> = {

@@ -4,6 +4,23 @@
  * fingerprints only: 8 bytes per slot, grown by half when three quarters full, so the load stays
  * between 1/2 and 3/4 and a stored state costs 10.7 to 16 bytes.
  */
+/**
+ * Linear probing in a table of (hi, lo) pairs with `cap` slots: the slot holding the fingerprint,
+ * or, if it is absent, -(slot + 1) for the empty slot where it belongs. The all-zero pair marks
+ * an empty slot, so callers keep the zero fingerprint apart.
+ */
+function probe(t: Uint32Array, cap: number, hi: number, lo: number): number {
+  const x = (lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0;
+  let i = Math.floor((x * cap) / 4294967296);
+  for (;;) {
+    const h = t[2 * i];
+    const l = t[2 * i + 1];
+    if (h === hi && l === lo) return i;
+    if (h === 0 && l === 0) return -i - 1;
+    i = i + 1 === cap ? 0 : i + 1;
+  }
+}
+
 export class FingerprintSet {
   private table: Uint32Array;
   private cap: number;
@@ -29,11 +46,6 @@ export class FingerprintSet {
     return this.cap;
   }
 
-  private slot(hi: number, lo: number): number {
-    const h = (lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0;
-    return Math.floor((h * this.cap) / 4294967296);
-  }
-
   /** Adds the fingerprint; returns true if it was not there. */
   add(hi: number, lo: number): boolean {
     if (hi === 0 && lo === 0) {
@@ -43,35 +55,18 @@ export class FingerprintSet {
       return true;
     }
     if ((this.count + 1) * 4 > this.cap * 3) this.grow();
-    const t = this.table;
-    const cap = this.cap;
-    let i = this.slot(hi, lo);
-    for (;;) {
-      const h = t[2 * i];
-      const l = t[2 * i + 1];
-      if (h === 0 && l === 0) {
-        t[2 * i] = hi;
-        t[2 * i + 1] = lo;
-        this.count++;
-        return true;
-      }
-      if (h === hi && l === lo) return false;
-      i = i + 1 === cap ? 0 : i + 1;
-    }
+    const at = probe(this.table, this.cap, hi, lo);
+    if (at >= 0) return false;
+    const i = -at - 1;
+    this.table[2 * i] = hi;
+    this.table[2 * i + 1] = lo;
+    this.count++;
+    return true;
   }
 
   has(hi: number, lo: number): boolean {
     if (hi === 0 && lo === 0) return this.hasZero;
-    const t = this.table;
-    const cap = this.cap;
-    let i = this.slot(hi, lo);
-    for (;;) {
-      const h = t[2 * i];
-      const l = t[2 * i + 1];
-      if (h === 0 && l === 0) return false;
-      if (h === hi && l === lo) return true;
-      i = i + 1 === cap ? 0 : i + 1;
-    }
+    return probe(this.table, this.cap, hi, lo) >= 0;
   }
 
   /** Every stored fingerprint, as (hi, lo) pairs (for checkpoints). */
@@ -115,11 +110,6 @@ export class FingerprintMap {
     return this.table.byteLength + this.values.byteLength;
   }
 
-  private slot(hi: number, lo: number): number {
-    const h = (lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0;
-    return Math.floor((h * this.cap) / 4294967296);
-  }
-
   /** Adds the fingerprint with `value`; returns -1 if it was new, else the value stored with it. */
   put(hi: number, lo: number, value: number): number {
     if (hi === 0 && lo === 0) {
@@ -129,22 +119,14 @@ export class FingerprintMap {
       return -1;
     }
     if ((this.count + 1) * 4 > this.cap * 3) this.grow();
-    const t = this.table;
-    const cap = this.cap;
-    let i = this.slot(hi, lo);
-    for (;;) {
-      const h = t[2 * i];
-      const l = t[2 * i + 1];
-      if (h === 0 && l === 0) {
-        t[2 * i] = hi;
-        t[2 * i + 1] = lo;
-        this.values[i] = value;
-        this.count++;
-        return -1;
-      }
-      if (h === hi && l === lo) return this.values[i];
-      i = i + 1 === cap ? 0 : i + 1;
-    }
+    const at = probe(this.table, this.cap, hi, lo);
+    if (at >= 0) return this.values[at];
+    const i = -at - 1;
+    this.table[2 * i] = hi;
+    this.table[2 * i + 1] = lo;
+    this.values[i] = value;
+    this.count++;
+    return -1;
   }
 
   /** VisitedSet: adds with the value 0. */

@@ -11,7 +11,7 @@
 import { EEXIST, EINVAL, EOVERFLOW, ERANGE, IOMMU_MMIO, IOMMU_PROT_MASK, IOMMU_READ, IOMMU_WRITE, IOPT_BLOCK_SIZE, PAGE_SIZE, RET_HYP_PANIC, RET_UNINITIALISED } from '../constants.ts';
 import { iommu_pgsize } from '../operations.ts';
 import type { Hyp } from '../kernel/hyp.ts';
-import { acquire, call, defineProgram, done, goto, pause, type Program } from './program.ts';
+import { acquire, call, defineProgram, done, goto, pause, type Locals, type Next, type Program } from './program.ts';
 
 const HALF = PAGE_SIZE / 2;
 const phys = (h: Hyp, pfn: number) => h.hyp_pfn_to_phys(pfn);
@@ -228,6 +228,18 @@ export const IOMMU_UNMAP = defineProgram({
   },
 });
 
+/**
+ * The IOMMU core's next unmap hypercall for IOVA pages [from, to) of the domain at `slot`: the
+ * largest page size and count iommu_pgsize allows; its return value goes to local `into`.
+ */
+function unmapChunk(l: Locals, from: number, to: number, into: string, then: string): Next {
+  const iova = (l.slot + from) * PAGE_SIZE;
+  const { pgsize, count } = iommu_pgsize(iova, iova, (to - from) * PAGE_SIZE);
+  l.pg = pgsize / PAGE_SIZE;
+  l.count = count;
+  return call('kvm_iommu_unmap_pages', [l.domain, l.slot + from, l.pg, l.count], into, then);
+}
+
 /** The Linux IOMMU core's __iommu_map: iommu_pgsize chunks, one hypercall each; on failure, unmap what was mapped. */
 export const DRIVER_MAP = defineProgram({
   name: 'iommu_map',
@@ -255,11 +267,7 @@ export const DRIVER_MAP = defineProgram({
     // iommu_unmap of the part already mapped, as the core does when a map fails
     unwind(_h, l) {
       if (l.pfn >= l.done) return done(l.ret);
-      const iova = (l.slot + l.pfn) * PAGE_SIZE;
-      const { pgsize, count } = iommu_pgsize(iova, iova, (l.done - l.pfn) * PAGE_SIZE);
-      l.pg = pgsize / PAGE_SIZE;
-      l.count = count;
-      return call('kvm_iommu_unmap_pages', [l.domain, l.slot + l.pfn, l.pg, l.count], 'npages', 'unwound');
+      return unmapChunk(l, l.pfn, l.done, 'npages', 'unwound');
     },
     unwound(h, l) {
       // npages now holds the unmap's return value: the core stops at the first failure
@@ -277,13 +285,9 @@ export const DRIVER_UNMAP = defineProgram({
   locals: ['done', 'ret', 'pg', 'count'],
   entry: 'chunk',
   steps: {
-    chunk(h, l) {
+    chunk(_h, l) {
       if (l.done >= l.npages) return done(l.ret);
-      const iova = (l.slot + l.done) * PAGE_SIZE;
-      const { pgsize, count } = iommu_pgsize(iova, iova, (l.npages - l.done) * PAGE_SIZE);
-      l.pg = pgsize / PAGE_SIZE;
-      l.count = count;
-      return call('kvm_iommu_unmap_pages', [l.domain, l.slot + l.done, l.pg, l.count], 'ret', 'unmapped');
+      return unmapChunk(l, l.done, l.npages, 'ret', 'unmapped');
     },
     unmapped(h, l) {
       if (l.ret || h.fatal) return done(l.ret);

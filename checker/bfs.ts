@@ -16,6 +16,7 @@ import type {
   CheckOptions,
   CheckResult,
   Example,
+  Finding,
   Model,
   Property,
   ReachableProperty,
@@ -64,11 +65,16 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
   let lastProgress = start;
   let lastCheckpoint = start;
 
-  const record = (v: Violation): boolean => {
-    const k = `${v.property}\u0000${v.finding.key ?? ''}`;
+  /**
+   * Records a violation the first time its property and key are seen (its path rebuilt only
+   * then: with every violation wanted, the same one is met again in many states): the state
+   * `id`, or the transition `action` from it. Returns true when the search must stop.
+   */
+  const record = (property: string, kind: Violation['kind'], finding: Finding, id: number, action?: number): boolean => {
+    const k = `${property}\u0000${finding.key ?? ''}`;
     if (seen.has(k)) return false;
     seen.add(k);
-    violations.push(v);
+    violations.push({ property, kind, finding, path: parents.path(id, action) });
     return stopAtFirst;
   };
 
@@ -77,7 +83,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     let stop = false;
     for (const p of stateProps) {
       const f = p.check(state);
-      if (f && record({ property: p.name, kind: 'state', finding: f, path: parents.path(id) })) stop = true;
+      if (f && record(p.name, 'state', f, id)) stop = true;
     }
     if (pendingReach.size)
       for (const p of reachProps)
@@ -155,7 +161,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
       transitions++;
       for (const p of stepProps) {
         const f = p.check(state, action, outcome, succ);
-        if (f && record({ property: p.name, kind: 'step', finding: f, path: parents.path(id, ai) })) stopped = true;
+        if (f && record(p.name, 'step', f, id, ai)) stopped = true;
       }
       if (succ !== state) {
         const bytes = model.encode(succ);
@@ -232,7 +238,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
           transitions++;
           for (const p of stepProps) {
             const f = p.check(state, action, outcome, succ);
-            if (f && record({ property: p.name, kind: 'step', finding: f, path: parents.path(id, ai) })) stopped = true;
+            if (f && record(p.name, 'step', f, id, ai)) stopped = true;
           }
           if (succ !== state) {
             const bytes = keyOf(succ);

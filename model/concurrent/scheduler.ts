@@ -42,6 +42,11 @@ interface OpEntry {
   readonly action: PkvmAction;
 }
 
+/** An operation that runs atomically between CPU steps, with the ids of the locks it must find free (fixed per action). */
+interface AtomicEntry extends OpEntry {
+  readonly lockIds: readonly number[];
+}
+
 export class Scheduler {
   readonly programs: readonly Program[];
   private readonly progIndex: ReadonlyMap<string, number>;
@@ -49,7 +54,8 @@ export class Scheduler {
   private readonly entries: readonly OpEntry[];
   private readonly startActions: readonly (readonly PkvmAction[])[];
   private readonly stepActions: readonly PkvmAction[];
-  private readonly atomicActions: readonly { spec: OperationSpec; action: PkvmAction }[];
+  private readonly atomicActions: readonly AtomicEntry[];
+  private readonly atomicByAction: ReadonlyMap<PkvmAction, AtomicEntry>;
   /** Whether a program spells out a piece the variant changed. */
   private readonly changed: (p: Program) => boolean;
 
@@ -72,14 +78,15 @@ export class Scheduler {
     const seed = Hyp.prototype as unknown as Record<string, unknown>;
     this.changed = (p: Program) => (p.spells ?? []).some((x) => proto[x] !== (p.writtenAgainst ? p.writtenAgainst[x] : seed[x]));
     const entries: OpEntry[] = [];
-    const atomic: { spec: OperationSpec; action: PkvmAction }[] = [];
+    const atomic: AtomicEntry[] = [];
     for (const { spec, actions } of ops)
       for (const action of actions) {
         if (runsOnCpu(spec)) entries.push({ spec, action });
-        else atomic.push({ spec, action });
+        else atomic.push({ spec, action, lockIds: spec.locks ? spec.locks(action.args).map(lockId) : [] });
       }
     this.entries = entries;
     this.atomicActions = atomic;
+    this.atomicByAction = new Map(atomic.map((a) => [a.action, a]));
     this.startActions = Array.from({ length: config.cpus }, (_, c) => entries.map((e, i) => freeze({ op: e.action.op, args: e.action.args, cpu: c, entry: i })));
     this.stepActions = Array.from({ length: config.cpus }, (_, c) => freeze({ op: 'step', args: {}, cpu: c }));
   }
@@ -99,10 +106,9 @@ export class Scheduler {
         }
       } else if (cpu.wait === 0 || r.lockOwner(cpu.wait - 1) < 0) out.push(this.stepActions[c]);
     }
-    for (const { spec, action } of this.atomicActions) {
-      if (spec.enabled && !spec.enabled(r, action.args, this.config)) continue;
-      if (spec.locks && spec.locks(action.args).some((l) => r.lockOwner(lockId(l)) >= 0)) continue;
-      out.push(action);
+    for (let i = 0; i < this.atomicActions.length; i++) {
+      const a = this.atomicActions[i];
+      if (this.atomicEnabled(r, a)) out.push(a.action);
     }
     return out;
   }
@@ -124,10 +130,15 @@ export class Scheduler {
       const e = this.entries[action.entry ?? -1];
       return !!e && (!e.spec.enabled || e.spec.enabled(r, e.action.args, this.config));
     }
-    const a = this.atomicActions.find((x) => x.action === action);
-    if (!a) return false;
-    if (a.spec.enabled && !a.spec.enabled(r, action.args, this.config)) return false;
-    return !(a.spec.locks && a.spec.locks(action.args).some((l) => r.lockOwner(lockId(l)) >= 0));
+    const a = this.atomicByAction.get(action);
+    return !!a && this.atomicEnabled(r, a);
+  }
+
+  /** An atomic operation is enabled when its own test passes and none of its locks is held. */
+  private atomicEnabled(r: StateReader, a: AtomicEntry): boolean {
+    if (a.spec.enabled && !a.spec.enabled(r, a.action.args, this.config)) return false;
+    for (let i = 0; i < a.lockIds.length; i++) if (r.lockOwner(a.lockIds[i]) >= 0) return false;
+    return true;
   }
 
   /** Switching away from a CPU that could go on costs a preemption. */
@@ -141,7 +152,7 @@ export class Scheduler {
   /** Runs an action on the memory; returns the value the caller sees (when an operation finishes). */
   run(mem: Memory, hyp: Hyp, action: PkvmAction): { ret: number; info: CpuStepInfo | null } {
     if (action.cpu === undefined) {
-      const spec = this.atomicActions.find((a) => a.action === action)?.spec ?? this.specOf(action.op);
+      const spec = this.atomicByAction.get(action)?.spec ?? this.specOf(action.op);
       const locks = spec.locks ? spec.locks(action.args) : [];
       const ret = spec.run(hyp, action.args);
       for (const l of locks) if (hyp.holds(l)) hyp.hyp_spin_unlock(l);

@@ -4,7 +4,7 @@
  * exact or bitstate), the parent links (for traces), the level frontier (encodings when the model
  * can decode), checkpoints, and symmetry (the model's canonical form, when it has one).
  */
-import { collisionProbability, fingerprint } from './fingerprint.ts';
+import { collisionProbability, fingerprint, fingerprintTables } from './fingerprint.ts';
 import { ParentLinks } from './parents.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { Level, type Spill, type SpillStats } from './frontier.ts';
@@ -188,6 +188,95 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     }
   };
 
+  /**
+   * Steps as bytes written (models with stepDelta, without symmetry): the successor's
+   * fingerprint follows from the parent's and the bytes that changed, and the successor is built
+   * (in a reused buffer) only when a property reads it or it is new.
+   */
+  const stepDelta = model.stepDelta && keepBytes && !canon ? model.stepDelta.bind(model) : null;
+  const parentFp = new Uint32Array(2);
+  // step properties that say where they can fail (relevant) are checked only there; the answer
+  // is kept per step outcome the model returns again (a compiled path)
+  const gatedProps = stepProps.filter((p) => p.relevant).slice(0, 31);
+  const ungatedProps = stepProps.filter((p) => !gatedProps.includes(p));
+  const relevance = new Map<object, { action: A; mask: number }>();
+  const relevanceMask = (action: A, outcome: O): number => {
+    let mask = 0;
+    for (let j = 0; j < gatedProps.length; j++) if (gatedProps[j].relevant!(action, outcome)) mask |= 1 << j;
+    return mask;
+  };
+
+  const expandDelta = (id: number, state: S, next: Level<S>): void => {
+    const bytes = state as unknown as Uint8Array;
+    const len = bytes.length;
+    const actions = model.actions(state);
+    fingerprint(bytes, parentFp);
+    const { hi, lo } = fingerprintTables(len);
+    const p0 = parentFp[0] | 0;
+    const p1 = parentFp[1] | 0;
+    for (let ai = 0; ai < actions.length; ai++) {
+      const action = actions[ai];
+      const d = stepDelta!(state, action);
+      transitions++;
+      const offsets = d.offsets;
+      const values = d.values;
+      const n = offsets.length;
+      let h = p0;
+      let l = p1;
+      let changed = false;
+      for (let i = 0; i < n; i++) {
+        const o = offsets[i];
+        const a = bytes[o];
+        const b = values[i];
+        if (a !== b) {
+          const k = o << 8;
+          h ^= hi[k + a] ^ hi[k + b];
+          l ^= lo[k + a] ^ lo[k + b];
+          changed = true;
+        }
+      }
+      let succ: Uint8Array | null = null;
+      let gated = 0;
+      if (gatedProps.length) {
+        let e = relevance.get(d);
+        if (e === undefined || e.action !== action) relevance.set(d, (e = { action, mask: relevanceMask(action, d.outcome) }));
+        gated = e.mask;
+      }
+      if (gated !== 0 || ungatedProps.length) {
+        if (changed) {
+          succ = bytes.slice();
+          for (let i = 0; i < n; i++) succ[offsets[i]] = values[i];
+        }
+        const after = (succ ?? bytes) as unknown as S;
+        for (const p of ungatedProps) {
+          const f = p.check(state, action, d.outcome, after);
+          if (f && record(p.name, 'step', f, id, ai)) stopped = true;
+        }
+        for (let j = 0; gated !== 0; j++, gated >>>= 1) {
+          if ((gated & 1) === 0) continue;
+          const p = gatedProps[j];
+          const f = p.check(state, action, d.outcome, after);
+          if (f && record(p.name, 'step', f, id, ai)) stopped = true;
+        }
+      }
+      if (changed && visited.add(h >>> 0, l >>> 0)) {
+        if (succ === null) {
+          succ = bytes.slice();
+          for (let i = 0; i < n; i++) succ[offsets[i]] = values[i];
+        }
+        const nid = parents.add(id, ai);
+        fresh++;
+        next.push(nid, succ);
+        if (onNewState(succ as unknown as S, nid)) stopped = true;
+        if (visited.size >= maxStates) {
+          cutBy = 'states';
+          stopped = true;
+        }
+      }
+      if (stopped) break;
+    }
+  };
+
   /** Saves a checkpoint: the current level from its `from`-th state on, and the next level so far (inside a level). */
   const saveAt = (level: Level<S>, from: number, next: Level<S> | null): void => {
     saveCheckpoint(options.checkpoint!.dir, options.checkpoint!.identity, {
@@ -230,6 +319,8 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
           const x = again.pop()!;
           expandReduced(x.id, x.state, x.ctx, next);
         }
+      } else if (stepDelta) {
+        expandDelta(id, state, next);
       } else {
         const actions = model.actions(state);
         for (let ai = 0; ai < actions.length; ai++) {

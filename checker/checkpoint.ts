@@ -15,7 +15,8 @@ import type { Example, Violation } from './types.ts';
 import { BitstateSet, type VisitedSet } from './visited.ts';
 
 export const CHECKPOINT_FORMAT = 'pkvm-check-checkpoint';
-export const CHECKPOINT_VERSION = 2;
+/** 3: fingerprints by tabulation (version 2 files hold fingerprints of another function). */
+export const CHECKPOINT_VERSION = 3;
 
 /** Encoded states end to end: ids[i]'s encoding is bytes[sum of lengths[0..i)..][0..lengths[i]). */
 export interface PackedStates {

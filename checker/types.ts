@@ -31,6 +31,21 @@ export interface Model<S, A, O = unknown> {
   stepWithFootprint?(state: S, action: A): Step<S, O> & { readonly footprint: Footprint };
   /** A small integer naming an action, the same in every state (sleep sets hold these). */
   actionId?(action: A): number;
+  /**
+   * A step as the bytes it writes (optional), for models whose states are their own encodings
+   * (`encode` returns the state, a Uint8Array): the successor is the state with `values[i]` at
+   * `offsets[i]` (offsets distinct), or the state itself when nothing is written. Must agree
+   * with `step`. The checker then fingerprints a successor from the bytes written and builds it
+   * only when it is new or a step property reads it.
+   */
+  stepDelta?(state: S, action: A): StepDelta<O>;
+}
+
+/** What `stepDelta` returns; the model may return the same object for many steps (read it at once). */
+export interface StepDelta<O> {
+  readonly offsets: ArrayLike<number>;
+  readonly values: ArrayLike<number>;
+  readonly outcome: O;
 }
 
 /**
@@ -65,6 +80,13 @@ export interface StepProperty<S, A, O> {
   readonly name: string;
   readonly description: string;
   check(before: S, action: A, outcome: O, after: S): Finding | null;
+  /**
+   * Optional: whether `check` can fail on a step with this action and outcome (false means it
+   * returns null whatever the states). Decided by the action and outcome alone, so a checker may
+   * skip `check`, and building the states it reads, where it is false, and reuse the answer for
+   * a step outcome it meets again.
+   */
+  relevant?(action: A, outcome: O): boolean;
 }
 
 /** Something that should be reachable ("sometimes"): the checker reports a shortest example. */

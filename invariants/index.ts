@@ -176,6 +176,7 @@ function noFailure<S>(kind: FailureKind, name: string, description: string): Ste
       for (const f of fs) if (f.kind === kind) return { message: `${f.kind} in ${f.where}: ${f.detail}`, key: f.where };
       return null;
     },
+    relevant: (_action, outcome) => outcome.failures.some((f) => f.kind === kind),
   };
 }
 
@@ -220,6 +221,7 @@ function failureAtomicity<S>(read: ReadState<S>, extKey: (s: S) => string): Step
       if (observableKey(read(before)) === observableKey(ra) && extKey(before) === extKey(after)) return null;
       return { message: `${action.op} returned ${retName(outcome.ret)} but changed the state`, key: action.op };
     },
+    relevant: (_action, outcome) => outcome.ret !== 0 && !outcome.failures.some((f) => f.kind === 'uninitialised'),
   };
 }
 
@@ -267,6 +269,7 @@ const lockOrder: StepProperty<unknown, PkvmAction, PkvmOutcome> = {
   kind: 'step',
   name: 'lock-order',
   description: 'Locks are taken in the kernel\'s order: iommu_lock, then host_mmu.lock, then pkvm_pgd_lock or a VM\'s lock (never both), the hyp pool lock innermost.',
+  relevant: (action, outcome) => lockOrder.check(undefined, action, outcome, undefined) !== null,
   check(_before, action, outcome) {
     const acq = outcome.acquisitions;
     for (let i = 0; i < acq.length; i++) {

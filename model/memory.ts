@@ -9,6 +9,7 @@
  *
  * Tests run both on random traces and require equal encodings, outcomes and findings.
  */
+import type { ByteRecorder } from './compiled.ts';
 import { createDraft, current, finishDraft, freeze, type Draft } from 'immer';
 import { IOPT_BLOCK_PAGES, RET_UNINITIALISED, type AnnotationOwner, type StoredPageState } from './constants.ts';
 import { type PkvmConfig, totalPages } from './config.ts';
@@ -225,7 +226,7 @@ export class Layout {
   /** Encodes a CPU's state at its place in a byte string. */
   writeCpu(b: Uint8Array, c: number, cpu: CpuState): void {
     const o = this.cpuBase(c);
-    b.fill(0, o, o + CPU_BYTES);
+    for (let i = o; i < o + CPU_BYTES; i++) b[i] = 0;
     b[o] = cpu.op & 0xff;
     b[o + 1] = cpu.op >>> 8;
     b[o + 2] = cpu.wait;
@@ -507,7 +508,7 @@ export class PackedMemory extends PackedReader implements Memory {
   get dirty(): boolean {
     return this.copied;
   }
-  private w(): Uint8Array {
+  protected w(): Uint8Array {
     if (!this.copied) {
       this.b = this.b.slice();
       this.copied = true;
@@ -592,6 +593,36 @@ export class PackedMemory extends PackedReader implements Memory {
   /** The step's result: the new bytes, or the same array when nothing was written. */
   finish(): Uint8Array {
     return this.b;
+  }
+}
+
+/**
+ * The packed memory over a recording view of the bytes (compiled.ts): the step writes into the
+ * recorder's copy, which logs what is read and written.
+ */
+export class RecordingMemory extends PackedMemory {
+  /** Bytes written when the fatal failure's snapshot was taken (a fatal step's result is that snapshot). */
+  writtenAtSnapshot = -1;
+  constructor(
+    private readonly recorder: ByteRecorder,
+    layout: Layout,
+  ) {
+    super(recorder.view, layout);
+  }
+  begin(state: Uint8Array): void {
+    this.recorder.begin(state);
+    this.reset(this.recorder.view);
+    this.writtenAtSnapshot = -1;
+  }
+  override get dirty(): boolean {
+    return this.recorder.written.length > 0;
+  }
+  protected override w(): Uint8Array {
+    return this.b;
+  }
+  override snapshot(): Uint8Array {
+    this.writtenAtSnapshot = this.recorder.written.length;
+    return this.recorder.cur.slice();
   }
 }
 

@@ -16,7 +16,8 @@ import { PkvmCodec } from './codec.ts';
 import type { Acquisition, SubCall } from './kernel/base.ts';
 import { Scheduler, type CpuStepInfo } from './concurrent/scheduler.ts';
 import type { Hyp } from './kernel/hyp.ts';
-import { Layout, ObjectMemory, ObjectReader, PackedMemory, PackedReader, TracingMemory, writePanic, type Memory, type StateReader } from './memory.ts';
+import { ByteRecorder, DecisionTree, type PathNode } from './compiled.ts';
+import { Layout, ObjectMemory, ObjectReader, PackedMemory, PackedReader, RecordingMemory, TracingMemory, writePanic, type Memory, type StateReader } from './memory.ts';
 import { OPERATIONS_BY_NAME, formatArg, operationsFor, type OperationSpec, type PkvmAction } from './operations.ts';
 import { initialState, type HypFailure, type PkvmState } from './state.ts';
 import { RFC_V1, type Variant } from './variant.ts';
@@ -282,6 +283,85 @@ export class PackedPkvmModel extends PkvmSystem<Uint8Array> {
 
   canonicalize(b: Uint8Array): Uint8Array {
     return this.canonicalizeBytes(b);
+  }
+}
+
+/** A compiled step's result: the outcome, shared by every state that takes the same path. */
+type StepLeaf = PathNode<PkvmOutcome>;
+
+/**
+ * The compiled engine: the packed engine's steps and enabled-action lists, each compiled on first
+ * use into a decision tree over the bytes it reads (compiled.ts). Same states, same outcomes, same
+ * action order; the kernel code runs once per distinct path instead of once per transition.
+ */
+export class CompiledPkvmModel extends PackedPkvmModel {
+  private readonly recorder = new ByteRecorder();
+  private readonly recMem: RecordingMemory;
+  private readonly stepTrees = new Map<PkvmAction, DecisionTree<PkvmOutcome>>();
+  private readonly actionTree = new DecisionTree<readonly PkvmAction[]>();
+
+  constructor(config: PkvmConfig, variant: Variant = RFC_V1) {
+    super(config, variant);
+    this.recMem = new RecordingMemory(this.recorder, this.layout);
+  }
+
+  override actions(state: Uint8Array): readonly PkvmAction[] {
+    const leaf = this.actionTree.find(state);
+    if (leaf !== undefined) return leaf.outcome!;
+    this.recorder.begin(state);
+    const list = freeze(super.actions(this.recorder.view));
+    this.actionTree.add(this.recorder, [], [], list);
+    return list;
+  }
+
+  override step(state: Uint8Array, action: PkvmAction): { readonly state: Uint8Array; readonly outcome: PkvmOutcome } {
+    let tree = this.stepTrees.get(action);
+    if (tree === undefined) this.stepTrees.set(action, (tree = new DecisionTree()));
+    const leaf = tree.find(state) ?? this.compile(tree, state, action);
+    const offsets = leaf.offsets;
+    const n = offsets.length;
+    if (n === 0) return { state, outcome: leaf.outcome! };
+    const next = state.slice();
+    const values = leaf.values;
+    for (let i = 0; i < n; i++) next[offsets[i]] = values[i];
+    return { state: next, outcome: leaf.outcome! };
+  }
+
+  /** The step as the bytes it writes (the leaf itself: no allocation). */
+  stepDelta(state: Uint8Array, action: PkvmAction): PathNode<PkvmOutcome> {
+    let tree = this.stepTrees.get(action);
+    if (tree === undefined) this.stepTrees.set(action, (tree = new DecisionTree()));
+    return tree.find(state) ?? this.compile(tree, state, action);
+  }
+
+  /** Runs the step once on a recording of the state and adds its path to the tree. */
+  private compile(tree: DecisionTree<PkvmOutcome>, state: Uint8Array, action: PkvmAction): StepLeaf {
+    const rec = this.recorder;
+    const mem = this.recMem;
+    mem.begin(state);
+    const { hyp, ret, info } = this.run(mem, action);
+    let offsets: number[] = rec.written;
+    let final = rec.cur;
+    if (hyp.fatal) {
+      // the result is the state when the failure struck, with the panic recorded
+      final = hyp.fatalSnapshot as Uint8Array;
+      writePanic(final, this.layout, hyp.fatal);
+      offsets = rec.written.slice(0, mem.writtenAtSnapshot);
+      for (let i = 0; i < 4; i++) if (!offsets.includes(this.layout.panicOffset + i)) offsets.push(this.layout.panicOffset + i);
+    }
+    offsets = [...offsets].sort((a, b) => a - b);
+    return tree.add(rec, offsets, offsets.map((o) => final[o]), this.outcome(hyp, ret, info));
+  }
+
+  /** Sizes of the compiled trees (paths are leaves). */
+  compiledStats(): { trees: number; nodes: number; leaves: number } {
+    let nodes = this.actionTree.nodes;
+    let leaves = this.actionTree.leaves;
+    for (const t of this.stepTrees.values()) {
+      nodes += t.nodes;
+      leaves += t.leaves;
+    }
+    return { trees: this.stepTrees.size + 1, nodes, leaves };
   }
 }
 

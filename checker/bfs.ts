@@ -26,6 +26,13 @@ import type {
   Violation,
 } from './types.ts';
 
+/** What a search keeps in a step delta's memo: which gated step properties can fail there. */
+interface Relevance<A> {
+  readonly search: object;
+  readonly action: A;
+  readonly mask: number;
+}
+
 export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Property<S, A, O>[], options: CheckOptions = {}): CheckResult {
   const stateProps = properties.filter((p): p is StateProperty<S> => p.kind === 'state');
   const stepProps = properties.filter((p): p is StepProperty<S, A, O> => p.kind === 'step');
@@ -199,7 +206,8 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
   // is kept per step outcome the model returns again (a compiled path)
   const gatedProps = stepProps.filter((p) => p.relevant).slice(0, 31);
   const ungatedProps = stepProps.filter((p) => !gatedProps.includes(p));
-  const relevance = new Map<object, { action: A; mask: number }>();
+  /** Marks this search's memos (a model may serve several searches). */
+  const relevance = {};
   const relevanceMask = (action: A, outcome: O): number => {
     let mask = 0;
     for (let j = 0; j < gatedProps.length; j++) if (gatedProps[j].relevant!(action, outcome)) mask |= 1 << j;
@@ -238,8 +246,8 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
       let succ: Uint8Array | null = null;
       let gated = 0;
       if (gatedProps.length) {
-        let e = relevance.get(d);
-        if (e === undefined || e.action !== action) relevance.set(d, (e = { action, mask: relevanceMask(action, d.outcome) }));
+        let e = d.memo as Relevance<A> | undefined;
+        if (e === undefined || e.search !== relevance || e.action !== action) d.memo = e = { search: relevance, action, mask: relevanceMask(action, d.outcome) };
         gated = e.mask;
       }
       if (gated !== 0 || ungatedProps.length) {

@@ -41,11 +41,16 @@ export interface Model<S, A, O = unknown> {
   stepDelta?(state: S, action: A): StepDelta<O>;
 }
 
-/** What `stepDelta` returns; the model may return the same object for many steps (read it at once). */
+/**
+ * What `stepDelta` returns. The model may return the same object for many steps of one action
+ * (with the same writes and outcome); the checker keeps in `memo` what it derived from it.
+ */
 export interface StepDelta<O> {
   readonly offsets: ArrayLike<number>;
   readonly values: ArrayLike<number>;
   readonly outcome: O;
+  /** The checker's: the model sets it undefined and never reads it. */
+  memo: unknown;
 }
 
 /**

@@ -1,20 +1,25 @@
 /**
- * Which representation a search runs on. The packed engine (byte states, same kernel code) is the
- * default; a variant whose code reads or writes the state object directly (`this.s`) runs on the
- * readable engine, which provides it.
+ * Which representation a search runs on. The compiled engine (byte states; each action's step
+ * compiled on first use into a decision tree over the bytes it reads, from the same kernel code)
+ * is the default; coverage counts calls of the kernel code, so it runs on the packed engine
+ * (byte states, the kernel code run at every step); a variant whose code reads or writes the
+ * state object directly (`this.s`) runs on the readable engine, which provides it.
  */
 import type { Model } from '../checker/types.ts';
 import { pkvmReachables, selectProperties, type PkvmProperty } from '../invariants/index.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import type { StateReader } from '../model/memory.ts';
 import type { PkvmAction } from '../model/operations.ts';
-import { PackedPkvmModel, PkvmModel, type PkvmOutcome } from '../model/system.ts';
+import { CompiledPkvmModel, PackedPkvmModel, PkvmModel, type PkvmOutcome } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
 import { pieceNames } from '../model/kernel/hyp.ts';
 import { UsageError } from './errors.ts';
 
-export type Engine = 'packed' | 'readable';
-export const ENGINES: readonly Engine[] = ['packed', 'readable'];
+export type Engine = 'compiled' | 'packed' | 'readable';
+export const ENGINES: readonly Engine[] = ['compiled', 'packed', 'readable'];
+
+/** Engines whose states are bytes (partial-order reduction, workers and checkpoints need them). */
+export const isPacked = (e: Engine): boolean => e !== 'readable';
 
 /** Does any piece or operation of the variant use the state object (`this.s` / `hyp.s`)? */
 export function usesStateObject(variant: Variant): boolean {
@@ -33,11 +38,13 @@ export function usesStateObject(variant: Variant): boolean {
   return false;
 }
 
-export function engineFor(variant: Variant, requested?: string): Engine {
+export function engineFor(variant: Variant, requested?: string, opts: { readonly coverage?: boolean } = {}): Engine {
   if (requested !== undefined && !ENGINES.includes(requested as Engine)) throw new UsageError(`--engine must be one of ${ENGINES.join(', ')} (got ${requested})`);
-  if (requested === 'packed' && usesStateObject(variant))
+  if (requested !== undefined && requested !== 'readable' && usesStateObject(variant))
     throw new UsageError(`variant '${variant.name}' reads or writes the state object (this.s), which only the readable engine provides: use --engine readable`);
-  return (requested as Engine | undefined) ?? (usesStateObject(variant) ? 'readable' : 'packed');
+  if (requested === 'compiled' && opts.coverage)
+    throw new UsageError('--coverage counts calls of the kernel code, which the compiled engine runs once per path: use --engine packed or readable');
+  return (requested as Engine | undefined) ?? (usesStateObject(variant) ? 'readable' : opts.coverage ? 'packed' : 'compiled');
 }
 
 export interface Search {
@@ -49,7 +56,7 @@ export interface Search {
 
 /** The model and properties of a search on the chosen engine. */
 export function searchFor(config: PkvmConfig, variant: Variant, engine: Engine, invariants?: readonly string[]): Search {
-  const model = engine === 'packed' ? new PackedPkvmModel(config, variant) : new PkvmModel(config, variant);
+  const model = engine === 'compiled' ? new CompiledPkvmModel(config, variant) : engine === 'packed' ? new PackedPkvmModel(config, variant) : new PkvmModel(config, variant);
   const read = (s: unknown) => (model as { read(x: unknown): StateReader }).read(s);
   let properties: PkvmProperty<unknown>[];
   try {

@@ -64,7 +64,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
           .option('coverage', { type: 'boolean', default: false, describe: "report which pieces, return values and named branches of the variant's code the run reached", group: 'Output:' })
-          .option('engine', { type: 'string', choices: ['packed', 'readable'], describe: 'state representation: packed bytes (default) or frozen objects (same kernel code)', group: 'Search:' })
+          .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'compiled (default: steps compiled into decision trees over the bytes they read), packed (byte states, kernel code at every step) or readable (frozen objects); same kernel code, same results', group: 'Search:' })
           .option('symmetry', { type: 'boolean', default: false, describe: 'symmetry reduction: SMMU domains and guests are interchangeable', group: 'Search:' })
           .option('por', { type: 'boolean', default: false, describe: 'partial-order reduction (sleep sets over the footprints of steps): fewer transitions, same states and traces', group: 'Search:' })
           .option('bitstate', { type: 'number', describe: 'bitstate (supertrace) search in a bit array of this many MiB: larger spaces, partial coverage (reported)', group: 'Search:' })
@@ -122,7 +122,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('trace-dir', { type: 'string', describe: 'write the shortest trace of every violation into this folder', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
-          .option('engine', { type: 'string', choices: ['packed', 'readable'], describe: 'state representation (default: packed where the variant allows it)', group: 'Search:' })
+          .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where the variant allows it)', group: 'Search:' })
           .option('por', { type: 'boolean', default: false, describe: 'partial-order reduction (sleep sets): fewer transitions, same verdicts', group: 'Search:' })
           .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
       async (a) => {
@@ -162,7 +162,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('trace', { type: 'boolean', default: true, describe: 'write the trace (--no-trace: do not)', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
-          .option('engine', { type: 'string', choices: ['packed', 'readable'], describe: 'state representation (default: packed where both variants allow it)', group: 'Search:' }),
+          .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where both variants allow it)', group: 'Search:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
         const report = runDiff({

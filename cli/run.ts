@@ -7,12 +7,12 @@ import { CheckpointError, check, concretePath, randomWalks, type CheckResult, ty
 import { productModel } from '../checker/product.ts';
 import { agreement } from '../invariants/agreement.ts';
 import { instrument, type CoverageReport } from '../model/coverage.ts';
-import { actionKey, PackedPkvmModel, type PkvmOutcome } from '../model/system.ts';
+import { actionKey, CompiledPkvmModel, PackedPkvmModel, type PkvmOutcome } from '../model/system.ts';
 import type { Model } from '../checker/types.ts';
 import type { StateReader } from '../model/memory.ts';
 import type { PkvmAction } from '../model/operations.ts';
 import { selectProperties } from '../invariants/index.ts';
-import { engineFor, searchFor, type Engine } from './engine.ts';
+import { engineFor, isPacked, searchFor, type Engine } from './engine.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import { ConfigError, validateConfig } from '../model/config.ts';
 import { PkvmModel } from '../model/system.ts';
@@ -98,7 +98,7 @@ function writeTraces(model: PkvmModel, props: readonly { name: string; descripti
 export function runCheck(req: CheckRequest): CheckReport {
   const cov = req.coverage ? instrument(req.variant) : null;
   const variant = cov ? cov.variant : req.variant;
-  const engine = engineFor(variant, req.engine);
+  const engine = engineFor(variant, req.engine, { coverage: !!cov });
   const search = searchFor(req.config, variant, engine, req.invariants);
   const model = search.model;
   const props = search.properties;
@@ -123,7 +123,7 @@ export function runCheck(req: CheckRequest): CheckReport {
     };
   }
   if (req.por) {
-    if (engine !== 'packed') throw new UsageError(`--por needs the packed engine (variant '${req.variant.name}' runs on the ${engine} one)`);
+    if (!isPacked(engine)) throw new UsageError(`--por needs the packed or compiled engine (variant '${req.variant.name}' runs on the ${engine} one)`);
     for (const [flag, given] of Object.entries({ symmetry: req.symmetry, bitstate: req.bitstateBytes, checkpoint: req.checkpoint, resume: req.resume }))
       if (given !== undefined && given !== false) throw new UsageError(`--por cannot be combined with --${flag}`);
   }
@@ -208,7 +208,7 @@ export function runVerify(req: VerifyRequest): VerifyReport {
   let names: string[] = [];
   for (const variant of req.variants) {
     const search = searchFor(req.config, variant, engineFor(variant, req.engine), req.invariants);
-    if (req.por && search.engine !== 'packed') throw new UsageError(`--por needs the packed engine (variant '${variant.name}' runs on the ${search.engine} one)`);
+    if (req.por && !isPacked(search.engine)) throw new UsageError(`--por needs the packed or compiled engine (variant '${variant.name}' runs on the ${search.engine} one)`);
     const props = search.properties;
     names = props.map((p) => p.name);
     const workerArgs = () => ({ config: req.config, variant: variantSource(variant, req.variantSources?.[req.variants.indexOf(variant)]), engine: search.engine, invariants: req.invariants, reachables: false });
@@ -247,9 +247,11 @@ export interface DiffReport {
 
 /** Explores two variants in lockstep over the operations they share; the first disagreement is a shortest one. */
 export function runDiff(req: { a: Variant; b: Variant; config: PkvmConfig; depth?: number; maxStates?: number; timeLimit?: number; traceOut: string | null; progress?: (p: Progress) => void; engine?: string }): DiffReport {
-  const packed = engineFor(req.a, req.engine) === 'packed' && engineFor(req.b, req.engine) === 'packed';
-  const fa = packed ? new PackedPkvmModel(req.config, req.a) : new PkvmModel(req.config, req.a);
-  const fb = packed ? new PackedPkvmModel(req.config, req.b) : new PkvmModel(req.config, req.b);
+  const ea = engineFor(req.a, req.engine);
+  const eb = engineFor(req.b, req.engine);
+  const Packed = ea === 'compiled' && eb === 'compiled' ? CompiledPkvmModel : isPacked(ea) && isPacked(eb) ? PackedPkvmModel : null;
+  const fa = Packed ? new Packed(req.config, req.a) : new PkvmModel(req.config, req.a);
+  const fb = Packed ? new Packed(req.config, req.b) : new PkvmModel(req.config, req.b);
   const sa = fa as unknown as Model<unknown, PkvmAction, PkvmOutcome> & { read(s: unknown): StateReader; operation(n: string): unknown };
   const sb = fb as unknown as Model<unknown, PkvmAction, PkvmOutcome> & { read(s: unknown): StateReader; operation(n: string): unknown };
   const fast = productModel(sa, sb, actionKey, (x) => sa.operation(x.op) !== undefined && sb.operation(x.op) !== undefined);

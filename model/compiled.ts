@@ -25,6 +25,8 @@ export class PathNode<T> {
   offsets: Int32Array = EMPTY;
   values: Uint8Array = EMPTY_BYTES;
   outcome: T | undefined = undefined;
+  /** Kept for the checker (what it derived from this step outcome). */
+  memo: unknown = undefined;
   constructor(readonly offset: number) {}
 }
 

@@ -115,12 +115,14 @@ export function ioBlockOf(pfn: number): IoPte {
   return p;
 }
 
-const TABLES = new Map<number, IoPte>();
+/** Interned tables by (a + 1) * 257 + (b + 1) (leaves are pfns below 256, as one byte encodes them). */
+const TABLES: (IoPte | undefined)[] = new Array<IoPte | undefined>(257 * 257).fill(undefined);
 /** A level-2 table with two leaves (null or a pfn). */
 export function ioTableOf(a: number | null, b: number | null): IoPte {
-  const k = (a === null ? 0 : a + 1) * 4096 + (b === null ? 0 : b + 1);
-  let p = TABLES.get(k);
-  if (!p) TABLES.set(k, (p = freeze({ type: 'table', ptes: [a, b] }, true)));
+  if ((a !== null && !(a >= 0 && a < 256)) || (b !== null && !(b >= 0 && b < 256))) return freeze({ type: 'table', ptes: [a, b] }, true);
+  const k = (a === null ? 0 : a + 1) * 257 + (b === null ? 0 : b + 1);
+  let p = TABLES[k];
+  if (p === undefined) TABLES[k] = p = freeze({ type: 'table', ptes: [a, b] }, true);
   return p;
 }
 

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { check } from '../../checker/index.ts';
-import { fingerprint } from '../../checker/fingerprint.ts';
+import { fingerprint, fingerprintTables } from '../../checker/fingerprint.ts';
+import { traceDigest } from '../../traces/build.ts';
 import { pkvmProperties } from '../../invariants/index.ts';
 import { DEFAULT_CONFIG } from '../../model/config.ts';
 import { PackedPkvmModel } from '../../model/system.ts';
@@ -169,9 +170,30 @@ describe('checkpoint and resume', () => {
 });
 
 describe('fingerprints', () => {
-  it('are pinned: a fixed input has a fixed fingerprint (traces and checkpoints rely on it)', () => {
+  it('are pinned: a fixed input has a fixed fingerprint (checkpoints and workers rely on it)', () => {
     const fp = new Uint32Array(2);
     fingerprint(new Uint8Array([1, 2, 3, 4, 5]), fp);
-    expect([...fp]).toEqual([1510367850, 876714177]);
+    expect([...fp]).toEqual([820870001, 4068447252]);
+  });
+
+  it("a trace's state digest is its own fixed function, unchanged since the first trace format", () => {
+    expect(traceDigest(new Uint8Array([1, 2, 3, 4, 5]))).toBe('5a06626a344198c1');
+  });
+
+  it('follow a change of bytes: the fingerprint of an edited string is the old one with the changed positions swapped in', () => {
+    const fp = new Uint32Array(2);
+    const edited = new Uint32Array(2);
+    const b = new Uint8Array(300).map((_, i) => (i * 37) & 255);
+    fingerprint(b, fp);
+    const { hi, lo } = fingerprintTables(b.length);
+    let h = fp[0] | 0;
+    let l = fp[1] | 0;
+    for (const [o, v] of [[0, 9], [17, 0], [299, 255], [128, 128]]) {
+      h ^= hi[o * 256 + b[o]] ^ hi[o * 256 + v];
+      l ^= lo[o * 256 + b[o]] ^ lo[o * 256 + v];
+      b[o] = v;
+    }
+    fingerprint(b, edited);
+    expect([h >>> 0, l >>> 0]).toEqual([...edited]);
   });
 });

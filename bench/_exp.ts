@@ -1,0 +1,23 @@
+import { check } from '../checker/index.ts';
+import { selectProperties } from '../invariants/index.ts';
+import { DEFAULT_CONFIG } from '../model/config.ts';
+import { CompiledPkvmModel } from '../model/system.ts';
+import { builtinVariant } from '../model/variants/index.ts';
+const variant = builtinVariant('rfc-v1-fixed')!;
+const config = { ...DEFAULT_CONFIG, ...JSON.parse(process.argv[2] ?? '{}') };
+const mode = process.argv[3] ?? 'all';
+const m = new CompiledPkvmModel(config, variant);
+let props = selectProperties(config, undefined, variant, (s: any) => m.read(s)) as any[];
+if (mode === 'none') props = [];
+if (mode === 'step') props = props.filter((p) => p.kind === 'step');
+if (mode === 'state') props = props.filter((p) => p.kind === 'state');
+const r = check(m as any, props as any, { stopAtFirstViolation: false });
+console.log((globalThis as any).C, mode, r.stats.distinctStates, r.stats.transitions, r.stats.seconds);
+// tree depth statistics
+const trees = (m as any).stepTrees as Map<any, any>;
+let sumDepth = 0, leaves = 0;
+const walk = (n: any, d: number) => { if (!n) return; if (n.offset < 0) { sumDepth += d; leaves++; return; } for (const k of n.kids) walk(k, d + 1); };
+for (const t of trees.values()) walk(t.root, 0);
+let ad = 0, al = 0; const walk2 = (n: any, d: number) => { if (!n) return; if (n.offset < 0) { ad += d; al++; return; } for (const k of n.kids) walk2(k, d + 1); };
+walk2((m as any).actionTree.root, 0);
+console.log('step leaves', leaves, 'mean depth', (sumDepth / leaves).toFixed(1), 'action leaves', al, 'mean depth', (ad / al).toFixed(1));

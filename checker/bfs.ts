@@ -22,6 +22,7 @@ import type {
   ReachableProperty,
   StateProperty,
   Stats,
+  StepDelta,
   StepProperty,
   Violation,
 } from './types.ts';
@@ -202,6 +203,8 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
    */
   const stepDelta = model.stepDelta && keepBytes && !canon ? model.stepDelta.bind(model) : null;
   const parentFp = new Uint32Array(2);
+  const batch = stepDelta !== null && typeof model.stepDeltas === 'function';
+  const deltas: StepDelta<O>[] = [];
   // step properties that say where they can fail (relevant) are checked only there; the answer
   // is kept per step outcome the model returns again (a compiled path)
   const gatedProps = stepProps.filter((p) => p.relevant).slice(0, 31);
@@ -217,14 +220,14 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
   const expandDelta = (id: number, state: S, next: Level<S>): void => {
     const bytes = state as unknown as Uint8Array;
     const len = bytes.length;
-    const actions = model.actions(state);
+    const actions = batch ? model.stepDeltas!(state, deltas) : model.actions(state);
     fingerprint(bytes, parentFp);
     const { hi, lo } = fingerprintTables(len);
     const p0 = parentFp[0] | 0;
     const p1 = parentFp[1] | 0;
     for (let ai = 0; ai < actions.length; ai++) {
       const action = actions[ai];
-      const d = stepDelta!(state, action);
+      const d = batch ? deltas[ai] : stepDelta!(state, action);
       transitions++;
       const offsets = d.offsets;
       const values = d.values;

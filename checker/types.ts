@@ -39,6 +39,11 @@ export interface Model<S, A, O = unknown> {
    * only when it is new or a step property reads it.
    */
   stepDelta?(state: S, action: A): StepDelta<O>;
+  /**
+   * Optional, with stepDelta: the enabled actions (as `actions`) and, at the same indices of
+   * `out`, their steps as `stepDelta` gives them, in one call.
+   */
+  stepDeltas?(state: S, out: StepDelta<O>[]): readonly A[];
 }
 
 /**

@@ -13,7 +13,7 @@ import type { PkvmAction } from '../model/operations.ts';
 import { deepEqual, lockCount, type FailureKind, type PkvmState } from '../model/state.ts';
 import type { PkvmOutcome } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
-import { borrowers, dmaMappings, heldByHypOrGuest, inaccessibleToHost, iommuMappingCounts, owners, pageViews, type PageView, type ViewHooks } from '../model/views.ts';
+import { borrowers, dmaMappings, heldByHypOrGuest, inaccessibleToHost, iommuMappingCounts, iommuMappings, owners, pageViews, type DmaMapping, type PageView, type ViewHooks } from '../model/views.ts';
 
 export type PkvmProperty<S = PkvmState> = Property<S, PkvmAction, PkvmOutcome>;
 
@@ -22,6 +22,11 @@ export type ReadState<S> = (s: S) => StateReader;
 
 /** The page views of a state (computed once per state and shared by the properties). */
 type Views = (r: StateReader) => PageView[];
+/** What devices reach, and the io-pgtable mappings per page (computed once per state, shared). */
+interface Mappings {
+  dma(r: StateReader): DmaMapping[];
+  counts(r: StateReader): number[];
+}
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -33,7 +38,7 @@ const phys = (pfn: number) => `0x${(0x8000_0000 + pfn * 4096).toString(16)}`;
 const page = (pfn: number) => `page ${pfn} (${phys(pfn)})`;
 const slotIova = (slot: number) => `0x${(slot * 4096).toString(16)}`;
 
-function dmaIsolation<S>(read: ReadState<S>, hooks: ViewHooks, views: Views): StateProperty<S> {
+function dmaIsolation<S>(read: ReadState<S>, mappings: Mappings, views: Views): StateProperty<S> {
   return {
     kind: 'state',
     name: 'dma-isolation',
@@ -41,7 +46,7 @@ function dmaIsolation<S>(read: ReadState<S>, hooks: ViewHooks, views: Views): St
       'No page a device can reach through an SMMU domain is owned by, or lent to, the hypervisor or a guest (through an identity map that mirrors the host, no page the host itself cannot access).',
     check(s) {
       const r = read(s);
-      const maps = dmaMappings(r, hooks);
+      const maps = mappings.dma(r);
       if (maps.length === 0) return null;
       const all = views(r);
       for (const m of maps) {
@@ -76,7 +81,7 @@ function whenNoLockHeld<S>(read: ReadState<S>, p: StateProperty<S>): StateProper
   };
 }
 
-function refcountAccounting<S>(read: ReadState<S>, config: PkvmConfig): StateProperty<S> {
+function refcountAccounting<S>(read: ReadState<S>, config: PkvmConfig, mappings: Mappings): StateProperty<S> {
   return {
     kind: 'state',
     name: 'refcount-accounting',
@@ -89,7 +94,7 @@ function refcountAccounting<S>(read: ReadState<S>, config: PkvmConfig): StatePro
       for (let pfn = 0; pfn < r.nrPages; pfn++) {
         if (!(pfn < config.ramPages || pfn < config.ramPages + config.mmioBacked)) continue;
         const ram = pfn < config.ramPages;
-        if (ram && maps === null) maps = iommuMappingCounts(r);
+        if (ram && maps === null) maps = mappings.counts(r);
         const dma = ram ? maps![pfn] : 0;
         const direct = r.ghost('dmaRefs', pfn);
         const pins = r.ghost('pins', pfn);
@@ -106,7 +111,7 @@ function refcountAccounting<S>(read: ReadState<S>, config: PkvmConfig): StatePro
   };
 }
 
-function singleOwner<S>(read: ReadState<S>, views: Views): StateProperty<S> {
+function singleOwner<S>(read: ReadState<S>, views: Views, mappings: Mappings): StateProperty<S> {
   return {
     kind: 'state',
     name: 'single-owner',
@@ -126,7 +131,7 @@ function singleOwner<S>(read: ReadState<S>, views: Views): StateProperty<S> {
         if (bor.length && ownerState !== PKVM_PAGE_SHARED_OWNED)
           return { message: `${page(v.pfn)} is borrowed by ${bor.join(', ')} but its owner (${o}) holds it ${ownerState === PKVM_PAGE_OWNED ? 'PKVM_PAGE_OWNED' : 'in another state'}` };
         if (ownerState === PKVM_PAGE_SHARED_OWNED && !bor.length && !v.pendingReclaim) {
-          maps ??= iommuMappingCounts(r);
+          maps ??= mappings.counts(r);
           const lentToDevice = maps[v.pfn] > 0 || r.ghost('dmaRefs', v.pfn) > 0 || (o === 'host' && r.refcount(v.pfn) > r.ghost('pins', v.pfn));
           if (!lentToDevice) return { message: `${page(v.pfn)} is PKVM_PAGE_SHARED_OWNED by ${o} but nobody borrows it and no device maps it` };
         }
@@ -328,6 +333,23 @@ export function pkvmProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'v
     return lastR;
   };
   const views: Views = (r) => (r === lastR ? (lastViews ??= pageViews(r, hooks)) : pageViews(r, hooks));
+  let lastIommu: DmaMapping[] | undefined;
+  let lastDma: DmaMapping[] | undefined;
+  let lastCounts: number[] | undefined;
+  let mapsOf: StateReader | undefined;
+  const iommu = (r: StateReader): DmaMapping[] => {
+    if (r !== lastR) return iommuMappings(r);
+    if (mapsOf !== r) {
+      mapsOf = r;
+      lastIommu = iommuMappings(r);
+      lastDma = lastCounts = undefined;
+    }
+    return lastIommu!;
+  };
+  const mappings: Mappings = {
+    dma: (r) => (r === lastR ? (iommu(r), (lastDma ??= dmaMappings(r, hooks, lastIommu))) : dmaMappings(r, hooks)),
+    counts: (r) => (r === lastR ? (iommu(r), (lastCounts ??= iommuMappingCounts(r, lastIommu))) : iommuMappingCounts(r)),
+  };
   const extNames = Object.keys(variant?.state ?? {}).sort();
   const extKey = (s: S) => {
     if (!extNames.length) return '';
@@ -335,9 +357,9 @@ export function pkvmProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'v
     return extNames.map((n) => Array.from({ length: variant!.state[n].size === 'pages' ? r.nrPages : (variant!.state[n].size as number) }, (_, i) => r.ext(n, i)).join(',')).join('|');
   };
   return [
-    dmaIsolation(rd, hooks, views),
-    whenNoLockHeld(rd, refcountAccounting(rd, config)),
-    whenNoLockHeld(rd, singleOwner(rd, views)),
+    dmaIsolation(rd, mappings, views),
+    whenNoLockHeld(rd, refcountAccounting(rd, config, mappings)),
+    whenNoLockHeld(rd, singleOwner(rd, views, mappings)),
     whenNoLockHeld(rd, hostStage2Coherent(rd, views)),
     noFailure<S>('BUG_ON', 'no-bug', 'No host-reachable BUG_ON: the hypervisor never panics on a host or guest call.'),
     noFailure<S>('vmemmap-fault', 'no-vmemmap-fault', 'The hypervisor never touches an unbacked hyp_vmemmap entry (EL2 translation fault).'),

@@ -289,6 +289,16 @@ export class PackedPkvmModel extends PkvmSystem<Uint8Array> {
 /** A compiled step's result: the outcome, shared by every state that takes the same path. */
 type StepLeaf = PathNode<PkvmOutcome>;
 
+/** A leaf of the compiled enabledness test: the actions, their step trees, and where walks of them start. */
+interface ActionList {
+  readonly actions: readonly PkvmAction[];
+  readonly trees: readonly DecisionTree<PkvmOutcome>[];
+  /** The bytes the enabledness tests read (the same in every state that reaches this leaf). */
+  readonly known: Int32Array;
+  /** Per action, the node of its step tree that those bytes lead to (set at the first expansion). */
+  starts: PathNode<PkvmOutcome>[] | null;
+}
+
 /**
  * The compiled engine: the packed engine's steps and enabled-action lists, each compiled on first
  * use into a decision tree over the bytes it reads (compiled.ts). Same states, same outcomes, same
@@ -298,20 +308,127 @@ export class CompiledPkvmModel extends PackedPkvmModel {
   private readonly recorder = new ByteRecorder();
   private readonly recMem: RecordingMemory;
   private readonly stepTrees = new Map<PkvmAction, DecisionTree<PkvmOutcome>>();
-  private readonly actionTree = new DecisionTree<readonly PkvmAction[]>();
+  private readonly actionTree = new DecisionTree<ActionList>();
+  /** Enabled-action lists and their step trees, shared by the action-tree leaves that enable the same actions. */
+  private readonly lists = new Map<string, { actions: readonly PkvmAction[]; trees: readonly DecisionTree<PkvmOutcome>[] }>();
 
   constructor(config: PkvmConfig, variant: Variant = RFC_V1) {
     super(config, variant);
     this.recMem = new RecordingMemory(this.recorder, this.layout);
   }
 
-  override actions(state: Uint8Array): readonly PkvmAction[] {
+  private treeOf(action: PkvmAction): DecisionTree<PkvmOutcome> {
+    let tree = this.stepTrees.get(action);
+    if (tree === undefined) this.stepTrees.set(action, (tree = new DecisionTree()));
+    return tree;
+  }
+
+  /** The enabled actions of a state, from the tree of the enabledness tests' reads. */
+  private actionList(state: Uint8Array): ActionList {
     const leaf = this.actionTree.find(state);
     if (leaf !== undefined) return leaf.outcome!;
     this.recorder.begin(state);
-    const list = freeze(super.actions(this.recorder.view));
+    const actions = super.actions(this.recorder.view);
+    const key = actions.map((a) => this.actionId(a)).join(',');
+    let shared = this.lists.get(key);
+    if (!shared) this.lists.set(key, (shared = { actions: freeze(actions), trees: actions.map((a) => this.treeOf(a)) }));
+    const list: ActionList = { actions: shared.actions, trees: shared.trees, known: Int32Array.from(this.recorder.readOffsets), starts: null };
     this.actionTree.add(this.recorder, [], [], list);
     return list;
+  }
+
+  /**
+   * One CPU: each operation's enabledness has its own tree (the operations' tests read few bytes
+   * each, so these trees stay small however many states there are); with several CPUs the
+   * scheduler decides the whole list at once (actionList).
+   */
+  private groups: { readonly spec: OperationSpec; readonly actions: readonly PkvmAction[]; readonly tree: DecisionTree<ActionList> | null; readonly always: ActionList | null }[] | null = null;
+  private readonly actBuf: PkvmAction[] = [];
+
+  private groupsOf(): NonNullable<CompiledPkvmModel['groups']> {
+    return (this.groups ??= this.ops.map(({ spec, actions }) => ({
+      spec,
+      actions,
+      tree: spec.enabled ? new DecisionTree<ActionList>() : null,
+      always: spec.enabled ? null : { actions, trees: actions.map((a) => this.treeOf(a)), known: new Int32Array(0), starts: null },
+    })));
+  }
+
+  /** The actions of one operation enabled in a state, from its tree. */
+  private enabledOf(g: NonNullable<CompiledPkvmModel['groups']>[number], state: Uint8Array): ActionList {
+    const tree = g.tree;
+    if (tree === null) return g.always!;
+    const leaf = tree.find(state);
+    if (leaf !== undefined) return leaf.outcome!;
+    this.recorder.begin(state);
+    const r = new PackedReader(this.recorder.view, this.layout);
+    const on = g.actions.filter((a) => g.spec.enabled!(r, a.args, this.config));
+    const list: ActionList = { actions: on, trees: on.map((a) => this.treeOf(a)), known: Int32Array.from(this.recorder.readOffsets), starts: null };
+    tree.add(this.recorder, [], [], list);
+    return list;
+  }
+
+  private panicked(state: Uint8Array): boolean {
+    const o = this.layout.panicOffset;
+    return (state[o] | state[o + 1] | state[o + 2] | state[o + 3]) !== 0;
+  }
+
+  override actions(state: Uint8Array): readonly PkvmAction[] {
+    if (this.scheduler) return this.actionList(state).actions;
+    if (this.panicked(state)) return [];
+    const out: PkvmAction[] = [];
+    for (const g of this.groupsOf()) for (const a of this.enabledOf(g, state).actions) out.push(a);
+    return out;
+  }
+
+  /**
+   * Every enabled action's step as the bytes it writes, in the order of `actions` (into `out`);
+   * returns the actions (in an array the next call reuses). The states that reach one leaf of an
+   * enabledness tree agree on the bytes it tested, so each of its actions' step trees is walked
+   * over those bytes once, the first time, and later states start from where that walk stopped
+   * (often a leaf: no test at all).
+   */
+  stepDeltas(state: Uint8Array, out: PathNode<PkvmOutcome>[]): readonly PkvmAction[] {
+    if (this.scheduler) {
+      const list = this.actionList(state);
+      this.walk(list, state, out, 0);
+      return list.actions;
+    }
+    const acts = this.actBuf;
+    let k = 0;
+    if (!this.panicked(state))
+      for (const g of this.groupsOf()) {
+        const list = this.enabledOf(g, state);
+        this.walk(list, state, out, k);
+        const actions = list.actions;
+        for (let i = 0; i < actions.length; i++) acts[k + i] = actions[i];
+        k += actions.length;
+      }
+    acts.length = k;
+    return acts;
+  }
+
+  /** The steps of a list's actions in a state, into out[k...]. */
+  private walk(list: ActionList, state: Uint8Array, out: PathNode<PkvmOutcome>[], k: number): void {
+    const { actions, trees } = list;
+    const starts = list.starts;
+    for (let i = 0; i < actions.length; i++) {
+      let n = starts !== null ? starts[i] : trees[i].root;
+      while (n !== undefined && n.offset >= 0) n = n.kids[state[n.offset]];
+      out[k + i] = n ?? this.compile(trees[i], state, actions[i]);
+    }
+    if (starts === null && actions.length) {
+      // every action's path for this state is in its tree now
+      const known = new Uint8Array(state.length);
+      for (let j = 0; j < list.known.length; j++) known[list.known[j]] = 1;
+      const s: PathNode<PkvmOutcome>[] = new Array(actions.length);
+      for (let i = 0; i < actions.length; i++) {
+        let n = trees[i].root!;
+        while (n.offset >= 0 && known[n.offset] === 1) n = n.kids[state[n.offset]]!;
+        s[i] = n;
+      }
+      list.starts = s;
+    }
   }
 
   override step(state: Uint8Array, action: PkvmAction): { readonly state: Uint8Array; readonly outcome: PkvmOutcome } {

@@ -83,18 +83,17 @@ export function iotlbMappings(r: StateReader): DmaMapping[] {
   return out;
 }
 
-/** Everything a device can reach: the io-pgtables, the IOTLBs, and what the variant adds. */
-export function dmaMappings(r: StateReader, hooks?: ViewHooks): DmaMapping[] {
-  const own = iommuMappings(r);
+/** Everything a device can reach: the io-pgtables (`own`, when already known), the IOTLBs, and what the variant adds. */
+export function dmaMappings(r: StateReader, hooks?: ViewHooks, own: DmaMapping[] = iommuMappings(r)): DmaMapping[] {
   const cached = iotlbMappings(r);
   const all = cached.length ? [...own, ...cached] : own;
   return hooks?.extraDeviceMappings ? [...hooks.extraDeviceMappings(r), ...all] : all;
 }
 
 /** Number of IOVA slots, over all domains' io-pgtables, through which a device reaches each page. */
-export function iommuMappingCounts(r: StateReader): number[] {
+export function iommuMappingCounts(r: StateReader, maps: readonly DmaMapping[] = iommuMappings(r)): number[] {
   const counts = new Array<number>(r.nrPages).fill(0);
-  for (const m of iommuMappings(r)) if (m.pfn >= 0 && m.pfn < counts.length) counts[m.pfn] += 1;
+  for (const m of maps) if (m.pfn >= 0 && m.pfn < counts.length) counts[m.pfn] += 1;
   return counts;
 }
 
@@ -113,26 +112,33 @@ export interface PageView {
   readonly pendingReclaim: boolean;
 }
 
+const NO_GUESTS: readonly { vm: number; ipa: number; state: PageState }[] = Object.freeze([]);
+
 export function pageViews(r: StateReader, hooks?: ViewHooks): PageView[] {
   const config: PkvmConfig = r.config;
-  const guests: { vm: number; ipa: number; state: PageState }[][] = Array.from({ length: r.nrPages }, () => []);
+  const n = r.nrPages;
+  // guests mapping each page (most pages: none, so no array for them)
+  let guests: { vm: number; ipa: number; state: PageState }[][] | null = null;
   for (let vm = 0; vm < config.guests; vm++)
     for (let ipa = 0; ipa < config.guestIpas; ipa++) {
       const pte = r.guestPte(vm, ipa);
-      if (pte && pte.pfn >= 0 && pte.pfn < guests.length) guests[pte.pfn].push({ vm, ipa, state: pte.state });
+      if (pte && pte.pfn >= 0 && pte.pfn < n) {
+        guests ??= new Array(n);
+        (guests[pte.pfn] ??= []).push({ vm, ipa, state: pte.state });
+      }
     }
-  const out: PageView[] = [];
-  for (let pfn = 0; pfn < r.nrPages; pfn++) {
+  const out: PageView[] = new Array(n);
+  for (let pfn = 0; pfn < n; pfn++) {
     const pte = r.hostPte(pfn);
-    out.push({
+    out[pfn] = {
       pfn,
       ram: pfn < config.ramPages,
       host: hooks?.hostState ? hooks.hostState(r, pfn) : pte.kind === 'annot' ? PKVM_NOPAGE : pte.kind === 'zero' ? PKVM_PAGE_OWNED : pte.state,
       hostAnnotation: pte.kind === 'annot' ? pte.owner : null,
       hyp: r.hypPte(pfn) ?? PKVM_NOPAGE,
-      guests: guests[pfn],
+      guests: guests?.[pfn] ?? NO_GUESTS,
       pendingReclaim: (r.pageFlags(pfn) & HOST_PAGE_PENDING_RECLAIM) !== 0,
-    });
+    };
   }
   return out;
 }

@@ -28,9 +28,8 @@ import type {
 } from './types.ts';
 
 /** What a search keeps in a step delta's memo: which gated step properties can fail there. */
-interface Relevance<A> {
+interface Relevance {
   readonly search: object;
-  readonly action: A;
   readonly mask: number;
 }
 
@@ -211,6 +210,11 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
   const ungatedProps = stepProps.filter((p) => !gatedProps.includes(p));
   /** Marks this search's memos (a model may serve several searches). */
   const relevance = {};
+  /** Gated properties that hold on a step that changes nothing. */
+  let changeOnly = 0;
+  gatedProps.forEach((p, j) => {
+    if (p.holdsWhenUnchanged) changeOnly |= 1 << j;
+  });
   const relevanceMask = (action: A, outcome: O): number => {
     let mask = 0;
     for (let j = 0; j < gatedProps.length; j++) if (gatedProps[j].relevant!(action, outcome)) mask |= 1 << j;
@@ -220,14 +224,15 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
   const expandDelta = (id: number, state: S, next: Level<S>): void => {
     const bytes = state as unknown as Uint8Array;
     const len = bytes.length;
-    const actions = batch ? model.stepDeltas!(state, deltas) : model.actions(state);
+    // with stepDeltas, the actions themselves are wanted only where a property reads them
+    let actions: readonly A[] | null = batch ? null : model.actions(state);
+    const count = batch ? model.stepDeltas!(state, deltas) : actions!.length;
     fingerprint(bytes, parentFp);
     const { hi, lo } = fingerprintTables(len);
     const p0 = parentFp[0] | 0;
     const p1 = parentFp[1] | 0;
-    for (let ai = 0; ai < actions.length; ai++) {
-      const action = actions[ai];
-      const d = batch ? deltas[ai] : stepDelta!(state, action);
+    for (let ai = 0; ai < count; ai++) {
+      const d = batch ? deltas[ai] : stepDelta!(state, actions![ai]);
       transitions++;
       const offsets = d.offsets;
       const values = d.values;
@@ -249,11 +254,16 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
       let succ: Uint8Array | null = null;
       let gated = 0;
       if (gatedProps.length) {
-        let e = d.memo as Relevance<A> | undefined;
-        if (e === undefined || e.search !== relevance || e.action !== action) d.memo = e = { search: relevance, action, mask: relevanceMask(action, d.outcome) };
-        gated = e.mask;
+        let e = d.memo as Relevance | undefined;
+        if (e === undefined || e.search !== relevance) {
+          actions ??= model.actions(state);
+          d.memo = e = { search: relevance, mask: relevanceMask(actions[ai], d.outcome) };
+        }
+        gated = changed ? e.mask : e.mask & ~changeOnly;
       }
       if (gated !== 0 || ungatedProps.length) {
+        actions ??= model.actions(state);
+        const action = actions[ai];
         if (changed) {
           succ = bytes.slice();
           for (let i = 0; i < n; i++) succ[offsets[i]] = values[i];

@@ -40,15 +40,16 @@ export interface Model<S, A, O = unknown> {
    */
   stepDelta?(state: S, action: A): StepDelta<O>;
   /**
-   * Optional, with stepDelta: the enabled actions (as `actions`) and, at the same indices of
-   * `out`, their steps as `stepDelta` gives them, in one call.
+   * Optional, with stepDelta: the steps of the enabled actions, as `stepDelta` gives them, into
+   * `out` in the order of `actions(state)`, in one call; returns how many.
    */
-  stepDeltas?(state: S, out: StepDelta<O>[]): readonly A[];
+  stepDeltas?(state: S, out: StepDelta<O>[]): number;
 }
 
 /**
  * What `stepDelta` returns. The model may return the same object for many steps of one action
- * (with the same writes and outcome); the checker keeps in `memo` what it derived from it.
+ * (never of two actions), with the same writes and outcome; the checker keeps in `memo` what it
+ * derived from it.
  */
 export interface StepDelta<O> {
   readonly offsets: ArrayLike<number>;
@@ -97,6 +98,8 @@ export interface StepProperty<S, A, O> {
    * a step outcome it meets again.
    */
   relevant?(action: A, outcome: O): boolean;
+  /** Optional: `check` returns null on a step whose after-state equals its before-state. */
+  readonly holdsWhenUnchanged?: boolean;
 }
 
 /** Something that should be reachable ("sometimes"): the checker reports a shortest example. */

@@ -227,6 +227,7 @@ function failureAtomicity<S>(read: ReadState<S>, extKey: (s: S) => string): Step
       return { message: `${action.op} returned ${retName(outcome.ret)} but changed the state`, key: action.op };
     },
     relevant: (_action, outcome) => outcome.ret !== 0 && !outcome.failures.some((f) => f.kind === 'uninitialised'),
+    holdsWhenUnchanged: true,
   };
 }
 

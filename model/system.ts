@@ -343,7 +343,6 @@ export class CompiledPkvmModel extends PackedPkvmModel {
    * scheduler decides the whole list at once (actionList).
    */
   private groups: { readonly spec: OperationSpec; readonly actions: readonly PkvmAction[]; readonly tree: DecisionTree<ActionList> | null; readonly always: ActionList | null }[] | null = null;
-  private readonly actBuf: PkvmAction[] = [];
 
   private groupsOf(): NonNullable<CompiledPkvmModel['groups']> {
     return (this.groups ??= this.ops.map(({ spec, actions }) => ({
@@ -383,29 +382,25 @@ export class CompiledPkvmModel extends PackedPkvmModel {
 
   /**
    * Every enabled action's step as the bytes it writes, in the order of `actions` (into `out`);
-   * returns the actions (in an array the next call reuses). The states that reach one leaf of an
+   * returns how many. The states that reach one leaf of an
    * enabledness tree agree on the bytes it tested, so each of its actions' step trees is walked
    * over those bytes once, the first time, and later states start from where that walk stopped
    * (often a leaf: no test at all).
    */
-  stepDeltas(state: Uint8Array, out: PathNode<PkvmOutcome>[]): readonly PkvmAction[] {
+  stepDeltas(state: Uint8Array, out: PathNode<PkvmOutcome>[]): number {
     if (this.scheduler) {
       const list = this.actionList(state);
       this.walk(list, state, out, 0);
-      return list.actions;
+      return list.actions.length;
     }
-    const acts = this.actBuf;
     let k = 0;
     if (!this.panicked(state))
       for (const g of this.groupsOf()) {
         const list = this.enabledOf(g, state);
         this.walk(list, state, out, k);
-        const actions = list.actions;
-        for (let i = 0; i < actions.length; i++) acts[k + i] = actions[i];
-        k += actions.length;
+        k += list.actions.length;
       }
-    acts.length = k;
-    return acts;
+    return k;
   }
 
   /** The steps of a list's actions in a state, into out[k...]. */

@@ -18,7 +18,7 @@
  * Atomics.wait when it has nothing to read.
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { fingerprint } from './fingerprint.ts';
+import { fingerprint, fingerprintTables } from './fingerprint.ts';
 import { FingerprintSet } from './fpset.ts';
 import { Arena, OLD, ShardTable, sortByKey, U32Vec } from './parallel-shard.ts';
 import {
@@ -35,7 +35,7 @@ import {
   type ToWorker,
   type WorkerData,
 } from './parallel-protocol.ts';
-import type { Finding, Model, Property, ReachableProperty, StateProperty, StepProperty } from './types.ts';
+import type { Finding, Model, Property, ReachableProperty, StateProperty, StepDelta, StepProperty } from './types.ts';
 
 type S = unknown;
 type A = unknown;
@@ -368,6 +368,7 @@ function judgeState(r: RoundState, i: number, rank: number, state: S): void {
  * transitions.
  */
 function expandState(r: RoundState, i: number, rank: number, state: S): void {
+  if (deltaSteps) return expandDelta(r, i, rank, state);
   const actions = model.actions(state);
   r.actionCounts[i] = actions.length;
   for (let ai = 0; ai < actions.length; ai++) {
@@ -387,8 +388,8 @@ function expandState(r: RoundState, i: number, rank: number, state: S): void {
   }
 }
 
-function checkStep(r: RoundState, rank: number, ai: number, state: S, action: A, outcome: O, succ: S): void {
-  for (const { p, index } of stepProps) {
+function checkStep(r: RoundState, rank: number, ai: number, state: S, action: A, outcome: O, succ: S, props: readonly { p: StepProperty<S, A, O>; index: number }[] = stepProps): void {
+  for (const { p, index } of props) {
     const f: Finding | null = p.check(state, action, outcome, succ);
     if (!f) continue;
     if (stopAtFirst) {
@@ -402,6 +403,96 @@ function checkStep(r: RoundState, rank: number, ai: number, state: S, action: A,
       r.stepSeen.add(k);
     }
     r.steps.push({ prop: index, finding: { ...f }, p: rank, a: ai });
+  }
+}
+
+/*
+ * Steps as bytes written (models with stepDelta and stepDeltas, without symmetry), as in the
+ * sequential search: successors fingerprinted from the bytes that changed, built (in a reused
+ * buffer) only when new here, routed to a peer, or read by a step property.
+ */
+const deltaSteps = !canon && typeof model.stepDelta === 'function' && typeof model.stepDeltas === 'function';
+const deltas: StepDelta<O>[] = [];
+const parentFp = new Uint32Array(2);
+let scratch = new Uint8Array(0);
+const gatedProps = stepProps.filter((x) => x.p.relevant).slice(0, 31);
+const ungatedProps = stepProps.filter((x) => !gatedProps.includes(x));
+let changeOnly = 0;
+gatedProps.forEach((x, j) => {
+  if (x.p.holdsWhenUnchanged) changeOnly |= 1 << j;
+});
+/** Marks this search's memos in the model's step deltas. */
+const relevance = {};
+
+function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
+  const bytes = state as unknown as Uint8Array;
+  const len = bytes.length;
+  const count = model.stepDeltas!(state, deltas);
+  r.actionCounts[i] = count;
+  let actions: readonly A[] | null = null;
+  fingerprint(bytes, parentFp);
+  const { hi: th, lo: tl } = fingerprintTables(len);
+  const p0 = parentFp[0] | 0;
+  const p1 = parentFp[1] | 0;
+  if (scratch.length !== len) scratch = new Uint8Array(len);
+  for (let ai = 0; ai < count; ai++) {
+    const d = deltas[ai];
+    roundTransitions++;
+    const offsets = d.offsets;
+    const values = d.values;
+    const n = offsets.length;
+    let hi = p0;
+    let lo = p1;
+    let changed = false;
+    for (let k = 0; k < n; k++) {
+      const o = offsets[k];
+      const a = bytes[o];
+      const b = values[k];
+      if (a !== b) {
+        const x = o << 8;
+        hi ^= th[x + a] ^ th[x + b];
+        lo ^= tl[x + a] ^ tl[x + b];
+        changed = true;
+      }
+    }
+    let gated = 0;
+    if (gatedProps.length) {
+      let e = d.memo as { search: object; mask: number } | undefined;
+      if (e === undefined || e.search !== relevance) {
+        actions ??= model.actions(state);
+        let mask = 0;
+        for (let j = 0; j < gatedProps.length; j++) if (gatedProps[j].p.relevant!(actions[ai], d.outcome)) mask |= 1 << j;
+        d.memo = e = { search: relevance, mask };
+      }
+      gated = changed ? e.mask : e.mask & ~changeOnly;
+    }
+    if (gated !== 0 || ungatedProps.length) {
+      actions ??= model.actions(state);
+      // the properties may keep what they are given: a copy, not the reused buffer
+      let after = bytes;
+      if (changed) {
+        after = bytes.slice();
+        for (let k = 0; k < n; k++) after[offsets[k]] = values[k];
+      }
+      const props = gated === 0 ? ungatedProps : [...ungatedProps, ...gatedProps.filter((_, j) => (gated >>> j) & 1)];
+      checkStep(r, rank, ai, state, actions[ai], d.outcome, after as unknown as S, props);
+    }
+    if (!changed) continue;
+    const owner = ownerOf(hi);
+    if (owner === me) {
+      if (table.probe(hi, lo) >= 0) {
+        insert(hi, lo, rank, ai, me, bytes, 0, 0);
+        continue;
+      }
+    } else {
+      fpI[0] = hi;
+      fpI[1] = lo;
+      if (!routed.add(fpU[0], fpU[1])) continue;
+    }
+    scratch.set(bytes);
+    for (let k = 0; k < n; k++) scratch[offsets[k]] = values[k];
+    if (owner === me) insert(hi, lo, rank, ai, me, scratch, 0, len);
+    else outboxes[owner]!.append(hi, lo, rank, ai, scratch);
   }
 }
 

@@ -14,7 +14,7 @@ import { cpus } from 'node:os';
 import { check } from '../checker/index.ts';
 import { selectProperties } from '../invariants/index.ts';
 import { DEFAULT_CONFIG, type PkvmConfig } from '../model/config.ts';
-import { PackedPkvmModel, PkvmModel } from '../model/system.ts';
+import { CompiledPkvmModel, PackedPkvmModel, PkvmModel } from '../model/system.ts';
 import { RFC_V1_FIXED } from '../model/variants/index.ts';
 import { binaryTreeModel } from '../test/toys/binaryTree.ts';
 import { countMatches, ownedNotShared, ownModel } from '../test/toys/own.ts';
@@ -35,14 +35,14 @@ interface Bench {
   run(): Result;
 }
 
-function pkvm(name: string, what: string, over: Partial<PkvmConfig>, opts: { engine?: 'packed' | 'readable'; group?: 'growth' | 'scale' } = {}): Bench {
+function pkvm(name: string, what: string, over: Partial<PkvmConfig>, opts: { engine?: 'compiled' | 'packed' | 'readable'; group?: 'growth' | 'scale' } = {}): Bench {
   return {
     name,
     what,
     group: opts.group,
     run() {
       const config = { ...DEFAULT_CONFIG, ...over };
-      const m = opts.engine === 'readable' ? new PkvmModel(config, RFC_V1_FIXED) : new PackedPkvmModel(config, RFC_V1_FIXED);
+      const m = opts.engine === 'readable' ? new PkvmModel(config, RFC_V1_FIXED) : opts.engine === 'packed' ? new PackedPkvmModel(config, RFC_V1_FIXED) : new CompiledPkvmModel(config, RFC_V1_FIXED);
       const read = (s: unknown) => (m as { read(x: unknown): ReturnType<PkvmModel['read']> }).read(s);
       const r = check(m as never, selectProperties(config, undefined, RFC_V1_FIXED, read) as never, { stopAtFirstViolation: false });
       return { distinct: r.stats.distinctStates, transitions: r.stats.transitions, depth: r.stats.depth, seconds: r.stats.seconds, exhausted: r.exhausted, visitedBytes: r.stats.visitedBytes };
@@ -52,10 +52,12 @@ function pkvm(name: string, what: string, over: Partial<PkvmConfig>, opts: { eng
 
 const BENCHES: Bench[] = [
   pkvm('driver', 'rfc-v1-fixed, host driver, default bounds (2 RAM + 1 MMIO, 2 domains x 2 IOVAs, 1 guest)', {}),
+  pkvm('driver-packed', 'the same on the packed engine (kernel code at every step)', {}, { engine: 'packed' }),
   pkvm('driver-readable', 'the same on the readable engine (frozen objects, immer)', {}, { engine: 'readable' }),
   pkvm('iommu', 'rfc-v1-fixed, host iommu (any IOMMU hypercall arguments), default bounds', { host: 'iommu' }),
   pkvm('ram3', 'rfc-v1-fixed, host driver, 3 RAM pages', { ramPages: 3 }),
   pkvm('large', 'rfc-v1-fixed, host driver, 4 RAM pages, 2 IPA pages (the large SPIN comparison)', { ramPages: 4, guestIpas: 2 }),
+  pkvm('large-packed', 'the same on the packed engine', { ramPages: 4, guestIpas: 2 }, { engine: 'packed' }),
   {
     name: 'own',
     what: 'checker only: the "Own" cross-check model, P=7 pages, G=3 guests (TLC/SPIN: 823,543 states)',
@@ -99,7 +101,7 @@ if (child >= 0) {
 } else {
   const only = args.indexOf('--only') >= 0 ? args[args.indexOf('--only') + 1] : null;
   const group = args.includes('--growth') ? 'growth' : args.includes('--scale') ? 'scale' : undefined;
-  console.log(`# pkvm-check benchmark: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}; packed engine unless said otherwise\n`);
+  console.log(`# pkvm-check benchmark: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}; compiled engine unless said otherwise\n`);
   console.log('| configuration | distinct states | transitions | depth | seconds | states/s | transitions/s | visited set bytes/state | peak RSS |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const b of BENCHES.filter((x) => (only ? x.name === only : x.group === group))) {

@@ -9,6 +9,7 @@
  *   npm run bench:parallel -- --only own --repeat 5
  *   npm run bench:parallel -- --workers 3           another worker count
  *   npm run bench:parallel -- --long --repeat 1     also the long runs (minutes each)
+ *   npm run bench:parallel -- --engine packed       the pkvm runs on another engine (default: compiled)
  */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -16,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { check, type CheckResult } from '../checker/index.ts';
 import { checkParallel } from '../checker/parallel.ts';
 import { pkvmFactory, pkvmSearch, type PkvmSearchArgs } from '../cli/worker-model.ts';
+import { ENGINES, type Engine } from '../cli/engine.ts';
 import { DEFAULT_CONFIG, type PkvmConfig } from '../model/config.ts';
 import { toyFactory, toySearch, type ToySpec } from '../test/toys/factories.ts';
 
@@ -40,8 +42,12 @@ function toy(name: string, what: string, spec: ToySpec): Run {
   };
 }
 
+const argv = process.argv.slice(2);
+const engine = (argv.indexOf('--engine') >= 0 ? argv[argv.indexOf('--engine') + 1] : 'compiled') as Engine;
+if (!ENGINES.includes(engine)) throw new Error(`--engine must be one of ${ENGINES.join(', ')}`);
+
 function pkvm(name: string, what: string, over: Partial<PkvmConfig>, long = false): Run {
-  const args: PkvmSearchArgs = { config: { ...DEFAULT_CONFIG, ...over }, variant: 'rfc-v1-fixed', engine: 'packed', reachables: true };
+  const args: PkvmSearchArgs = { config: { ...DEFAULT_CONFIG, ...over }, variant: 'rfc-v1-fixed', engine, reachables: true };
   return {
     name,
     what,
@@ -81,7 +87,7 @@ if (child) {
     maxRss: number;
   }
   const measure = (name: string, w: number): Sample => {
-    const p = spawnSync(process.execPath, ['bin/run-ts.js', 'bench/parallel.ts', '--child', name, '--workers', String(w)], {
+    const p = spawnSync(process.execPath, ['bin/run-ts.js', 'bench/parallel.ts', '--child', name, '--workers', String(w), '--engine', engine], {
       cwd: fileURLToPath(new URL('..', import.meta.url)),
       encoding: 'utf8',
       maxBuffer: 1 << 20,
@@ -90,7 +96,7 @@ if (child) {
     if (p.status !== 0) throw new Error(`${name} with ${w} worker(s) failed (exit ${p.status})`);
     return JSON.parse(p.stdout) as Sample;
   };
-  console.log(`# pkvm-check parallel search: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, best of ${repeat}\n`);
+  console.log(`# pkvm-check parallel search: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, best of ${repeat}; pkvm runs on the ${engine} engine\n`);
   console.log(`| run | distinct states | transitions | 1 worker: s | states/s | ${workers} workers: s | states/s | speedup |`);
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   const long = args.includes('--long');

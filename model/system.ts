@@ -293,8 +293,8 @@ type StepLeaf = PathNode<PkvmOutcome>;
 interface ActionList {
   readonly actions: readonly PkvmAction[];
   readonly trees: readonly DecisionTree<PkvmOutcome>[];
-  /** The bytes the enabledness tests read (the same in every state that reaches this leaf). */
-  readonly known: Int32Array;
+  /** The bytes the enabledness tests read (the same in every state that reaches this leaf); dropped once `starts` is set. */
+  known: Int32Array | null;
   /** Per action, the node of its step tree that those bytes lead to (set at the first expansion). */
   starts: PathNode<PkvmOutcome>[] | null;
 }
@@ -362,7 +362,11 @@ export class CompiledPkvmModel extends PackedPkvmModel {
     this.recorder.begin(state);
     const r = new PackedReader(this.recorder.view, this.layout);
     const on = g.actions.filter((a) => g.spec.enabled!(r, a.args, this.config));
-    const list: ActionList = { actions: on, trees: on.map((a) => this.treeOf(a)), known: Int32Array.from(this.recorder.readOffsets), starts: null };
+    // leaves that enable the same actions share the lists (there are far more leaves than subsets)
+    const key = on.map((a) => this.actionId(a)).join(',');
+    let shared = this.lists.get(key);
+    if (!shared) this.lists.set(key, (shared = { actions: on, trees: on.map((a) => this.treeOf(a)) }));
+    const list: ActionList = { actions: shared.actions, trees: shared.trees, known: Int32Array.from(this.recorder.readOffsets), starts: null };
     tree.add(this.recorder, [], [], list);
     return list;
   }
@@ -415,7 +419,9 @@ export class CompiledPkvmModel extends PackedPkvmModel {
     if (starts === null && actions.length) {
       // every action's path for this state is in its tree now
       const known = new Uint8Array(state.length);
-      for (let j = 0; j < list.known.length; j++) known[list.known[j]] = 1;
+      const read = list.known!;
+      for (let j = 0; j < read.length; j++) known[read[j]] = 1;
+      list.known = null;
       const s: PathNode<PkvmOutcome>[] = new Array(actions.length);
       for (let i = 0; i < actions.length; i++) {
         let n = trees[i].root!;

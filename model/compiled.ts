@@ -148,8 +148,9 @@ export class DecisionTree<T> {
       n = n.kids[value];
     }
     const leaf = n!;
-    leaf.offsets = Int32Array.from(offsets);
-    leaf.values = Uint8Array.from(values);
+    // most leaves write nothing (enabledness tests, failing calls): they share the empty arrays
+    leaf.offsets = offsets.length ? Int32Array.from(offsets) : EMPTY;
+    leaf.values = values.length ? Uint8Array.from(values) : EMPTY_BYTES;
     leaf.outcome = result;
     return leaf;
   }

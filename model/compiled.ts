@@ -17,17 +17,13 @@
  * than the bytes) is reported, not papered over.
  */
 
-/** A node of the tree: an inner node tests the byte at `offset`; a leaf (offset -1) holds the result. */
+/** A leaf of a tree: the offsets written and their final values, and what the step produced. */
 export class PathNode<T> {
-  /** Children by the value of the byte tested (inner nodes). */
-  kids: (PathNode<T> | undefined)[] = [];
-  /** Leaves: the offsets written and their final values, and what the step produced. */
   offsets: Int32Array = EMPTY;
   values: Uint8Array = EMPTY_BYTES;
   outcome: T | undefined = undefined;
   /** Kept for the checker (what it derived from this step outcome). */
   memo: unknown = undefined;
-  constructor(readonly offset: number) {}
 }
 
 const EMPTY = new Int32Array(0);
@@ -104,17 +100,94 @@ function indexOf(p: string): number {
   return Number.isInteger(i) ? i : -1;
 }
 
-/** The tree of one step function (say, one action's step), grown path by path. */
+/**
+ * The tree of one step function (say, one action's step), grown path by path. Inner nodes live in
+ * typed arrays (a walk is a few array reads per byte tested, not a chase through objects): node
+ * id x > 0 tests byte `off[x]`; its children by that byte's value are `kids[base[x] + v]` for
+ * v < cap[x]. A reference is 0 (nothing yet), an inner node's id, or -(i + 1) for leaf i.
+ */
 export class DecisionTree<T> {
-  root: PathNode<T> | undefined = undefined;
+  /** The root's reference. */
+  root = 0;
+  off = new Int32Array(16);
+  base = new Int32Array(16);
+  cap = new Int32Array(16);
+  kids = new Int32Array(64);
+  private used = 0;
+  /** Inner nodes (ids 1..nodes). */
   nodes = 0;
-  leaves = 0;
+  readonly leafNodes: PathNode<T>[] = [];
+
+  get leaves(): number {
+    return this.leafNodes.length;
+  }
+
+  /** Where a walk from reference `x` over a state's bytes ends: a leaf's reference (< 0), or 0. */
+  descend(state: Uint8Array, x: number): number {
+    const off = this.off;
+    const cap = this.cap;
+    const base = this.base;
+    const kids = this.kids;
+    while (x > 0) {
+      const v = state[off[x]];
+      x = v < cap[x] ? kids[base[x] + v] : 0;
+    }
+    return x;
+  }
+
+  /** Like descend from the root, but only while the byte tested is one of `known` (a mask by offset). */
+  descendKnown(state: Uint8Array, known: Uint8Array): number {
+    let x = this.root;
+    while (x > 0 && known[this.off[x]] === 1) {
+      const v = state[this.off[x]];
+      x = v < this.cap[x] ? this.kids[this.base[x] + v] : 0;
+    }
+    return x;
+  }
+
+  leaf(ref: number): PathNode<T> {
+    return this.leafNodes[-ref - 1];
+  }
 
   /** The leaf for a state, or undefined when no recorded path matches it yet. */
   find(state: Uint8Array): PathNode<T> | undefined {
-    let n = this.root;
-    while (n !== undefined && n.offset >= 0) n = n.kids[state[n.offset]];
-    return n;
+    const x = this.descend(state, this.root);
+    return x < 0 ? this.leafNodes[-x - 1] : undefined;
+  }
+
+  private newInner(offset: number): number {
+    const id = ++this.nodes;
+    if (id >= this.off.length) {
+      const grow = (a: Int32Array) => {
+        const b = new Int32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.off = grow(this.off);
+      this.base = grow(this.base);
+      this.cap = grow(this.cap);
+    }
+    this.off[id] = offset;
+    this.base[id] = 0;
+    this.cap[id] = 0;
+    return id;
+  }
+
+  /** Makes room for child v of node x (a larger block of children at the end of the arena); returns its slot. */
+  private slot(x: number, v: number): number {
+    if (v < this.cap[x]) return this.base[x] + v;
+    const cap = Math.max(v + 1, 2 * this.cap[x], 4);
+    if (this.used + cap > this.kids.length) {
+      const k = new Int32Array(Math.max(2 * this.kids.length, this.used + cap));
+      k.set(this.kids);
+      this.kids = k;
+    }
+    const from = this.base[x];
+    for (let i = 0; i < this.cap[x]; i++) this.kids[this.used + i] = this.kids[from + i];
+    this.base[x] = this.used;
+    this.cap[x] = cap;
+    this.used += cap;
+    return this.base[x] + v;
   }
 
   /**
@@ -123,31 +196,29 @@ export class DecisionTree<T> {
    */
   add(rec: Recording, offsets: readonly number[], values: ArrayLike<number>, result: T): PathNode<T> {
     const { readOffsets, readValues } = rec;
-    let parent: PathNode<T> | undefined = undefined;
-    let value = 0;
-    let n = this.root;
+    let at = -1;
+    let x = this.root;
     for (let i = 0; i <= readOffsets.length; i++) {
       const want = i < readOffsets.length ? readOffsets[i] : -1;
-      if (n === undefined) {
-        n = new PathNode<T>(want);
-        if (want >= 0) this.nodes++;
-        else this.leaves++;
-        if (parent === undefined) this.root = n;
+      if (x === 0) {
+        if (want >= 0) x = this.newInner(want);
         else {
-          while (parent.kids.length <= value) parent.kids.push(undefined);
-          parent.kids[value] = n;
+          this.leafNodes.push(new PathNode<T>());
+          x = -this.leafNodes.length;
         }
-      } else if (n.offset !== want) {
+        if (at < 0) this.root = x;
+        else this.kids[at] = x;
+      } else if ((x > 0 ? this.off[x] : -1) !== want) {
+        const had = x > 0 ? this.off[x] : -1;
         throw new Error(
-          `a step is not a function of the bytes it reads: after the same ${i} byte(s) it read ${n.offset < 0 ? 'nothing more' : `byte ${n.offset}`} once and ${want < 0 ? 'nothing more' : `byte ${want}`} now`,
+          `a step is not a function of the bytes it reads: after the same ${i} byte(s) it read ${had < 0 ? 'nothing more' : `byte ${had}`} once and ${want < 0 ? 'nothing more' : `byte ${want}`} now`,
         );
       }
       if (want < 0) break;
-      parent = n;
-      value = readValues[i];
-      n = n.kids[value];
+      at = this.slot(x, readValues[i]);
+      x = this.kids[at];
     }
-    const leaf = n!;
+    const leaf = this.leafNodes[-x - 1];
     // most leaves write nothing (enabledness tests, failing calls): they share the empty arrays
     leaf.offsets = offsets.length ? Int32Array.from(offsets) : EMPTY;
     leaf.values = values.length ? Uint8Array.from(values) : EMPTY_BYTES;

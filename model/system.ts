@@ -295,8 +295,8 @@ interface ActionList {
   readonly trees: readonly DecisionTree<PkvmOutcome>[];
   /** The bytes the enabledness tests read (the same in every state that reaches this leaf); dropped once `starts` is set. */
   known: Int32Array | null;
-  /** Per action, the node of its step tree that those bytes lead to (set at the first expansion). */
-  starts: PathNode<PkvmOutcome>[] | null;
+  /** Per action, the reference in its step tree that those bytes lead to (set at the first expansion). */
+  starts: Int32Array | null;
 }
 
 /**
@@ -412,9 +412,9 @@ export class CompiledPkvmModel extends PackedPkvmModel {
     const { actions, trees } = list;
     const starts = list.starts;
     for (let i = 0; i < actions.length; i++) {
-      let n = starts !== null ? starts[i] : trees[i].root;
-      while (n !== undefined && n.offset >= 0) n = n.kids[state[n.offset]];
-      out[k + i] = n ?? this.compile(trees[i], state, actions[i]);
+      const t = trees[i];
+      const x = t.descend(state, starts !== null ? starts[i] : t.root);
+      out[k + i] = x < 0 ? t.leafNodes[-x - 1] : this.compile(t, state, actions[i]);
     }
     if (starts === null && actions.length) {
       // every action's path for this state is in its tree now
@@ -422,12 +422,8 @@ export class CompiledPkvmModel extends PackedPkvmModel {
       const read = list.known!;
       for (let j = 0; j < read.length; j++) known[read[j]] = 1;
       list.known = null;
-      const s: PathNode<PkvmOutcome>[] = new Array(actions.length);
-      for (let i = 0; i < actions.length; i++) {
-        let n = trees[i].root!;
-        while (n.offset >= 0 && known[n.offset] === 1) n = n.kids[state[n.offset]]!;
-        s[i] = n;
-      }
+      const s = new Int32Array(actions.length);
+      for (let i = 0; i < actions.length; i++) s[i] = trees[i].descendKnown(state, known);
       list.starts = s;
     }
   }

@@ -4,7 +4,7 @@
  * exact or bitstate), the parent links (for traces), the level frontier (encodings when the model
  * can decode), checkpoints, and symmetry (the model's canonical form, when it has one).
  */
-import { collisionProbability, fingerprint, fingerprintTables } from './fingerprint.ts';
+import { collisionProbability, editedFingerprint, fingerprint } from './fingerprint.ts';
 import { ParentLinks } from './parents.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { Level, type Spill, type SpillStats } from './frontier.ts';
@@ -202,6 +202,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
    */
   const stepDelta = model.stepDelta && keepBytes && !canon ? model.stepDelta.bind(model) : null;
   const parentFp = new Uint32Array(2);
+  const edited = new Int32Array(2);
   const batch = stepDelta !== null && typeof model.stepDeltas === 'function';
   const deltas: StepDelta<O>[] = [];
   // step properties that say where they can fail (relevant) are checked only there; the answer
@@ -223,12 +224,10 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
 
   const expandDelta = (id: number, state: S, next: Level<S>): void => {
     const bytes = state as unknown as Uint8Array;
-    const len = bytes.length;
     // with stepDeltas, the actions themselves are wanted only where a property reads them
     let actions: readonly A[] | null = batch ? null : model.actions(state);
     const count = batch ? model.stepDeltas!(state, deltas) : actions!.length;
     fingerprint(bytes, parentFp);
-    const { hi, lo } = fingerprintTables(len);
     const p0 = parentFp[0] | 0;
     const p1 = parentFp[1] | 0;
     for (let ai = 0; ai < count; ai++) {
@@ -237,20 +236,9 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
       const offsets = d.offsets;
       const values = d.values;
       const n = offsets.length;
-      let h = p0;
-      let l = p1;
-      let changed = false;
-      for (let i = 0; i < n; i++) {
-        const o = offsets[i];
-        const a = bytes[o];
-        const b = values[i];
-        if (a !== b) {
-          const k = o << 8;
-          h ^= hi[k + a] ^ hi[k + b];
-          l ^= lo[k + a] ^ lo[k + b];
-          changed = true;
-        }
-      }
+      const changed = editedFingerprint(bytes, offsets, values, p0, p1, edited);
+      const h = edited[0];
+      const l = edited[1];
       let succ: Uint8Array | null = null;
       let gated = 0;
       if (gatedProps.length) {

@@ -66,6 +66,34 @@ export function fingerprintTables(length: number): { readonly hi: Int32Array; re
   return { hi: HI, lo: LO };
 }
 
+/**
+ * The fingerprint of `bytes` with values[i] written at offsets[i], from the fingerprint of
+ * `bytes` itself (`p0`, `p1`, its lanes as signed integers), into out[0] and out[1] (signed);
+ * returns whether any byte changes. Reads only the written positions.
+ */
+export function editedFingerprint(bytes: Uint8Array, offsets: ArrayLike<number>, values: ArrayLike<number>, p0: number, p1: number, out: Int32Array): boolean {
+  if (bytes.length * 256 > HI.length) grow(bytes.length);
+  const hi = HI;
+  const lo = LO;
+  let h = p0;
+  let l = p1;
+  let changed = false;
+  for (let i = 0; i < offsets.length; i++) {
+    const o = offsets[i];
+    const a = bytes[o];
+    const b = values[i];
+    if (a !== b) {
+      const k = o << 8;
+      h ^= hi[k + a] ^ hi[k + b];
+      l ^= lo[k + a] ^ lo[k + b];
+      changed = true;
+    }
+  }
+  out[0] = h;
+  out[1] = l;
+  return changed;
+}
+
 /** Upper bound on the probability of any fingerprint collision: each of `lookups` probes meets at most `stored` others. */
 export function collisionProbability(stored: number, lookups: number): number {
   return Math.min(1, (stored * lookups) / 2 ** 64);

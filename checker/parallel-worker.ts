@@ -18,7 +18,7 @@
  * Atomics.wait when it has nothing to read.
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { fingerprint, fingerprintTables } from './fingerprint.ts';
+import { editedFingerprint, fingerprint } from './fingerprint.ts';
 import { FingerprintSet } from './fpset.ts';
 import { Arena, OLD, ShardTable, sortByKey, U32Vec } from './parallel-shard.ts';
 import {
@@ -414,6 +414,7 @@ function checkStep(r: RoundState, rank: number, ai: number, state: S, action: A,
 const deltaSteps = !canon && typeof model.stepDelta === 'function' && typeof model.stepDeltas === 'function';
 const deltas: StepDelta<O>[] = [];
 const parentFp = new Uint32Array(2);
+const edited = new Int32Array(2);
 let scratch = new Uint8Array(0);
 const gatedProps = stepProps.filter((x) => x.p.relevant).slice(0, 31);
 const ungatedProps = stepProps.filter((x) => !gatedProps.includes(x));
@@ -431,7 +432,6 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
   r.actionCounts[i] = count;
   let actions: readonly A[] | null = null;
   fingerprint(bytes, parentFp);
-  const { hi: th, lo: tl } = fingerprintTables(len);
   const p0 = parentFp[0] | 0;
   const p1 = parentFp[1] | 0;
   if (scratch.length !== len) scratch = new Uint8Array(len);
@@ -441,20 +441,9 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
     const offsets = d.offsets;
     const values = d.values;
     const n = offsets.length;
-    let hi = p0;
-    let lo = p1;
-    let changed = false;
-    for (let k = 0; k < n; k++) {
-      const o = offsets[k];
-      const a = bytes[o];
-      const b = values[k];
-      if (a !== b) {
-        const x = o << 8;
-        hi ^= th[x + a] ^ th[x + b];
-        lo ^= tl[x + a] ^ tl[x + b];
-        changed = true;
-      }
-    }
+    const changed = editedFingerprint(bytes, offsets, values, p0, p1, edited);
+    const hi = edited[0];
+    const lo = edited[1];
     let gated = 0;
     if (gatedProps.length) {
       let e = d.memo as { search: object; mask: number } | undefined;

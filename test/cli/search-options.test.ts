@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { check } from '../../checker/index.ts';
-import { fingerprint, fingerprintTables } from '../../checker/fingerprint.ts';
+import { editedFingerprint, fingerprint, fingerprintTables } from '../../checker/fingerprint.ts';
 import { traceDigest } from '../../traces/build.ts';
 import { pkvmProperties } from '../../invariants/index.ts';
 import { DEFAULT_CONFIG } from '../../model/config.ts';
@@ -195,5 +195,11 @@ describe('fingerprints', () => {
     }
     fingerprint(b, edited);
     expect([h >>> 0, l >>> 0]).toEqual([...edited]);
+    // the search's helper: the same from the original bytes and the writes
+    const orig = new Uint8Array(300).map((_, i) => (i * 37) & 255);
+    const out = new Int32Array(2);
+    expect(editedFingerprint(orig, [0, 17, 299, 128], [9, 0, 255, 128], fp[0] | 0, fp[1] | 0, out)).toBe(true);
+    expect([out[0] >>> 0, out[1] >>> 0]).toEqual([...edited]);
+    expect(editedFingerprint(orig, [128], [128], fp[0] | 0, fp[1] | 0, out)).toBe(false);
   });
 });

@@ -8,6 +8,7 @@ import { collisionProbability, editedFingerprint, fingerprint } from './fingerpr
 import { ParentLinks } from './parents.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { Level, type Spill, type SpillStats } from './frontier.ts';
+import { StepGate } from './gate.ts';
 import { BitstateSet, FingerprintSet, type VisitedSet } from './visited.ts';
 import { FingerprintMap } from './fpset.ts';
 import { SleepSetReduction, type SleepContext } from './sleep.ts';
@@ -26,12 +27,6 @@ import type {
   StepProperty,
   Violation,
 } from './types.ts';
-
-/** What a search keeps in a step delta's memo: which gated step properties can fail there. */
-interface Relevance {
-  readonly search: object;
-  readonly mask: number;
-}
 
 export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Property<S, A, O>[], options: CheckOptions = {}): CheckResult {
   const stateProps = properties.filter((p): p is StateProperty<S> => p.kind === 'state');
@@ -205,22 +200,8 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
   const edited = new Int32Array(2);
   const batch = stepDelta !== null && typeof model.stepDeltas === 'function';
   const deltas: StepDelta<O>[] = [];
-  // step properties that say where they can fail (relevant) are checked only there; the answer
-  // is kept per step outcome the model returns again (a compiled path)
-  const gatedProps = stepProps.filter((p) => p.relevant).slice(0, 31);
-  const ungatedProps = stepProps.filter((p) => !gatedProps.includes(p));
-  /** Marks this search's memos (a model may serve several searches). */
-  const relevance = {};
-  /** Gated properties that hold on a step that changes nothing. */
-  let changeOnly = 0;
-  gatedProps.forEach((p, j) => {
-    if (p.holdsWhenUnchanged) changeOnly |= 1 << j;
-  });
-  const relevanceMask = (action: A, outcome: O): number => {
-    let mask = 0;
-    for (let j = 0; j < gatedProps.length; j++) if (gatedProps[j].relevant!(action, outcome)) mask |= 1 << j;
-    return mask;
-  };
+  /** Step properties run only where they can fail (see StepGate). */
+  const gate = new StepGate(stepProps);
 
   const expandDelta = (id: number, state: S, next: Level<S>): void => {
     const bytes = state as unknown as Uint8Array;
@@ -240,16 +221,12 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
       const h = edited[0];
       const l = edited[1];
       let succ: Uint8Array | null = null;
-      let gated = 0;
-      if (gatedProps.length) {
-        let e = d.memo as Relevance | undefined;
-        if (e === undefined || e.search !== relevance) {
-          actions ??= model.actions(state);
-          d.memo = e = { search: relevance, mask: relevanceMask(actions[ai], d.outcome) };
-        }
-        gated = changed ? e.mask : e.mask & ~changeOnly;
+      let gated = gate.gated.length ? gate.known(d, changed) : 0;
+      if (gated < 0) {
+        actions ??= model.actions(state);
+        gated = gate.decide(d, changed, actions[ai]);
       }
-      if (gated !== 0 || ungatedProps.length) {
+      if (gated !== 0 || gate.ungated.length) {
         actions ??= model.actions(state);
         const action = actions[ai];
         if (changed) {
@@ -257,13 +234,13 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
           for (let i = 0; i < n; i++) succ[offsets[i]] = values[i];
         }
         const after = (succ ?? bytes) as unknown as S;
-        for (const p of ungatedProps) {
-          const f = p.check(state, action, d.outcome, after);
-          if (f && record(p.name, 'step', f, id, ai)) stopped = true;
+        for (const i of gate.ungated) {
+          const f = stepProps[i].check(state, action, d.outcome, after);
+          if (f && record(stepProps[i].name, 'step', f, id, ai)) stopped = true;
         }
         for (let j = 0; gated !== 0; j++, gated >>>= 1) {
           if ((gated & 1) === 0) continue;
-          const p = gatedProps[j];
+          const p = stepProps[gate.gated[j]];
           const f = p.check(state, action, d.outcome, after);
           if (f && record(p.name, 'step', f, id, ai)) stopped = true;
         }

@@ -19,6 +19,7 @@
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { editedFingerprint, fingerprint } from './fingerprint.ts';
+import { StepGate } from './gate.ts';
 import { FingerprintSet } from './fpset.ts';
 import { Arena, OLD, ShardTable, sortByKey, U32Vec } from './parallel-shard.ts';
 import {
@@ -416,14 +417,8 @@ const deltas: StepDelta<O>[] = [];
 const parentFp = new Uint32Array(2);
 const edited = new Int32Array(2);
 let scratch = new Uint8Array(0);
-const gatedProps = stepProps.filter((x) => x.p.relevant).slice(0, 31);
-const ungatedProps = stepProps.filter((x) => !gatedProps.includes(x));
-let changeOnly = 0;
-gatedProps.forEach((x, j) => {
-  if (x.p.holdsWhenUnchanged) changeOnly |= 1 << j;
-});
-/** Marks this search's memos in the model's step deltas. */
-const relevance = {};
+/** Step properties run only where they can fail (see StepGate). */
+const gate = new StepGate(stepProps.map((x) => x.p));
 
 function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
   const bytes = state as unknown as Uint8Array;
@@ -444,18 +439,12 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
     const changed = editedFingerprint(bytes, offsets, values, p0, p1, edited);
     const hi = edited[0];
     const lo = edited[1];
-    let gated = 0;
-    if (gatedProps.length) {
-      let e = d.memo as { search: object; mask: number } | undefined;
-      if (e === undefined || e.search !== relevance) {
-        actions ??= model.actions(state);
-        let mask = 0;
-        for (let j = 0; j < gatedProps.length; j++) if (gatedProps[j].p.relevant!(actions[ai], d.outcome)) mask |= 1 << j;
-        d.memo = e = { search: relevance, mask };
-      }
-      gated = changed ? e.mask : e.mask & ~changeOnly;
+    let gated = gate.gated.length ? gate.known(d, changed) : 0;
+    if (gated < 0) {
+      actions ??= model.actions(state);
+      gated = gate.decide(d, changed, actions[ai]);
     }
-    if (gated !== 0 || ungatedProps.length) {
+    if (gated !== 0 || gate.ungated.length) {
       actions ??= model.actions(state);
       // the properties may keep what they are given: a copy, not the reused buffer
       let after = bytes;
@@ -463,7 +452,7 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
         after = bytes.slice();
         for (let k = 0; k < n; k++) after[offsets[k]] = values[k];
       }
-      const props = gated === 0 ? ungatedProps : [...ungatedProps, ...gatedProps.filter((_, j) => (gated >>> j) & 1)];
+      const props = [...gate.ungated, ...gate.gated.filter((_, j) => (gated >>> j) & 1)].map((i) => stepProps[i]);
       checkStep(r, rank, ai, state, actions[ai], d.outcome, after as unknown as S, props);
     }
     if (!changed) continue;

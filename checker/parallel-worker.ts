@@ -167,7 +167,11 @@ const progressAt = me * PROGRESS_STRIDE;
  * the same worker as the stored one is never smaller: only keys from another worker are compared.
  */
 function insert(hi: number, lo: number, p: number, a: number, from: number, src: Uint8Array, off: number, len: number): void {
-  const at = table.probe(hi, lo);
+  insertAt(table.probe(hi, lo), hi, lo, p, a, from, src, off, len);
+}
+
+/** insert, where `at` is what table.probe(hi, lo) returned. */
+function insertAt(at: number, hi: number, lo: number, p: number, a: number, from: number, src: Uint8Array, off: number, len: number): void {
   if (at < 0) {
     if (newCount >= maxLevelStates) throw new Error(`parallel search: more than ${maxLevelStates} new states in one level of one shard`);
     table.put(at, hi, lo, (newCount << SHIFT) | from);
@@ -457,9 +461,11 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
     }
     if (!changed) continue;
     const owner = ownerOf(hi);
+    let at = 0;
     if (owner === me) {
-      if (table.probe(hi, lo) >= 0) {
-        insert(hi, lo, rank, ai, me, bytes, 0, 0);
+      at = table.probe(hi, lo);
+      if (at >= 0) {
+        insertAt(at, hi, lo, rank, ai, me, bytes, 0, 0);
         continue;
       }
     } else {
@@ -469,7 +475,7 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
     }
     scratch.set(bytes);
     for (let k = 0; k < n; k++) scratch[offsets[k]] = values[k];
-    if (owner === me) insert(hi, lo, rank, ai, me, scratch, 0, len);
+    if (owner === me) insertAt(at, hi, lo, rank, ai, me, scratch, 0, len);
     else outboxes[owner]!.append(hi, lo, rank, ai, scratch);
   }
 }

@@ -434,9 +434,11 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
   const p0 = parentFp[0] | 0;
   const p1 = parentFp[1] | 0;
   if (scratch.length !== len) scratch = new Uint8Array(len);
+  roundTransitions += count;
+  const tab = table;
+  const buf = scratch;
   for (let ai = 0; ai < count; ai++) {
     const d = deltas[ai];
-    roundTransitions++;
     const offsets = d.offsets;
     const values = d.values;
     const n = offsets.length;
@@ -463,7 +465,7 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
     const owner = ownerOf(hi);
     let at = 0;
     if (owner === me) {
-      at = table.probe(hi, lo);
+      at = tab.probe(hi, lo);
       if (at >= 0) {
         insertAt(at, hi, lo, rank, ai, me, bytes, 0, 0);
         continue;
@@ -473,10 +475,10 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
       fpI[1] = lo;
       if (!routed.add(fpU[0], fpU[1])) continue;
     }
-    scratch.set(bytes);
-    for (let k = 0; k < n; k++) scratch[offsets[k]] = values[k];
-    if (owner === me) insertAt(at, hi, lo, rank, ai, me, scratch, 0, len);
-    else outboxes[owner]!.append(hi, lo, rank, ai, scratch);
+    buf.set(bytes);
+    for (let k = 0; k < n; k++) buf[offsets[k]] = values[k];
+    if (owner === me) insertAt(at, hi, lo, rank, ai, me, buf, 0, len);
+    else outboxes[owner]!.append(hi, lo, rank, ai, buf);
   }
 }
 

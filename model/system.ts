@@ -308,7 +308,6 @@ export class CompiledPkvmModel extends PackedPkvmModel {
   private readonly recorder = new ByteRecorder();
   private readonly recMem: RecordingMemory;
   private readonly stepTrees = new Map<PkvmAction, DecisionTree<PkvmOutcome>>();
-  private readonly actionTree = new DecisionTree<ActionList>();
   /** Enabled-action lists and their step trees, shared by the action-tree leaves that enable the same actions. */
   private readonly lists = new Map<string, { actions: readonly PkvmAction[]; trees: readonly DecisionTree<PkvmOutcome>[] }>();
 
@@ -324,17 +323,18 @@ export class CompiledPkvmModel extends PackedPkvmModel {
   }
 
   /** The enabled actions of a state, from the tree of the enabledness tests' reads. */
+  /**
+   * Several CPUs: the scheduler decides the whole list from every CPU's frame, which differs in
+   * nearly every state, so a tree of it would hold a path per state: the list is computed on the
+   * bytes (no recording) and only the steps are compiled, walked from their roots.
+   */
   private actionList(state: Uint8Array): ActionList {
-    const leaf = this.actionTree.find(state);
-    if (leaf !== undefined) return leaf.outcome!;
-    this.recorder.begin(state);
-    const actions = super.actions(this.recorder.view);
-    const key = actions.map((a) => this.actionId(a)).join(',');
+    const actions = super.actions(state);
+    let key = '';
+    for (const a of actions) key += `${this.actionId(a)},`;
     let shared = this.lists.get(key);
     if (!shared) this.lists.set(key, (shared = { actions: freeze(actions), trees: actions.map((a) => this.treeOf(a)) }));
-    const list: ActionList = { actions: shared.actions, trees: shared.trees, known: Int32Array.from(this.recorder.readOffsets), starts: null };
-    this.actionTree.add(this.recorder, [], [], list);
-    return list;
+    return { actions: shared.actions, trees: shared.trees, known: null, starts: null };
   }
 
   /**
@@ -416,7 +416,7 @@ export class CompiledPkvmModel extends PackedPkvmModel {
       const x = t.descend(state, starts !== null ? starts[i] : t.root);
       out[k + i] = x < 0 ? t.leafNodes[-x - 1] : this.compile(t, state, actions[i]);
     }
-    if (starts === null && actions.length) {
+    if (starts === null && list.known !== null && actions.length) {
       // every action's path for this state is in its tree now
       const known = new Uint8Array(state.length);
       const read = list.known!;
@@ -469,13 +469,18 @@ export class CompiledPkvmModel extends PackedPkvmModel {
 
   /** Sizes of the compiled trees (paths are leaves). */
   compiledStats(): { trees: number; nodes: number; leaves: number } {
-    let nodes = this.actionTree.nodes;
-    let leaves = this.actionTree.leaves;
+    let nodes = 0;
+    let leaves = 0;
+    for (const g of this.groups ?? [])
+      if (g.tree) {
+        nodes += g.tree.nodes;
+        leaves += g.tree.leaves;
+      }
     for (const t of this.stepTrees.values()) {
       nodes += t.nodes;
       leaves += t.leaves;
     }
-    return { trees: this.stepTrees.size + 1, nodes, leaves };
+    return { trees: this.stepTrees.size + (this.groups?.filter((g) => g.tree).length ?? 0), nodes, leaves };
   }
 }
 

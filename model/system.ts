@@ -293,22 +293,27 @@ type StepLeaf = PathNode<PkvmOutcome>;
 interface ActionList {
   readonly actions: readonly PkvmAction[];
   readonly trees: readonly DecisionTree<PkvmOutcome>[];
-  /** The bytes the enabledness tests read (the same in every state that reaches this leaf); dropped once `starts` is set. */
+  /**
+   * The bytes the enabledness tests read (the same in every state that reaches this leaf), until
+   * `starts` is set; null for a list computed without a tree (several CPUs), whose walks start at
+   * the roots.
+   */
   known: Int32Array | null;
   /** Per action, the reference in its step tree that those bytes lead to (set at the first expansion). */
   starts: Int32Array | null;
 }
 
 /**
- * The compiled engine: the packed engine's steps and enabled-action lists, each compiled on first
- * use into a decision tree over the bytes it reads (compiled.ts). Same states, same outcomes, same
- * action order; the kernel code runs once per distinct path instead of once per transition.
+ * The compiled engine: the packed engine's steps (per action) and, with one CPU, each operation's
+ * enabledness test, compiled on first use into decision trees over the bytes they read
+ * (compiled.ts). Same states, same outcomes, same action order; the kernel code runs once per
+ * distinct path instead of once per transition.
  */
 export class CompiledPkvmModel extends PackedPkvmModel {
   private readonly recorder = new ByteRecorder();
   private readonly recMem: RecordingMemory;
   private readonly stepTrees = new Map<PkvmAction, DecisionTree<PkvmOutcome>>();
-  /** Enabled-action lists and their step trees, shared by the action-tree leaves that enable the same actions. */
+  /** Enabled-action lists and their step trees, shared by the states (and enabledness leaves) that enable the same actions. */
   private readonly lists = new Map<string, { actions: readonly PkvmAction[]; trees: readonly DecisionTree<PkvmOutcome>[] }>();
 
   constructor(config: PkvmConfig, variant: Variant = RFC_V1) {
@@ -322,7 +327,6 @@ export class CompiledPkvmModel extends PackedPkvmModel {
     return tree;
   }
 
-  /** The enabled actions of a state, from the tree of the enabledness tests' reads. */
   /**
    * Several CPUs: the scheduler decides the whole list from every CPU's frame, which differs in
    * nearly every state, so a tree of it would hold a path per state: the list is computed on the
@@ -386,10 +390,9 @@ export class CompiledPkvmModel extends PackedPkvmModel {
 
   /**
    * Every enabled action's step as the bytes it writes, in the order of `actions` (into `out`);
-   * returns how many. The states that reach one leaf of an
-   * enabledness tree agree on the bytes it tested, so each of its actions' step trees is walked
-   * over those bytes once, the first time, and later states start from where that walk stopped
-   * (often a leaf: no test at all).
+   * returns how many. The states that reach one leaf of an enabledness tree agree on the bytes it
+   * tested, so each of its actions' step trees is walked over those bytes once, the first time,
+   * and later states start from where that walk stopped (sometimes a leaf: no test at all).
    */
   stepDeltas(state: Uint8Array, out: PathNode<PkvmOutcome>[]): number {
     if (this.scheduler) {
@@ -419,7 +422,7 @@ export class CompiledPkvmModel extends PackedPkvmModel {
     if (starts === null && list.known !== null && actions.length) {
       // every action's path for this state is in its tree now
       const known = new Uint8Array(state.length);
-      const read = list.known!;
+      const read = list.known;
       for (let j = 0; j < read.length; j++) known[read[j]] = 1;
       list.known = null;
       const s = new Int32Array(actions.length);
@@ -429,9 +432,7 @@ export class CompiledPkvmModel extends PackedPkvmModel {
   }
 
   override step(state: Uint8Array, action: PkvmAction): { readonly state: Uint8Array; readonly outcome: PkvmOutcome } {
-    let tree = this.stepTrees.get(action);
-    if (tree === undefined) this.stepTrees.set(action, (tree = new DecisionTree()));
-    const leaf = tree.find(state) ?? this.compile(tree, state, action);
+    const leaf = this.stepDelta(state, action);
     const offsets = leaf.offsets;
     const n = offsets.length;
     if (n === 0) return { state, outcome: leaf.outcome! };
@@ -443,8 +444,7 @@ export class CompiledPkvmModel extends PackedPkvmModel {
 
   /** The step as the bytes it writes (the leaf itself: no allocation). */
   stepDelta(state: Uint8Array, action: PkvmAction): PathNode<PkvmOutcome> {
-    let tree = this.stepTrees.get(action);
-    if (tree === undefined) this.stepTrees.set(action, (tree = new DecisionTree()));
+    const tree = this.treeOf(action);
     return tree.find(state) ?? this.compile(tree, state, action);
   }
 

@@ -20,7 +20,7 @@ import { ByteRecorder, DecisionTree, type PathNode } from './compiled.ts';
 import { Layout, ObjectMemory, ObjectReader, PackedMemory, PackedReader, RecordingMemory, TracingMemory, writePanic, type Memory, type StateReader } from './memory.ts';
 import { OPERATIONS_BY_NAME, formatArg, operationsFor, type OperationSpec, type PkvmAction } from './operations.ts';
 import { initialState, type HypFailure, type PkvmState } from './state.ts';
-import { RFC_V1, type Variant } from './variant.ts';
+import { RFC_V1, VariantError, type Variant } from './variant.ts';
 
 export interface PkvmOutcome {
   /** What the caller sees (0, a negative errno, or a garbage value). */
@@ -464,7 +464,16 @@ export class CompiledPkvmModel extends PackedPkvmModel {
       for (let i = 0; i < 4; i++) if (!offsets.includes(this.layout.panicOffset + i)) offsets.push(this.layout.panicOffset + i);
     }
     offsets = [...offsets].sort((a, b) => a - b);
-    return tree.add(rec, offsets, offsets.map((o) => final[o]), this.outcome(hyp, ret, info));
+    try {
+      return tree.add(rec, offsets, offsets.map((o) => final[o]), this.outcome(hyp, ret, info));
+    } catch (e) {
+      // the kernel code read something besides the state: a piece keeps state between steps
+      throw new VariantError(
+        this.variant.name,
+        null,
+        `${this.describeAction(action)}: ${e instanceof Error ? e.message : String(e)}; does a piece keep state of its own between steps? (--engine packed runs the code at every step)`,
+      );
+    }
   }
 
   /** Sizes of the compiled trees (paths are leaves). */

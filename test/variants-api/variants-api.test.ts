@@ -91,6 +91,26 @@ export default spec;
     expect(r.err).toMatch(/variant 'thrower', piece '__pkvm_host_share_hyp': threw Error: boom/);
   });
 
+  it('a piece that keeps state of its own between steps: the compiled engine says so (exit 2); the packed engine runs it', async () => {
+    const f = write(
+      'impure.ts',
+      `let calls = 0;
+export default { name: 'impure', description: 'a counter between steps', base: 'rfc-v1-fixed', replace: {
+  __host_check_page_dma_shared(phys_addr: number) {
+    (this as any).hyp_assert_lock_held('host_mmu.lock', '__host_check_page_dma_shared');
+    calls++;
+    const host = (this as any).__host_check_page_state_range(phys_addr, 4096, 1);
+    return calls % 2 === 0 || host ? host : (this as any).__hyp_check_page_state_range(phys_addr, 4096, 2);
+  } } };\n`,
+    );
+    const r = await run(['check', '--quiet', '--no-trace', '--variant', f]);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/variant 'impure': .*not a function of the bytes it reads.*keep state of its own between steps/);
+    const p = await run(['check', '--quiet', '--no-trace', '--engine', 'packed', '--variant', f]);
+    expect(p.code).not.toBe(2);
+  });
+
   it('a piece using a state extension the variant does not declare: exit 2, naming the extension', async () => {
     const f = write(
       'ext-typo.ts',

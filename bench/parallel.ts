@@ -42,8 +42,9 @@ function toy(name: string, what: string, spec: ToySpec): Run {
   };
 }
 
-const argv = process.argv.slice(2);
-const engine = (argv.indexOf('--engine') >= 0 ? argv[argv.indexOf('--engine') + 1] : 'compiled') as Engine;
+const args = process.argv.slice(2);
+const opt = (name: string) => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
+const engine = (opt('--engine') ?? 'compiled') as Engine;
 if (!ENGINES.includes(engine)) throw new Error(`--engine must be one of ${ENGINES.join(', ')}`);
 
 function pkvm(name: string, what: string, over: Partial<PkvmConfig>, long = false): Run {
@@ -69,8 +70,6 @@ const RUNS: Run[] = [
 ];
 
 const n = (x: number) => Math.round(x).toLocaleString('en-US');
-const args = process.argv.slice(2);
-const opt = (name: string) => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
 const child = opt('--child');
 
 if (child) {

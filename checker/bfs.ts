@@ -8,7 +8,7 @@ import { collisionProbability, editedFingerprint, fingerprint } from './fingerpr
 import { ParentLinks } from './parents.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { Level, type Spill, type SpillStats } from './frontier.ts';
-import { StepGate } from './gate.ts';
+import { applyDelta, StepGate } from './delta.ts';
 import { BitstateSet, FingerprintSet, type VisitedSet } from './visited.ts';
 import { FingerprintMap } from './fpset.ts';
 import { SleepSetReduction, type SleepContext } from './sleep.ts';
@@ -214,10 +214,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     for (let ai = 0; ai < count; ai++) {
       const d = batch ? deltas[ai] : stepDelta!(state, actions![ai]);
       transitions++;
-      const offsets = d.offsets;
-      const values = d.values;
-      const n = offsets.length;
-      const changed = editedFingerprint(bytes, offsets, values, p0, p1, edited);
+      const changed = editedFingerprint(bytes, d.offsets, d.values, p0, p1, edited);
       const h = edited[0];
       const l = edited[1];
       let succ: Uint8Array | null = null;
@@ -229,27 +226,16 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
       if (gated !== 0 || gate.ungated.length) {
         actions ??= model.actions(state);
         const action = actions[ai];
-        if (changed) {
-          succ = bytes.slice();
-          for (let i = 0; i < n; i++) succ[offsets[i]] = values[i];
-        }
+        if (changed) succ = applyDelta(bytes, d);
         const after = (succ ?? bytes) as unknown as S;
-        for (const i of gate.ungated) {
-          const f = stepProps[i].check(state, action, d.outcome, after);
-          if (f && record(stepProps[i].name, 'step', f, id, ai)) stopped = true;
-        }
-        for (let j = 0; gated !== 0; j++, gated >>>= 1) {
-          if ((gated & 1) === 0) continue;
-          const p = stepProps[gate.gated[j]];
+        for (const i of gate.selected(gated)) {
+          const p = stepProps[i];
           const f = p.check(state, action, d.outcome, after);
           if (f && record(p.name, 'step', f, id, ai)) stopped = true;
         }
       }
       if (changed && visited.add(h >>> 0, l >>> 0)) {
-        if (succ === null) {
-          succ = bytes.slice();
-          for (let i = 0; i < n; i++) succ[offsets[i]] = values[i];
-        }
+        succ ??= applyDelta(bytes, d);
         const nid = parents.add(id, ai);
         fresh++;
         next.push(nid, succ);

@@ -19,7 +19,7 @@
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { editedFingerprint, fingerprint } from './fingerprint.ts';
-import { StepGate } from './gate.ts';
+import { applyDelta, StepGate } from './delta.ts';
 import { FingerprintSet } from './fpset.ts';
 import { Arena, OLD, ShardTable, sortByKey, U32Vec } from './parallel-shard.ts';
 import {
@@ -393,8 +393,11 @@ function expandState(r: RoundState, i: number, rank: number, state: S): void {
   }
 }
 
-function checkStep(r: RoundState, rank: number, ai: number, state: S, action: A, outcome: O, succ: S, props: readonly { p: StepProperty<S, A, O>; index: number }[] = stepProps): void {
-  for (const { p, index } of props) {
+/** The step properties on a transition: all of them, or those at the given indices of stepProps. */
+function checkStep(r: RoundState, rank: number, ai: number, state: S, action: A, outcome: O, succ: S, which?: readonly number[]): void {
+  const n = which ? which.length : stepProps.length;
+  for (let k = 0; k < n; k++) {
+    const { p, index } = stepProps[which ? which[k] : k];
     const f: Finding | null = p.check(state, action, outcome, succ);
     if (!f) continue;
     if (stopAtFirst) {
@@ -439,10 +442,7 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
   const buf = scratch;
   for (let ai = 0; ai < count; ai++) {
     const d = deltas[ai];
-    const offsets = d.offsets;
-    const values = d.values;
-    const n = offsets.length;
-    const changed = editedFingerprint(bytes, offsets, values, p0, p1, edited);
+    const changed = editedFingerprint(bytes, d.offsets, d.values, p0, p1, edited);
     const hi = edited[0];
     const lo = edited[1];
     let gated = gate.gated.length ? gate.known(d, changed) : 0;
@@ -453,13 +453,8 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
     if (gated !== 0 || gate.ungated.length) {
       actions ??= model.actions(state);
       // the properties may keep what they are given: a copy, not the reused buffer
-      let after = bytes;
-      if (changed) {
-        after = bytes.slice();
-        for (let k = 0; k < n; k++) after[offsets[k]] = values[k];
-      }
-      const props = [...gate.ungated, ...gate.gated.filter((_, j) => (gated >>> j) & 1)].map((i) => stepProps[i]);
-      checkStep(r, rank, ai, state, actions[ai], d.outcome, after as unknown as S, props);
+      const after = changed ? applyDelta(bytes, d) : bytes;
+      checkStep(r, rank, ai, state, actions[ai], d.outcome, after as unknown as S, gate.selected(gated));
     }
     if (!changed) continue;
     const owner = ownerOf(hi);
@@ -475,8 +470,7 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
       fpI[1] = lo;
       if (!routed.add(fpU[0], fpU[1])) continue;
     }
-    buf.set(bytes);
-    for (let k = 0; k < n; k++) buf[offsets[k]] = values[k];
+    applyDelta(bytes, d, buf);
     if (owner === me) insertAt(at, hi, lo, rank, ai, me, buf, 0, len);
     else outboxes[owner]!.append(hi, lo, rank, ai, buf);
   }

@@ -325,31 +325,22 @@ export function pkvmProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'v
   let lastS: S | undefined;
   let lastR: StateReader | undefined;
   let lastViews: PageView[] | undefined;
+  // what devices reach, from the io-pgtable mappings computed once for the last state
+  let lastIommu: DmaMapping[] | undefined;
+  let lastDma: DmaMapping[] | undefined;
+  let lastCounts: number[] | undefined;
   const rd: ReadState<S> = (s) => {
     if (s !== lastS || !lastR) {
       lastS = s;
       lastR = raw(s);
-      lastViews = undefined;
+      lastViews = lastIommu = lastDma = lastCounts = undefined;
     }
     return lastR;
   };
   const views: Views = (r) => (r === lastR ? (lastViews ??= pageViews(r, hooks)) : pageViews(r, hooks));
-  let lastIommu: DmaMapping[] | undefined;
-  let lastDma: DmaMapping[] | undefined;
-  let lastCounts: number[] | undefined;
-  let mapsOf: StateReader | undefined;
-  const iommu = (r: StateReader): DmaMapping[] => {
-    if (r !== lastR) return iommuMappings(r);
-    if (mapsOf !== r) {
-      mapsOf = r;
-      lastIommu = iommuMappings(r);
-      lastDma = lastCounts = undefined;
-    }
-    return lastIommu!;
-  };
   const mappings: Mappings = {
-    dma: (r) => (r === lastR ? (iommu(r), (lastDma ??= dmaMappings(r, hooks, lastIommu))) : dmaMappings(r, hooks)),
-    counts: (r) => (r === lastR ? (iommu(r), (lastCounts ??= iommuMappingCounts(r, lastIommu))) : iommuMappingCounts(r)),
+    dma: (r) => (r === lastR ? (lastDma ??= dmaMappings(r, hooks, (lastIommu ??= iommuMappings(r)))) : dmaMappings(r, hooks)),
+    counts: (r) => (r === lastR ? (lastCounts ??= iommuMappingCounts(r, (lastIommu ??= iommuMappings(r)))) : iommuMappingCounts(r)),
   };
   const extNames = Object.keys(variant?.state ?? {}).sort();
   const extKey = (s: S) => {

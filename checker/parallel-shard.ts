@@ -50,26 +50,32 @@ export class Arena {
   }
 }
 
-/** Value of a fingerprint found in an earlier level. */
-export const OLD = -1;
-
 /**
- * A shard of the visited set and the index of the level's new states, in one open-addressed
- * table of (hi, lo, value) triples of 32-bit signed integers (fingerprint halves are stored as
- * their bit patterns): value OLD for a state of an earlier level, else what the caller stores for
- * a new state (non-negative). Linear probing, slot chosen by multiply-shift (as FingerprintSet);
- * the all-zero fingerprint, which marks empty slots, has a triple of its own after the others.
+ * A shard of the visited set, and the level's new states in it with a value each (what the
+ * worker keeps for such a state: its index in the level and the worker that routed its key).
+ *
+ * The fingerprints fill an open-addressed table of (hi, lo) pairs, 8 bytes a slot, linear
+ * probing, slot chosen by multiply-shift (as FingerprintSet): every successor probes it, so it is
+ * kept as small as the sequential search's. A bit per slot says whether its state is new in this
+ * level, and only then is the slot's value (in an array beside the table) read: a successor
+ * already seen in an earlier level, the common case, costs one probe. The end of a level clears
+ * the bits. Fingerprint halves are signed 32-bit integers (x | 0); the all-zero fingerprint,
+ * which marks empty slots, has a slot of its own after the others.
  */
 export class ShardTable {
-  /** The triples; read and write t[at + 2] for the value at a position probe() returned. */
-  t: Int32Array;
+  private t: Int32Array;
+  private vals: Int32Array;
+  /** A bit per slot (and one for the zero fingerprint): new in this level. */
+  private fresh: Int32Array;
   private cap: number;
   private count = 0;
   private hasZero = false;
 
   constructor(initialCapacity = 1 << 16) {
     this.cap = Math.max(4, Math.ceil(initialCapacity));
-    this.t = new Int32Array(this.cap * 3 + 3);
+    this.t = new Int32Array(this.cap * 2);
+    this.vals = new Int32Array(this.cap + 1);
+    this.fresh = new Int32Array((this.cap >>> 5) + 1);
   }
 
   get size(): number {
@@ -77,68 +83,83 @@ export class ShardTable {
   }
 
   get bytes(): number {
-    return this.t.byteLength;
+    return this.t.byteLength + this.vals.byteLength + this.fresh.byteLength;
   }
 
   /**
-   * The position of a fingerprint's triple (its value is t[at + 2]), or, if absent, -(at + 1) for
-   * the position where put() stores it. The table may grow here, which moves every triple: use
-   * the position before the next probe. `hi` and `lo` as signed 32-bit integers (x | 0).
+   * The slot of a fingerprint, or, if absent, -(slot + 1) for the slot where put() stores it. The
+   * table may grow here, which moves every fingerprint: use the slot before the next probe.
    */
   probe(hi: number, lo: number): number {
-    if (hi === 0 && lo === 0) return this.hasZero ? this.cap * 3 : -(this.cap * 3) - 1;
+    if (hi === 0 && lo === 0) return this.hasZero ? this.cap : -this.cap - 1;
     if ((this.count + 1) * 4 > this.cap * 3) this.grow();
     const t = this.t;
-    const end = this.cap * 3;
-    let i = Math.floor((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) * this.cap) / 4294967296) * 3;
+    const cap = this.cap;
+    let i = Math.floor((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) * cap) / 4294967296);
     for (;;) {
-      const h = t[i];
-      const l = t[i + 1];
+      const h = t[2 * i];
+      const l = t[2 * i + 1];
       if (h === hi && l === lo) return i;
       if (h === 0 && l === 0) return -i - 1;
-      i += 3;
-      if (i === end) i = 0;
+      i = i + 1 === cap ? 0 : i + 1;
     }
   }
 
-  /** Stores a fingerprint where probe() said (-(at + 1)). */
+  /** Whether the state at a slot probe() found is new in this level. */
+  isNew(at: number): boolean {
+    return (this.fresh[at >>> 5] & (1 << (at & 31))) !== 0;
+  }
+
+  /** The value of a state new in this level, at its slot. */
+  value(at: number): number {
+    return this.vals[at];
+  }
+
+  setValue(at: number, value: number): void {
+    this.vals[at] = value;
+  }
+
+  /** Stores a fingerprint, new in this level, with its value, where probe() said (-(slot + 1)). */
   put(notFound: number, hi: number, lo: number, value: number): void {
     const at = -notFound - 1;
-    if (at === this.cap * 3) this.hasZero = true;
+    if (at === this.cap) this.hasZero = true;
     else {
-      this.t[at] = hi;
-      this.t[at + 1] = lo;
+      this.t[2 * at] = hi;
+      this.t[2 * at + 1] = lo;
     }
-    this.t[at + 2] = value;
+    this.fresh[at >>> 5] |= 1 << (at & 31);
+    this.vals[at] = value;
     this.count++;
   }
 
-  /** The value of a stored fingerprint, or undefined. */
-  get(hi: number, lo: number): number | undefined {
-    const at = this.probe(hi | 0, lo | 0);
-    return at < 0 ? undefined : this.t[at + 2];
+  /** The level's new states become states of earlier levels. */
+  endLevel(): void {
+    this.fresh.fill(0);
   }
 
   private grow(): void {
     const old = this.t;
-    const oldEnd = this.cap * 3;
-    this.cap = Math.ceil(this.cap * 1.5);
-    const cap = this.cap;
-    const end = cap * 3;
-    const t = (this.t = new Int32Array(end + 3));
-    t[end + 2] = old[oldEnd + 2];
-    for (let s = 0; s < oldEnd; s += 3) {
-      const hi = old[s];
-      const lo = old[s + 1];
+    const oldVals = this.vals;
+    const oldFresh = this.fresh;
+    const oldCap = this.cap;
+    const cap = (this.cap = Math.ceil(oldCap * 1.5));
+    const t = (this.t = new Int32Array(cap * 2));
+    const vals = (this.vals = new Int32Array(cap + 1));
+    const fresh = (this.fresh = new Int32Array((cap >>> 5) + 1));
+    vals[cap] = oldVals[oldCap];
+    if (oldFresh[oldCap >>> 5] & (1 << (oldCap & 31))) fresh[cap >>> 5] |= 1 << (cap & 31);
+    for (let s = 0; s < oldCap; s++) {
+      const hi = old[2 * s];
+      const lo = old[2 * s + 1];
       if (hi === 0 && lo === 0) continue;
-      let i = Math.floor((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) * cap) / 4294967296) * 3;
-      while (t[i] !== 0 || t[i + 1] !== 0) {
-        i += 3;
-        if (i === end) i = 0;
+      let i = Math.floor((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) * cap) / 4294967296);
+      while (t[2 * i] !== 0 || t[2 * i + 1] !== 0) i = i + 1 === cap ? 0 : i + 1;
+      t[2 * i] = hi;
+      t[2 * i + 1] = lo;
+      if (oldFresh[s >>> 5] & (1 << (s & 31))) {
+        fresh[i >>> 5] |= 1 << (i & 31);
+        vals[i] = oldVals[s];
       }
-      t[i] = hi;
-      t[i + 1] = lo;
-      t[i + 2] = old[s + 2];
     }
   }
 }

@@ -21,7 +21,7 @@ import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_
 import { editedFingerprint, fingerprint } from './fingerprint.ts';
 import { applyDelta, StepGate } from './delta.ts';
 import { FingerprintSet } from './fpset.ts';
-import { Arena, OLD, ShardTable, sortByKey, U32Vec } from './parallel-shard.ts';
+import { Arena, ShardTable, sortByKey, U32Vec } from './parallel-shard.ts';
 import {
   PROGRESS_STRIDE,
   RECORD_HEADER_WORDS,
@@ -134,8 +134,7 @@ const SHIFT = N <= 1 ? 0 : 32 - Math.clz32(N - 1);
 const MASK = (1 << SHIFT) - 1;
 const maxLevelStates = 2 ** (31 - SHIFT) - 1;
 
-// the states new in this round: fingerprints [hi, lo], keys [parent rank, action], encodings [start, length]
-let newFps = new U32Vec();
+// the states new in this round: keys [parent rank, action], encodings [start, length]
 let newKeys = new U32Vec();
 let newSpans = new U32Vec();
 let newBytes = new Arena();
@@ -175,22 +174,21 @@ function insertAt(at: number, hi: number, lo: number, p: number, a: number, from
   if (at < 0) {
     if (newCount >= maxLevelStates) throw new Error(`parallel search: more than ${maxLevelStates} new states in one level of one shard`);
     table.put(at, hi, lo, (newCount << SHIFT) | from);
-    newFps.push2(hi, lo);
     newKeys.push2(p, a);
     newSpans.push2(newBytes.append(src, off, len), len);
     newCount++;
     return;
   }
-  const t = table.t;
-  const v = t[at + 2];
-  if (v === OLD || (v & MASK) === from) return;
+  if (!table.isNew(at)) return;
+  const v = table.value(at);
+  if ((v & MASK) === from) return;
   const j = v >>> SHIFT;
   const k = newKeys.data;
   const kp = k[2 * j];
   if (p < kp || (p === kp && a < k[2 * j + 1])) {
     k[2 * j] = p;
     k[2 * j + 1] = a;
-    t[at + 2] = (j << SHIFT) | from;
+    table.setValue(at, (j << SHIFT) | from);
   }
 }
 
@@ -216,12 +214,13 @@ function drainPeers(): void {
   }
 }
 
+/** The coordinator's next order; while none has come, judges this round's new states ahead. */
 function receiveControl(): ToWorker {
   for (;;) {
     const v = Atomics.load(signals, me);
     const m = receiveMessageOnPort(control);
     if (m) return m.message as ToWorker;
-    Atomics.wait(signals, me, v);
+    if (!judgeAhead(32)) Atomics.wait(signals, me, v);
   }
 }
 
@@ -239,11 +238,12 @@ function lower(slot: number, rank: number): void {
 }
 
 function startRound(): void {
-  newFps = new U32Vec();
   newKeys = new U32Vec();
   newSpans = new U32Vec();
   newBytes = new Arena();
   newCount = 0;
+  aheadCount = 0;
+  ahead = new Map();
   roundTransitions = 0;
   lastsReceived = 0;
   progress[progressAt] = 0;
@@ -253,9 +253,9 @@ function startRound(): void {
 
 /** The last round's new states become the frontier: the first ranks.length of them in key order (the others were cut). */
 function commit(ranks: Uint32Array): void {
-  const f = newFps.data;
-  const t = table.t;
-  for (let j = 0; j < newCount; j++) t[table.probe(f[2 * j] | 0, f[2 * j + 1] | 0) + 2] = OLD;
+  table.endLevel();
+  frontAhead = ahead;
+  frontAheadCount = aheadCount;
   frontBytes = newBytes;
   frontSpans = newSpans.data;
   frontOrder = sortedOrder.subarray(0, ranks.length);
@@ -327,7 +327,7 @@ function visit(r: RoundState, i: number, expand: boolean): boolean {
   const j = frontOrder[i];
   const start = frontSpans[2 * j];
   const state = decode(frontBytes.bytes.subarray(start, start + frontSpans[2 * j + 1]));
-  if (judge) judgeState(r, i, rank, state);
+  if (judge) judgeState(r, i, rank, state, j < frontAheadCount ? (frontAhead.get(j) ?? null) : undefined);
   if (!grow || (stopAtFirst && Atomics.load(stop, STOP_STATE) !== STOP_NONE)) return true;
   expandState(r, i, rank, state);
   const expanded = ++r.expanded;
@@ -339,30 +339,79 @@ function visit(r: RoundState, i: number, expand: boolean): boolean {
   return true;
 }
 
-/** The state and reachable properties on a frontier state. */
-function judgeState(r: RoundState, i: number, rank: number, state: S): void {
-  let violated = false;
-  for (const { p, index } of stateProps) {
+/**
+ * What the state and reachable properties say of one state, before the rules of the round (its
+ * rank, the stop ranks, the findings already reported) apply: the findings, and the reachable
+ * properties it satisfies (of those still pending). null: nothing.
+ */
+interface Judged {
+  readonly states: { prop: number; finding: Finding }[];
+  readonly reach: number[];
+}
+
+function judgeRaw(state: S, reach: readonly { p: ReachableProperty<S>; index: number }[]): Judged | null {
+  let out: Judged | null = null;
+  for (let k = 0; k < stateProps.length; k++) {
+    const { p, index } = stateProps[k];
     const f = p.check(state);
-    if (!f) continue;
+    if (f) (out ??= { states: [], reach: [] }).states.push({ prop: index, finding: f });
+  }
+  for (let k = 0; k < reach.length; k++) if (reach[k].p.holds(state)) (out ??= { states: [], reach: [] }).reach.push(reach[k].index);
+  return out;
+}
+
+/** The state and reachable properties on a frontier state (`judged`: what judgeRaw said of it, if it ran ahead). */
+function judgeState(r: RoundState, i: number, rank: number, state: S, judged: Judged | null | undefined): void {
+  const got = judged !== undefined ? judged : judgeRaw(state, r.wantReach);
+  if (got === null) return;
+  let violated = false;
+  for (const { prop, finding } of got.states) {
+    const p = properties[prop];
     if (!stopAtFirst) {
-      const k = `${p.name}\u0000${f.key ?? ''}`;
+      const k = `${p.name}\u0000${finding.key ?? ''}`;
       if (seen.has(k) || r.stateSeen.has(k)) continue;
       r.stateSeen.add(k);
     }
-    r.states.push({ prop: index, finding: { ...f }, p: frontP[i], a: frontA[i], index: i });
+    r.states.push({ prop, finding: { ...finding }, p: frontP[i], a: frontA[i], index: i });
     violated = true;
   }
   if (violated && stopAtFirst) lower(STOP_STATE, rank);
-  if (r.wantReach.length > 0) {
+  if (r.wantReach.length > 0 && got.reach.length > 0) {
     let hit = false;
     for (const x of r.wantReach)
-      if (x.p.holds(state)) {
+      if (got.reach.includes(x.index)) {
         r.reach.push({ prop: x.index, p: frontP[i], a: frontA[i], index: i });
         hit = true;
       }
     if (hit) r.wantReach = r.wantReach.filter((x) => !r.reach.some((y) => y.prop === x.index));
   }
+}
+
+/*
+ * Judging ahead. A worker that waits (for the last successors of its peers, or for the ranks of
+ * the level) runs the state and reachable properties on the states new in this round, which it
+ * would otherwise do when it expands them in the next round: the checks are the same, only done
+ * earlier, and what they found is applied then, in rank order, by the same rules. A worker that
+ * finished its part of a level first thus takes on work of the next one instead of idling.
+ */
+/** New states of this round judged ahead (the first `aheadCount`, in the order they were stored), and what was found. */
+let aheadCount = 0;
+let ahead = new Map<number, Judged>();
+/** The same for the frontier (the last round's new states). */
+let frontAhead = new Map<number, Judged>();
+let frontAheadCount = 0;
+
+/** Judges up to `budget` more of this round's new states; false when every one is judged. */
+function judgeAhead(budget: number): boolean {
+  if (stateProps.length === 0 && pendingReach.length === 0) return false;
+  const end = Math.min(newCount, aheadCount + budget);
+  const spans = newSpans.data;
+  for (; aheadCount < end; aheadCount++) {
+    const start = spans[2 * aheadCount];
+    const got = judgeRaw(decode(newBytes.bytes.subarray(start, start + spans[2 * aheadCount + 1])), pendingReach);
+    if (got !== null) ahead.set(aheadCount, got);
+  }
+  return aheadCount < newCount;
 }
 
 /**
@@ -428,9 +477,17 @@ let scratch = new Uint8Array(0);
 const gate = new StepGate(stepProps.map((x) => x.p));
 
 function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
+  // module bindings read once into locals: the loop below runs for every transition
+  const ds = deltas;
+  const ed = edited;
+  const g = gate;
+  const tab = table;
+  const self = me;
+  const workers = N;
+  const seenFp = routed;
   const bytes = state as unknown as Uint8Array;
   const len = bytes.length;
-  const count = model.stepDeltas!(state, deltas);
+  const count = model.stepDeltas!(state, ds);
   r.actionCounts[i] = count;
   let actions: readonly A[] | null = null;
   fingerprint(bytes, parentFp);
@@ -438,40 +495,37 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
   const p1 = parentFp[1] | 0;
   if (scratch.length !== len) scratch = new Uint8Array(len);
   roundTransitions += count;
-  const tab = table;
   const buf = scratch;
+  const gatedProps = g.gated.length !== 0;
+  const ungated = g.ungated.length !== 0;
   for (let ai = 0; ai < count; ai++) {
-    const d = deltas[ai];
-    const changed = editedFingerprint(bytes, d.offsets, d.values, p0, p1, edited);
-    const hi = edited[0];
-    const lo = edited[1];
-    let gated = gate.gated.length ? gate.known(d, changed) : 0;
+    const d = ds[ai];
+    const changed = editedFingerprint(bytes, d.offsets, d.values, p0, p1, ed);
+    const hi = ed[0];
+    const lo = ed[1];
+    let gated = gatedProps ? g.known(d, changed) : 0;
     if (gated < 0) {
       actions ??= model.actions(state);
-      gated = gate.decide(d, changed, actions[ai]);
+      gated = g.decide(d, changed, actions[ai]);
     }
-    if (gated !== 0 || gate.ungated.length) {
+    if (gated !== 0 || ungated) {
       actions ??= model.actions(state);
       // the properties may keep what they are given: a copy, not the reused buffer
       const after = changed ? applyDelta(bytes, d) : bytes;
-      checkStep(r, rank, ai, state, actions[ai], d.outcome, after as unknown as S, gate.selected(gated));
+      checkStep(r, rank, ai, state, actions[ai], d.outcome, after as unknown as S, g.selected(gated));
     }
     if (!changed) continue;
-    const owner = ownerOf(hi);
+    const owner = workers === 1 ? 0 : (hi >>> 0) % workers;
     let at = 0;
-    if (owner === me) {
+    if (owner === self) {
       at = tab.probe(hi, lo);
       if (at >= 0) {
-        insertAt(at, hi, lo, rank, ai, me, bytes, 0, 0);
+        if (tab.isNew(at)) insertAt(at, hi, lo, rank, ai, self, bytes, 0, 0);
         continue;
       }
-    } else {
-      fpI[0] = hi;
-      fpI[1] = lo;
-      if (!routed.add(fpU[0], fpU[1])) continue;
-    }
+    } else if (!seenFp.add(hi >>> 0, lo >>> 0)) continue;
     applyDelta(bytes, d, buf);
-    if (owner === me) insertAt(at, hi, lo, rank, ai, me, buf, 0, len);
+    if (owner === self) insertAt(at, hi, lo, rank, ai, self, buf, 0, len);
     else outboxes[owner]!.append(hi, lo, rank, ai, buf);
   }
 }
@@ -483,7 +537,7 @@ function finishRouting(): void {
     const v = Atomics.load(signals, me);
     drainPeers();
     if (lastsReceived >= N - 1) return;
-    Atomics.wait(signals, me, v);
+    if (!judgeAhead(32)) Atomics.wait(signals, me, v);
   }
 }
 

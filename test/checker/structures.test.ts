@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { check, collisionProbability, FingerprintSet, fingerprint, ParentLinks } from '../../checker/index.ts';
 import { ownModel, ownProperties } from '../toys/own.ts';
 import { withoutDecode } from '../toys/util.ts';
+import { ShardTable } from '../../checker/parallel-shard.ts';
 
 const u32 = fc.oneof(fc.constantFrom(0, 1, 2, 0x7fffffff, 0x80000000, 0xffffffff), fc.nat({ max: 0xffffffff }), fc.nat({ max: 15 }));
 /** A 64-bit value as (hi, lo); the all-zero value, which marks empty slots, included. */
@@ -78,6 +79,58 @@ describe('FingerprintSet', () => {
     expect(set.has(0, 1)).toBe(false);
     expect(set.add(0, 1)).toBe(true);
     expect(set.size).toBe(2);
+  });
+});
+
+describe('ShardTable (a parallel worker\'s shard of the visited set)', () => {
+  it('against a map: found or not, new in the level or not, values kept through growth and level ends (property)', () => {
+    // commands: store or look up a fingerprint (with a value), or end the level
+    const cmd = fc.oneof(
+      { weight: 8, arbitrary: fc.tuple(fp64, fc.nat({ max: 0x3fffffff })) },
+      { weight: 1, arbitrary: fc.constant('end' as const) },
+    );
+    fc.assert(
+      fc.property(fc.array(cmd, { maxLength: 400 }), fc.constantFrom(1, 4, 8, 1 << 12), (cmds, capacity) => {
+        const table = new ShardTable(capacity);
+        /** fingerprint -> value if new in this level, or 'old' */
+        const model = new Map<string, number | 'old'>();
+        for (const c of cmds) {
+          if (c === 'end') {
+            table.endLevel();
+            for (const k of model.keys()) model.set(k, 'old');
+            continue;
+          }
+          const [[h, l], value] = c;
+          const hi = h | 0;
+          const lo = l | 0;
+          const at = table.probe(hi, lo);
+          const want = model.get(key(hi, lo));
+          if (want === undefined) {
+            expect(at).toBeLessThan(0);
+            table.put(at, hi, lo, value);
+            model.set(key(hi, lo), value);
+          } else {
+            expect(at).toBeGreaterThanOrEqual(0);
+            expect(table.isNew(at)).toBe(want !== 'old');
+            if (want !== 'old') {
+              expect(table.value(at)).toBe(want);
+              table.setValue(at, value);
+              model.set(key(hi, lo), value);
+            }
+          }
+          expect(table.size).toBe(model.size);
+        }
+        // everything is still there, with its value
+        for (const [k, want] of model) {
+          const [hi, lo] = k.split(':').map(Number);
+          const at = table.probe(hi | 0, lo | 0);
+          expect(at).toBeGreaterThanOrEqual(0);
+          expect(table.isNew(at)).toBe(want !== 'old');
+          if (want !== 'old') expect(table.value(at)).toBe(want);
+        }
+      }),
+      { seed: 20261125 },
+    );
   });
 });
 

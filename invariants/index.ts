@@ -5,7 +5,7 @@
  * same properties check the readable model (objects) and the packed one (bytes).
  */
 import type { Finding, Property, ReachableProperty, StateProperty, StepProperty } from '../checker/types.ts';
-import { PKVM_ID_GUEST, PKVM_ID_HYP, PKVM_NOPAGE, PKVM_PAGE_OWNED, PKVM_PAGE_SHARED_BORROWED, PKVM_PAGE_SHARED_OWNED, retName } from '../model/constants.ts';
+import { PKVM_ID_GUEST, PKVM_ID_HYP, PKVM_NOPAGE, PKVM_PAGE_OWNED, PKVM_PAGE_SHARED_BORROWED, PKVM_PAGE_SHARED_OWNED, retName, type PageState } from '../model/constants.ts';
 import { lockName, lockRank } from '../model/kernel/base.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import { ObjectReader, type StateReader } from '../model/memory.ts';
@@ -122,18 +122,40 @@ function singleOwner<S>(read: ReadState<S>, views: Views, mappings: Mappings): S
       let maps: number[] | null = null;
       for (const v of views(r)) {
         if (!v.ram) continue;
-        const own = owners(v);
-        const bor = borrowers(v);
-        if (own.length !== 1) return { message: `${page(v.pfn)} has ${own.length === 0 ? 'no owner' : `${own.length} owners (${own.join(', ')})`}` };
-        const o = own[0];
-        if (o === 'dead guest') continue; // its stage-2 is gone: what it lent awaits reclaim
-        const ownerState = o === 'host' ? v.host : o === 'hyp' ? v.hyp : v.guests.find((g) => `guest ${g.vm}` === o)!.state;
-        if (bor.length && ownerState !== PKVM_PAGE_SHARED_OWNED)
-          return { message: `${page(v.pfn)} is borrowed by ${bor.join(', ')} but its owner (${o}) holds it ${ownerState === PKVM_PAGE_OWNED ? 'PKVM_PAGE_OWNED' : 'in another state'}` };
-        if (ownerState === PKVM_PAGE_SHARED_OWNED && !bor.length && !v.pendingReclaim) {
+        // the owner found without building the lists of owners and borrowers (built for messages only)
+        let nOwn = 0;
+        let ownerState: PageState = PKVM_NOPAGE;
+        let ownerIsHost = false;
+        if (v.host === PKVM_PAGE_OWNED || v.host === PKVM_PAGE_SHARED_OWNED) {
+          nOwn++;
+          ownerState = v.host;
+          ownerIsHost = true;
+        }
+        if (v.hyp === PKVM_PAGE_OWNED || v.hyp === PKVM_PAGE_SHARED_OWNED) {
+          nOwn++;
+          ownerState = v.hyp;
+        }
+        let nBor = v.host === PKVM_PAGE_SHARED_BORROWED ? 1 : 0;
+        if (v.hyp === PKVM_PAGE_SHARED_BORROWED) nBor++;
+        for (const g of v.guests) {
+          if (g.state === PKVM_PAGE_OWNED || g.state === PKVM_PAGE_SHARED_OWNED) {
+            nOwn++;
+            ownerState = g.state;
+          } else if (g.state === PKVM_PAGE_SHARED_BORROWED) nBor++;
+        }
+        if (nOwn === 0 && v.pendingReclaim) continue; // a dead guest's: its stage-2 is gone, what it lent awaits reclaim
+        if (nOwn !== 1) {
+          const own = owners(v);
+          return { message: `${page(v.pfn)} has ${own.length === 0 ? 'no owner' : `${own.length} owners (${own.join(', ')})`}` };
+        }
+        if (nBor && ownerState !== PKVM_PAGE_SHARED_OWNED)
+          return {
+            message: `${page(v.pfn)} is borrowed by ${borrowers(v).join(', ')} but its owner (${owners(v)[0]}) holds it ${ownerState === PKVM_PAGE_OWNED ? 'PKVM_PAGE_OWNED' : 'in another state'}`,
+          };
+        if (ownerState === PKVM_PAGE_SHARED_OWNED && !nBor && !v.pendingReclaim) {
           maps ??= mappings.counts(r);
-          const lentToDevice = maps[v.pfn] > 0 || r.ghost('dmaRefs', v.pfn) > 0 || (o === 'host' && r.refcount(v.pfn) > r.ghost('pins', v.pfn));
-          if (!lentToDevice) return { message: `${page(v.pfn)} is PKVM_PAGE_SHARED_OWNED by ${o} but nobody borrows it and no device maps it` };
+          const lentToDevice = maps[v.pfn] > 0 || r.ghost('dmaRefs', v.pfn) > 0 || (ownerIsHost && r.refcount(v.pfn) > r.ghost('pins', v.pfn));
+          if (!lentToDevice) return { message: `${page(v.pfn)} is PKVM_PAGE_SHARED_OWNED by ${owners(v)[0]} but nobody borrows it and no device maps it` };
         }
       }
       return null;

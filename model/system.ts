@@ -363,6 +363,15 @@ export class CompiledPkvmModel extends PackedPkvmModel {
     if (tree === null) return g.always!;
     const leaf = tree.find(state);
     if (leaf !== undefined) return leaf.outcome!;
+    return this.recordEnabled(g, tree, state);
+  }
+
+  /**
+   * enabledOf for a state no path of the tree matches yet: runs the operation's test on a
+   * recording. (Apart, so that enabledOf has no closure: a closure over a parameter would cost
+   * every call, the common one included, an allocation.)
+   */
+  private recordEnabled(g: NonNullable<CompiledPkvmModel['groups']>[number], tree: DecisionTree<ActionList>, state: Uint8Array): ActionList {
     this.recorder.begin(state);
     const r = new PackedReader(this.recorder.view, this.layout);
     const on = g.actions.filter((a) => g.spec.enabled!(r, a.args, this.config));
@@ -401,12 +410,14 @@ export class CompiledPkvmModel extends PackedPkvmModel {
       return list.actions.length;
     }
     let k = 0;
-    if (!this.panicked(state))
-      for (const g of this.groupsOf()) {
-        const list = this.enabledOf(g, state);
+    if (!this.panicked(state)) {
+      const groups = this.groupsOf();
+      for (let gi = 0; gi < groups.length; gi++) {
+        const list = this.enabledOf(groups[gi], state);
         this.walk(list, state, out, k);
         k += list.actions.length;
       }
+    }
     return k;
   }
 

@@ -120,7 +120,9 @@ function singleOwner<S>(read: ReadState<S>, views: Views, mappings: Mappings): S
     check(s) {
       const r = read(s);
       let maps: number[] | null = null;
-      for (const v of views(r)) {
+      const vs = views(r);
+      for (let i = 0; i < vs.length; i++) {
+        const v = vs[i];
         if (!v.ram) continue;
         // the owner found without building the lists of owners and borrowers (built for messages only)
         let nOwn = 0;
@@ -137,7 +139,9 @@ function singleOwner<S>(read: ReadState<S>, views: Views, mappings: Mappings): S
         }
         let nBor = v.host === PKVM_PAGE_SHARED_BORROWED ? 1 : 0;
         if (v.hyp === PKVM_PAGE_SHARED_BORROWED) nBor++;
-        for (const g of v.guests) {
+        const guests = v.guests;
+        for (let k = 0; k < guests.length; k++) {
+          const g = guests[k];
           if (g.state === PKVM_PAGE_OWNED || g.state === PKVM_PAGE_SHARED_OWNED) {
             nOwn++;
             ownerState = g.state;

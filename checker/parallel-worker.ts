@@ -12,7 +12,8 @@
  * 3. sorts its new states by key and sends the keys and the findings to the coordinator, which
  *    ranks the states of the whole level.
  *
- * (A state is thus checked one round after it is found: when it is decoded anyway.)
+ * (A state is thus checked one round after it is found, when it is decoded anyway, or earlier
+ * by a worker that would otherwise wait: see "Judging ahead".)
  *
  * The thread is synchronous: it reads its ports with receiveMessageOnPort and sleeps in
  * Atomics.wait when it has nothing to read.

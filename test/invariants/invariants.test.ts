@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { check, replayPath } from '../../checker/index.ts';
-import { pkvmProperties, selectProperties } from '../../invariants/index.ts';
+import { observableKey, observablyEqual, pkvmProperties, selectProperties } from '../../invariants/index.ts';
 import { DEFAULT_CONFIG, type PkvmConfig } from '../../model/config.ts';
 import { PackedPkvmModel, PkvmModel } from '../../model/system.ts';
 import { BUILTIN_VARIANTS, RFC_V1_FIXED } from '../../model/variants/index.ts';
@@ -134,5 +134,41 @@ describe('with several CPUs, invariants relating components are read where no up
     const freed = s.slice();
     for (let id = 0; id < 4 + config.guests; id++) freed[model.layout.lockOffset + id] = 0;
     expect(props[0].kind === 'state' && props[0].check(freed)).toMatchObject({ message: expect.stringMatching(/refcount 1, expected 0/) });
+  });
+});
+
+describe('failure-atomicity compares what a caller can observe part by part', () => {
+  it('observablyEqual agrees with comparing observableKey strings, on a step and its parent and on unrelated states (iommu host, 1,500 states)', () => {
+    const config = { ...DEFAULT_CONFIG, host: 'iommu' as const };
+    const model = new PackedPkvmModel(config, RFC_V1_FIXED);
+    const states: Uint8Array[] = [model.initialStates()[0]];
+    const seen = new Set([states[0].join()]);
+    let pairs = 0;
+    let equal = 0;
+    let differ = 0;
+    for (let i = 0; i < states.length && i < 60; i++) {
+      const s = states[i];
+      for (const a of model.actions(s)) {
+        const n = model.step(s, a).state;
+        const same = observableKey(model.read(s)) === observableKey(model.read(n));
+        expect(observablyEqual(model.read(s), model.read(n))).toBe(same);
+        pairs++;
+        if (same) equal++;
+        else differ++;
+        if (!seen.has(n.join()) && states.length < 1500) {
+          seen.add(n.join());
+          states.push(n);
+        }
+      }
+    }
+    for (let i = 0; i < 300; i++) {
+      const a = states[(i * 7919) % states.length];
+      const b = states[(i * 104729 + 13) % states.length];
+      expect(observablyEqual(model.read(a), model.read(b))).toBe(observableKey(model.read(a)) === observableKey(model.read(b)));
+    }
+    // both answers were met
+    expect(pairs).toBeGreaterThan(1000);
+    expect(equal).toBeGreaterThan(0);
+    expect(differ).toBeGreaterThan(0);
   });
 });

@@ -9,7 +9,7 @@
  * or, if it is absent, -(slot + 1) for the empty slot where it belongs. The all-zero pair marks
  * an empty slot, so callers keep the zero fingerprint apart.
  */
-function probe(t: Uint32Array, cap: number, hi: number, lo: number): number {
+export function probe(t: Uint32Array, cap: number, hi: number, lo: number): number {
   const x = (lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0;
   let i = Math.floor((x * cap) / 4294967296);
   for (;;) {

@@ -2,6 +2,7 @@
  * The data structures of a parallel-search worker (parallel-worker.ts): its shard of the visited
  * set, the new states of the level with their keys, and the order of those keys.
  */
+import { probe } from './fpset.ts';
 
 /** A growable Uint32Array. */
 export class U32Vec {
@@ -59,11 +60,12 @@ export class Arena {
  * kept as small as the sequential search's. A bit per slot says whether its state is new in this
  * level, and only then is the slot's value (in an array beside the table) read: a successor
  * already seen in an earlier level, the common case, costs one probe. The end of a level clears
- * the bits. Fingerprint halves are signed 32-bit integers (x | 0); the all-zero fingerprint,
- * which marks empty slots, has a slot of its own after the others.
+ * the bits. Callers pass fingerprint halves as signed 32-bit integers (x | 0); the all-zero
+ * fingerprint, which marks empty slots, has a slot of its own after the others.
  */
 export class ShardTable {
-  private t: Int32Array;
+  /** (hi, lo) pairs, unsigned, as FingerprintSet's. */
+  private t: Uint32Array;
   private vals: Int32Array;
   /** A bit per slot (and one for the zero fingerprint): new in this level. */
   private fresh: Int32Array;
@@ -73,7 +75,7 @@ export class ShardTable {
 
   constructor(initialCapacity = 1 << 16) {
     this.cap = Math.max(4, Math.ceil(initialCapacity));
-    this.t = new Int32Array(this.cap * 2);
+    this.t = new Uint32Array(this.cap * 2);
     this.vals = new Int32Array(this.cap + 1);
     this.fresh = new Int32Array((this.cap >>> 5) + 1);
   }
@@ -93,16 +95,7 @@ export class ShardTable {
   probe(hi: number, lo: number): number {
     if (hi === 0 && lo === 0) return this.hasZero ? this.cap : -this.cap - 1;
     if ((this.count + 1) * 4 > this.cap * 3) this.grow();
-    const t = this.t;
-    const cap = this.cap;
-    let i = Math.floor((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) * cap) / 4294967296);
-    for (;;) {
-      const h = t[2 * i];
-      const l = t[2 * i + 1];
-      if (h === hi && l === lo) return i;
-      if (h === 0 && l === 0) return -i - 1;
-      i = i + 1 === cap ? 0 : i + 1;
-    }
+    return probe(this.t, this.cap, hi >>> 0, lo >>> 0);
   }
 
   /** Whether the state at a slot probe() found is new in this level. */
@@ -143,7 +136,7 @@ export class ShardTable {
     const oldFresh = this.fresh;
     const oldCap = this.cap;
     const cap = (this.cap = Math.ceil(oldCap * 1.5));
-    const t = (this.t = new Int32Array(cap * 2));
+    const t = (this.t = new Uint32Array(cap * 2));
     const vals = (this.vals = new Int32Array(cap + 1));
     const fresh = (this.fresh = new Int32Array((cap >>> 5) + 1));
     vals[cap] = oldVals[oldCap];
@@ -152,8 +145,7 @@ export class ShardTable {
       const hi = old[2 * s];
       const lo = old[2 * s + 1];
       if (hi === 0 && lo === 0) continue;
-      let i = Math.floor((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) * cap) / 4294967296);
-      while (t[2 * i] !== 0 || t[2 * i + 1] !== 0) i = i + 1 === cap ? 0 : i + 1;
+      const i = -probe(t, cap, hi, lo) - 1;
       t[2 * i] = hi;
       t[2 * i + 1] = lo;
       if (oldFresh[s >>> 5] & (1 << (s & 31))) {

@@ -478,17 +478,9 @@ let scratch = new Uint8Array(0);
 const gate = new StepGate(stepProps.map((x) => x.p));
 
 function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
-  // module bindings read once into locals: the loop below runs for every transition
-  const ds = deltas;
-  const ed = edited;
-  const g = gate;
-  const tab = table;
-  const self = me;
-  const workers = N;
-  const seenFp = routed;
   const bytes = state as unknown as Uint8Array;
   const len = bytes.length;
-  const count = model.stepDeltas!(state, ds);
+  const count = model.stepDeltas!(state, deltas);
   r.actionCounts[i] = count;
   let actions: readonly A[] | null = null;
   fingerprint(bytes, parentFp);
@@ -496,37 +488,36 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
   const p1 = parentFp[1] | 0;
   if (scratch.length !== len) scratch = new Uint8Array(len);
   roundTransitions += count;
+  const tab = table;
   const buf = scratch;
-  const gatedProps = g.gated.length !== 0;
-  const ungated = g.ungated.length !== 0;
   for (let ai = 0; ai < count; ai++) {
-    const d = ds[ai];
-    const changed = editedFingerprint(bytes, d.offsets, d.values, p0, p1, ed);
-    const hi = ed[0];
-    const lo = ed[1];
-    let gated = gatedProps ? g.known(d, changed) : 0;
+    const d = deltas[ai];
+    const changed = editedFingerprint(bytes, d.offsets, d.values, p0, p1, edited);
+    const hi = edited[0];
+    const lo = edited[1];
+    let gated = gate.gated.length ? gate.known(d, changed) : 0;
     if (gated < 0) {
       actions ??= model.actions(state);
-      gated = g.decide(d, changed, actions[ai]);
+      gated = gate.decide(d, changed, actions[ai]);
     }
-    if (gated !== 0 || ungated) {
+    if (gated !== 0 || gate.ungated.length) {
       actions ??= model.actions(state);
       // the properties may keep what they are given: a copy, not the reused buffer
       const after = changed ? applyDelta(bytes, d) : bytes;
-      checkStep(r, rank, ai, state, actions[ai], d.outcome, after as unknown as S, g.selected(gated));
+      checkStep(r, rank, ai, state, actions[ai], d.outcome, after as unknown as S, gate.selected(gated));
     }
     if (!changed) continue;
-    const owner = workers === 1 ? 0 : (hi >>> 0) % workers;
+    const owner = ownerOf(hi);
     let at = 0;
-    if (owner === self) {
+    if (owner === me) {
       at = tab.probe(hi, lo);
       if (at >= 0) {
-        if (tab.isNew(at)) insertAt(at, hi, lo, rank, ai, self, bytes, 0, 0);
+        insertAt(at, hi, lo, rank, ai, me, bytes, 0, 0);
         continue;
       }
-    } else if (!seenFp.add(hi >>> 0, lo >>> 0)) continue;
+    } else if (!routed.add(hi >>> 0, lo >>> 0)) continue;
     applyDelta(bytes, d, buf);
-    if (owner === self) insertAt(at, hi, lo, rank, ai, self, buf, 0, len);
+    if (owner === me) insertAt(at, hi, lo, rank, ai, me, buf, 0, len);
     else outboxes[owner]!.append(hi, lo, rank, ai, buf);
   }
 }

@@ -512,7 +512,8 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
     if (owner === me) {
       at = tab.probe(hi, lo);
       if (at >= 0) {
-        insertAt(at, hi, lo, rank, ai, me, bytes, 0, 0);
+        // a state of an earlier level, the common case, costs the probe and a bit (no call)
+        if (tab.isNew(at)) insertAt(at, hi, lo, rank, ai, me, bytes, 0, 0);
         continue;
       }
     } else if (!routed.add(hi >>> 0, lo >>> 0)) continue;

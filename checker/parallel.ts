@@ -106,8 +106,13 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
   const maxDepth = options.maxDepth ?? Infinity;
   const maxStates = options.maxStates ?? Infinity;
   const progressEvery = options.progressIntervalMs ?? 2000;
-  const start = Date.now();
-  const deadline = options.timeLimitSeconds !== undefined ? start + options.timeLimitSeconds * 1000 : null;
+  const called = Date.now();
+  const deadline = options.timeLimitSeconds !== undefined ? called + options.timeLimitSeconds * 1000 : null;
+  /**
+   * The clock of the statistics: from the workers' models built (as the sequential search's, which
+   * starts from a model built) to the verdict; the time limit counts from the call.
+   */
+  let start = called;
 
   // shared memory: signals (one per worker, one for this thread), the stop rank, progress counters
   const signals = new Int32Array(new SharedArrayBuffer(4 * (N + 1)));
@@ -431,6 +436,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
 
   try {
     propertyInfo = gather('ready')[0].properties;
+    start = lastProgress = Date.now();
     pendingReach = new Set(propertyInfo.filter((p) => p.kind === 'reachable').map((p) => p.name));
     for (let i = 0; i < N; i++) post(i, { type: 'init' });
     let level = rankLevel(gather('done'), null);

@@ -5,7 +5,7 @@
  * same properties check the readable model (objects) and the packed one (bytes).
  */
 import type { Finding, Property, ReachableProperty, StateProperty, StepProperty } from '../checker/types.ts';
-import { PKVM_ID_GUEST, PKVM_ID_HYP, PKVM_NOPAGE, PKVM_PAGE_OWNED, PKVM_PAGE_SHARED_BORROWED, PKVM_PAGE_SHARED_OWNED, retName, type PageState } from '../model/constants.ts';
+import { PKVM_ID_GUEST, PKVM_ID_HYP, PKVM_NOPAGE, PKVM_PAGE_OWNED, PKVM_PAGE_SHARED_BORROWED, PKVM_PAGE_SHARED_OWNED, retName } from '../model/constants.ts';
 import { lockName, lockRank } from '../model/kernel/base.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import { ObjectReader, type StateReader } from '../model/memory.ts';
@@ -13,7 +13,7 @@ import type { PkvmAction } from '../model/operations.ts';
 import { deepEqual, lockCount, type FailureKind, type HostPte, type IoPte, type PkvmState } from '../model/state.ts';
 import type { PkvmOutcome } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
-import { borrowers, dmaMappings, heldByHypOrGuest, inaccessibleToHost, iommuMappingCounts, iommuMappings, owners, pageViews, type DmaMapping, type PageView, type ViewHooks } from '../model/views.ts';
+import { borrowerCount, borrowers, dmaMappings, heldByHypOrGuest, inaccessibleToHost, iommuMappingCounts, iommuMappings, ownerCount, owners, ownerState, pageViews, type DmaMapping, type PageView, type ViewHooks } from '../model/views.ts';
 
 export type PkvmProperty<S = PkvmState> = Property<S, PkvmAction, PkvmOutcome>;
 
@@ -124,41 +124,22 @@ function singleOwner<S>(read: ReadState<S>, views: Views, mappings: Mappings): S
       for (let i = 0; i < vs.length; i++) {
         const v = vs[i];
         if (!v.ram) continue;
-        // the owner found without building the lists of owners and borrowers (built for messages only)
-        let nOwn = 0;
-        let ownerState: PageState = PKVM_NOPAGE;
-        let ownerIsHost = false;
-        if (v.host === PKVM_PAGE_OWNED || v.host === PKVM_PAGE_SHARED_OWNED) {
-          nOwn++;
-          ownerState = v.host;
-          ownerIsHost = true;
-        }
-        if (v.hyp === PKVM_PAGE_OWNED || v.hyp === PKVM_PAGE_SHARED_OWNED) {
-          nOwn++;
-          ownerState = v.hyp;
-        }
-        let nBor = v.host === PKVM_PAGE_SHARED_BORROWED ? 1 : 0;
-        if (v.hyp === PKVM_PAGE_SHARED_BORROWED) nBor++;
-        const guests = v.guests;
-        for (let k = 0; k < guests.length; k++) {
-          const g = guests[k];
-          if (g.state === PKVM_PAGE_OWNED || g.state === PKVM_PAGE_SHARED_OWNED) {
-            nOwn++;
-            ownerState = g.state;
-          } else if (g.state === PKVM_PAGE_SHARED_BORROWED) nBor++;
-        }
-        if (nOwn === 0 && v.pendingReclaim) continue; // a dead guest's: its stage-2 is gone, what it lent awaits reclaim
-        if (nOwn !== 1) {
+        // counted, not listed (the lists are built for the messages)
+        if (ownerCount(v) !== 1) {
           const own = owners(v);
           return { message: `${page(v.pfn)} has ${own.length === 0 ? 'no owner' : `${own.length} owners (${own.join(', ')})`}` };
         }
-        if (nBor && ownerState !== PKVM_PAGE_SHARED_OWNED)
+        const held = ownerState(v);
+        if (held === PKVM_NOPAGE) continue; // a dead guest's: its stage-2 is gone, what it lent awaits reclaim
+        const nBor = borrowerCount(v);
+        if (nBor && held !== PKVM_PAGE_SHARED_OWNED)
           return {
-            message: `${page(v.pfn)} is borrowed by ${borrowers(v).join(', ')} but its owner (${owners(v)[0]}) holds it ${ownerState === PKVM_PAGE_OWNED ? 'PKVM_PAGE_OWNED' : 'in another state'}`,
+            message: `${page(v.pfn)} is borrowed by ${borrowers(v).join(', ')} but its owner (${owners(v)[0]}) holds it ${held === PKVM_PAGE_OWNED ? 'PKVM_PAGE_OWNED' : 'in another state'}`,
           };
-        if (ownerState === PKVM_PAGE_SHARED_OWNED && !nBor && !v.pendingReclaim) {
+        if (held === PKVM_PAGE_SHARED_OWNED && !nBor && !v.pendingReclaim) {
           maps ??= mappings.counts(r);
-          const lentToDevice = maps[v.pfn] > 0 || r.ghost('dmaRefs', v.pfn) > 0 || (ownerIsHost && r.refcount(v.pfn) > r.ghost('pins', v.pfn));
+          const hostOwns = v.host === PKVM_PAGE_SHARED_OWNED;
+          const lentToDevice = maps[v.pfn] > 0 || r.ghost('dmaRefs', v.pfn) > 0 || (hostOwns && r.refcount(v.pfn) > r.ghost('pins', v.pfn));
           if (!lentToDevice) return { message: `${page(v.pfn)} is PKVM_PAGE_SHARED_OWNED by ${owners(v)[0]} but nobody borrows it and no device maps it` };
         }
       }
@@ -217,15 +198,10 @@ function noFailure<S>(kind: FailureKind, name: string, description: string): Ste
  * maps nothing, like no table.
  */
 export function observableKey(r: StateReader): string {
-  return observableParts(r, []).join('|');
-}
-
-/** The parts of observableKey, into `out` (emptied first). */
-function observableParts(r: StateReader, out: (string | number)[]): (string | number)[] {
-  out.length = 0;
+  const out: (string | number)[] = [];
   for (let pfn = 0; pfn < r.nrPages; pfn++) {
     const p = r.hostPte(pfn);
-    out.push(p.kind === 'zero' || (p.kind === 'valid' && p.state === PKVM_PAGE_OWNED) ? 'z' : p.kind === 'valid' ? `v${p.state}` : `a${p.owner}`);
+    out.push(p.kind === 'valid' && hostClass(p) === 1 ? `v${p.state}` : p.kind === 'annot' ? `a${p.owner}` : 'z');
     out.push(r.hypPte(pfn) ?? '-', r.refcount(pfn), r.pageFlags(pfn), r.ghost('pins', pfn), r.ghost('pool', pfn), r.ghost('dmaRefs', pfn));
   }
   for (let vm = 0; vm < r.config.guests; vm++) {
@@ -238,15 +214,15 @@ function observableParts(r: StateReader, out: (string | number)[]): (string | nu
   for (let d = 0; d < r.config.domains; d++)
     for (let i = 0; i < r.ioEntries(d); i++) {
       const e = r.ioPgd(d, i);
-      out.push(e === null || (e.type === 'table' && e.ptes.every((x) => x === null)) ? '-' : e.type === 'block' ? `b${e.pfn}` : `t${e.ptes.join(',')}`);
+      out.push(e === null || ioEmpty(e) ? '-' : e.type === 'block' ? `b${e.pfn}` : `t${e.ptes.join(',')}`);
     }
-  return out;
+  return out.join('|');
 }
 
 /**
- * observableKey(a) === observableKey(b), without building the keys or their parts: the same
- * parts, in the same order, compared as they are read (stops at the first difference). Tested to
- * agree with comparing the keys; observableParts stays the definition.
+ * observableKey(a) === observableKey(b), without building the keys: the same parts, in the same
+ * order, compared as they are read (stops at the first difference). Tested to agree with
+ * comparing the keys; observableKey stays the definition.
  */
 export function observablyEqual(a: StateReader, b: StateReader): boolean {
   for (let pfn = 0; pfn < a.nrPages; pfn++) {
@@ -271,7 +247,7 @@ export function observablyEqual(a: StateReader, b: StateReader): boolean {
   return true;
 }
 
-/** The host parts of observableParts are equal: 'z', `v${state}` or `a${owner}`. */
+/** The host parts of observableKey are equal: 'z', `v${state}` or `a${owner}`. */
 function sameHostPart(x: HostPte, y: HostPte): boolean {
   if (hostClass(x) !== hostClass(y)) return false;
   if (x.kind === 'valid' && y.kind === 'valid') return x.state === y.state;
@@ -279,11 +255,12 @@ function sameHostPart(x: HostPte, y: HostPte): boolean {
   return true;
 }
 
+/** The host part's kind in observableKey: 0 'z' (zero, or valid and OWNED), 1 `v${state}`, 2 `a${owner}`. */
 function hostClass(p: HostPte): number {
   return p.kind === 'zero' || (p.kind === 'valid' && p.state === PKVM_PAGE_OWNED) ? 0 : p.kind === 'valid' ? 1 : 2;
 }
 
-/** The io-pgtable parts of observableParts are equal: '-' (absent, or a table of empty entries), `b${pfn}` or `t${ptes}`. */
+/** The io-pgtable parts of observableKey are equal: '-' (absent, or a table of empty entries), `b${pfn}` or `t${ptes}`. */
 function sameIoPart(x: IoPte, y: IoPte): boolean {
   const ex = ioEmpty(x);
   const ey = ioEmpty(y);
@@ -297,6 +274,7 @@ function sameIoPart(x: IoPte, y: IoPte): boolean {
   return true;
 }
 
+/** Absent, or a table of empty entries: maps nothing, like no table. */
 function ioEmpty(e: IoPte): boolean {
   if (e === null) return true;
   if (e.type !== 'table') return false;

@@ -145,12 +145,15 @@ export function pageViews(r: StateReader, hooks?: ViewHooks): PageView[] {
 
 export type Owner = 'host' | 'hyp' | `guest ${number}` | 'dead guest';
 
+/** A component holding the page in this state owns it (OWNED or SHARED_OWNED). */
+const owns = (s: PageState): boolean => s === PKVM_PAGE_OWNED || s === PKVM_PAGE_SHARED_OWNED;
+
 /** Components that hold the page OWNED or SHARED_OWNED. */
 export function owners(v: PageView): Owner[] {
   const out: Owner[] = [];
-  if (v.host === PKVM_PAGE_OWNED || v.host === PKVM_PAGE_SHARED_OWNED) out.push('host');
-  if (v.hyp === PKVM_PAGE_OWNED || v.hyp === PKVM_PAGE_SHARED_OWNED) out.push('hyp');
-  for (const g of v.guests) if (g.state === PKVM_PAGE_OWNED || g.state === PKVM_PAGE_SHARED_OWNED) out.push(`guest ${g.vm}`);
+  if (owns(v.host)) out.push('host');
+  if (owns(v.hyp)) out.push('hyp');
+  for (const g of v.guests) if (owns(g.state)) out.push(`guest ${g.vm}`);
   if (out.length === 0 && v.pendingReclaim) out.push('dead guest');
   return out;
 }
@@ -162,6 +165,32 @@ export function borrowers(v: PageView): Owner[] {
   if (v.hyp === PKVM_PAGE_SHARED_BORROWED) out.push('hyp');
   for (const g of v.guests) if (g.state === PKVM_PAGE_SHARED_BORROWED) out.push(`guest ${g.vm}`);
   return out;
+}
+
+/*
+ * The same, counted without building the lists (the invariants read every page of every state;
+ * the lists are built for their messages).
+ */
+/** owners(v).length. */
+export function ownerCount(v: PageView): number {
+  let n = (owns(v.host) ? 1 : 0) + (owns(v.hyp) ? 1 : 0);
+  for (let k = 0; k < v.guests.length; k++) if (owns(v.guests[k].state)) n++;
+  return n === 0 && v.pendingReclaim ? 1 : n;
+}
+
+/** borrowers(v).length. */
+export function borrowerCount(v: PageView): number {
+  let n = (v.host === PKVM_PAGE_SHARED_BORROWED ? 1 : 0) + (v.hyp === PKVM_PAGE_SHARED_BORROWED ? 1 : 0);
+  for (let k = 0; k < v.guests.length; k++) if (v.guests[k].state === PKVM_PAGE_SHARED_BORROWED) n++;
+  return n;
+}
+
+/** The state in which the first of owners(v) holds the page: PKVM_NOPAGE for a dead guest, or nobody. */
+export function ownerState(v: PageView): PageState {
+  if (owns(v.host)) return v.host;
+  if (owns(v.hyp)) return v.hyp;
+  for (let k = 0; k < v.guests.length; k++) if (owns(v.guests[k].state)) return v.guests[k].state;
+  return PKVM_NOPAGE;
 }
 
 /** Is the page owned by, or lent to, the hypervisor or a guest? */

@@ -32,8 +32,10 @@ export interface WorkerData {
   readonly factory: ModelFactory;
   /** To and from the coordinator. */
   readonly control: MessagePort;
-  /** peers[j]: the channel with worker j (null for this worker). */
-  readonly peers: readonly (MessagePort | null)[];
+  /** The visited set's header (SharedVisited.head): the same for the whole search. */
+  readonly head: Int32Array;
+  /** The visited set, until a round's order brings a larger one. */
+  readonly table: SharedTable;
   /** signals[i] for worker i, signals[workers] for the coordinator. */
   readonly signals: Int32Array;
   /**
@@ -48,6 +50,13 @@ export interface WorkerData {
   readonly stopAtFirst: boolean;
   /** Epoch milliseconds, or null. */
   readonly deadline: number | null;
+}
+
+/** The visited set's slots (SharedVisited.slots) and every worker's first keys of the level's new states, all in shared memory. */
+export interface SharedTable {
+  readonly slots: Int32Array;
+  /** firstKeys[w]: pairs (parent rank, action) by the state's number minus the level's first. */
+  readonly firstKeys: readonly Uint32Array[];
 }
 
 export const STOP_NONE = 0x7fffffff;
@@ -93,6 +102,10 @@ export type ToWorker =
       readonly expand: boolean;
       readonly seen: readonly string[];
       readonly reached: readonly string[];
+      /** A larger visited set, from this round on. */
+      readonly table?: SharedTable;
+      /** The last round went past the visited set's limit: run it again (same frontier, this larger table). */
+      readonly again?: boolean;
     }
   | { readonly type: 'stop' };
 
@@ -113,15 +126,4 @@ export type FromWorker =
       readonly states: readonly Candidate[];
       readonly reach: readonly ReachCandidate[];
       readonly timedOut: boolean;
-      readonly visitedBytes: number;
-      readonly visited: number;
     };
-
-/** A batch of routed successors: `words` 32-bit words of records [hi, lo, parent rank, action, length, bytes padded to 4]. */
-export interface Batch {
-  readonly buf: ArrayBuffer;
-  readonly words: number;
-  readonly last: boolean;
-}
-
-export const RECORD_HEADER_WORDS = 5;

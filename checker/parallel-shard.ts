@@ -1,8 +1,7 @@
 /**
- * The data structures of a parallel-search worker (parallel-worker.ts): its shard of the visited
- * set, the new states of the level with their keys, and the order of those keys.
+ * The data structures of the parallel search (parallel.ts, parallel-worker.ts): the visited set
+ * in shared memory, a worker's new states of the level, and the order of their keys.
  */
-import { probe } from './fpset.ts';
 
 /** A growable Uint32Array. */
 export class U32Vec {
@@ -51,108 +50,115 @@ export class Arena {
   }
 }
 
-/**
- * A shard of the visited set, and the level's new states in it with a value each (what the
- * worker keeps for such a state: its index in the level and the worker that routed its key).
- *
- * The fingerprints fill an open-addressed table of (hi, lo) pairs, 8 bytes a slot, linear
- * probing, slot chosen by multiply-shift (as FingerprintSet): every successor probes it, so it is
- * kept as small as the sequential search's. A bit per slot says whether its state is new in this
- * level, and only then is the slot's value (in an array beside the table) read: a successor
- * already seen in an earlier level, the common case, costs one probe. The end of a level clears
- * the bits. Callers pass fingerprint halves as signed 32-bit integers (x | 0); the all-zero
- * fingerprint, which marks empty slots, has a slot of its own after the others.
- */
-export class ShardTable {
-  /** (hi, lo) pairs, unsigned, as FingerprintSet's. */
-  private t: Uint32Array;
-  private vals: Int32Array;
-  /** A bit per slot (and one for the zero fingerprint): new in this level. */
-  private fresh: Int32Array;
-  private cap: number;
-  private count = 0;
-  private hasZero = false;
+/** Words of the header shared by the coordinator and the workers (SharedVisited.head). */
+export const HEAD_COUNT = 0;
+/** The zero fingerprint's tag (it cannot sit in a slot: (0, 0) marks empty ones). */
+export const HEAD_ZERO = 1;
+/** Set by a worker when the level has filled the table past its limit: the round is run again on a larger one. */
+export const HEAD_OVERFLOW = 2;
+/** Arrivals at the barrier that ends a round. */
+export const HEAD_BARRIER = 3;
+export const HEAD_WORDS = 8;
 
-  constructor(initialCapacity = 1 << 16) {
-    this.cap = Math.max(4, Math.ceil(initialCapacity));
-    this.t = new Uint32Array(this.cap * 2);
-    this.vals = new Int32Array(this.cap + 1);
-    this.fresh = new Int32Array((this.cap >>> 5) + 1);
+/**
+ * The visited set of the parallel search: one table in shared memory for every worker. A slot is
+ * three 32-bit words (hi, lo, tag): tag 0 empty, -1 being written, else the state's number plus
+ * one. States are numbered from a shared counter in the order they are inserted, so the states
+ * new in a level are those numbered from the counter's value at its start. A worker claims an
+ * empty slot by compare-and-swap on its tag, writes the fingerprint, then publishes the number; a
+ * worker that meets a slot being written waits the few instructions that takes. Linear probing,
+ * slot chosen by multiply-shift (as FingerprintSet). Slots never move while workers run: the
+ * coordinator grows the table between rounds (rebuilt), keeping the states numbered below a bound
+ * (all of them, or, when a round is run again, those of earlier levels).
+ */
+export class SharedVisited {
+  readonly cap: number;
+
+  constructor(
+    /** 3 words per slot. */
+    readonly slots: Int32Array,
+    /** HEAD_WORDS words, the same for every table of a search. */
+    readonly head: Int32Array,
+  ) {
+    this.cap = slots.length / 3;
   }
 
-  get size(): number {
-    return this.count;
+  static create(cap: number, head: Int32Array = new Int32Array(new SharedArrayBuffer(4 * HEAD_WORDS))): SharedVisited {
+    return new SharedVisited(new Int32Array(new SharedArrayBuffer(12 * cap)), head);
+  }
+
+  /** States inserted so far (the next state's number). */
+  get count(): number {
+    return Atomics.load(this.head, HEAD_COUNT);
   }
 
   get bytes(): number {
-    return this.t.byteLength + this.vals.byteLength + this.fresh.byteLength;
+    return this.slots.byteLength;
   }
 
   /**
-   * The slot of a fingerprint, or, if absent, -(slot + 1) for the slot where put() stores it. The
-   * table may grow here, which moves every fingerprint: use the slot before the next probe.
+   * The number of the state with this fingerprint (halves as signed integers, x | 0), n >= 0; or,
+   * when it was absent and this call inserted it, -(n + 1).
    */
-  probe(hi: number, lo: number): number {
-    if (hi === 0 && lo === 0) return this.hasZero ? this.cap : -this.cap - 1;
-    if ((this.count + 1) * 4 > this.cap * 3) this.grow();
-    return probe(this.t, this.cap, hi >>> 0, lo >>> 0);
-  }
-
-  /** Whether the state at a slot probe() found is new in this level. */
-  isNew(at: number): boolean {
-    return (this.fresh[at >>> 5] & (1 << (at & 31))) !== 0;
-  }
-
-  /** The value of a state new in this level, at its slot. */
-  value(at: number): number {
-    return this.vals[at];
-  }
-
-  setValue(at: number, value: number): void {
-    this.vals[at] = value;
-  }
-
-  /** Stores a fingerprint, new in this level, with its value, where probe() said (-(slot + 1)). */
-  put(notFound: number, hi: number, lo: number, value: number): void {
-    const at = -notFound - 1;
-    if (at === this.cap) this.hasZero = true;
-    else {
-      this.t[2 * at] = hi;
-      this.t[2 * at + 1] = lo;
-    }
-    this.fresh[at >>> 5] |= 1 << (at & 31);
-    this.vals[at] = value;
-    this.count++;
-  }
-
-  /** The level's new states become states of earlier levels. */
-  endLevel(): void {
-    this.fresh.fill(0);
-  }
-
-  private grow(): void {
-    const old = this.t;
-    const oldVals = this.vals;
-    const oldFresh = this.fresh;
-    const oldCap = this.cap;
-    const cap = (this.cap = Math.ceil(oldCap * 1.5));
-    const t = (this.t = new Uint32Array(cap * 2));
-    const vals = (this.vals = new Int32Array(cap + 1));
-    const fresh = (this.fresh = new Int32Array((cap >>> 5) + 1));
-    vals[cap] = oldVals[oldCap];
-    if (oldFresh[oldCap >>> 5] & (1 << (oldCap & 31))) fresh[cap >>> 5] |= 1 << (cap & 31);
-    for (let s = 0; s < oldCap; s++) {
-      const hi = old[2 * s];
-      const lo = old[2 * s + 1];
-      if (hi === 0 && lo === 0) continue;
-      const i = -probe(t, cap, hi, lo) - 1;
-      t[2 * i] = hi;
-      t[2 * i + 1] = lo;
-      if (oldFresh[s >>> 5] & (1 << (s & 31))) {
-        fresh[i >>> 5] |= 1 << (i & 31);
-        vals[i] = oldVals[s];
+  visit(hi: number, lo: number): number {
+    if (hi === 0 && lo === 0) return this.visitZero();
+    const t = this.slots;
+    const cap = this.cap;
+    let i = Math.floor((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) * cap) / 4294967296);
+    for (;;) {
+      const at = 3 * i;
+      let tag = Atomics.load(t, at + 2);
+      if (tag === 0) {
+        if (Atomics.compareExchange(t, at + 2, 0, -1) === 0) {
+          t[at] = hi;
+          t[at + 1] = lo;
+          const n = Atomics.add(this.head, HEAD_COUNT, 1);
+          Atomics.store(t, at + 2, n + 1);
+          return -n - 1;
+        }
+        tag = Atomics.load(t, at + 2);
       }
+      while (tag === -1) tag = Atomics.load(t, at + 2);
+      if (t[at] === hi && t[at + 1] === lo) return tag - 1;
+      i = i + 1 === cap ? 0 : i + 1;
     }
+  }
+
+  private visitZero(): number {
+    const h = this.head;
+    let tag = Atomics.load(h, HEAD_ZERO);
+    if (tag === 0 && Atomics.compareExchange(h, HEAD_ZERO, 0, -1) === 0) {
+      const n = Atomics.add(h, HEAD_COUNT, 1);
+      Atomics.store(h, HEAD_ZERO, n + 1);
+      return -n - 1;
+    }
+    while (tag <= 0) tag = Atomics.load(h, HEAD_ZERO);
+    return tag - 1;
+  }
+
+  /**
+   * A table of `cap` slots with this one's states numbered below `below` (the others dropped,
+   * and the counter set back to `below` if it was past it). Only while no worker runs.
+   */
+  rebuilt(cap: number, below: number): SharedVisited {
+    const next = SharedVisited.create(cap, this.head);
+    const t = this.slots;
+    const u = next.slots;
+    for (let s = 0; s < this.cap; s++) {
+      const tag = t[3 * s + 2];
+      if (tag <= 0 || tag - 1 >= below) continue;
+      const hi = t[3 * s];
+      const lo = t[3 * s + 1];
+      let i = Math.floor((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) * cap) / 4294967296);
+      while (u[3 * i + 2] !== 0) i = i + 1 === cap ? 0 : i + 1;
+      u[3 * i] = hi;
+      u[3 * i + 1] = lo;
+      u[3 * i + 2] = tag;
+    }
+    const h = this.head;
+    if (h[HEAD_ZERO] - 1 >= below) h[HEAD_ZERO] = 0;
+    if (h[HEAD_COUNT] > below) h[HEAD_COUNT] = below;
+    return next;
   }
 }
 

@@ -1,35 +1,39 @@
 /**
- * A worker of the parallel search (parallel.ts): it builds the model from the factory, owns one
- * shard of the visited set (the fingerprints with hi % workers = its index) and the frontier
- * states in it, and runs rounds on the coordinator's orders. In a round it
+ * A worker of the parallel search (parallel.ts): it builds the model from the factory and runs
+ * rounds on the coordinator's orders. The visited set is one table in shared memory for all
+ * workers (SharedVisited); the states a worker inserts into it are its own: it keeps their bytes,
+ * and expands them in the next round. In a round it
  *
- * 1. takes the ranks of the states it found in the last round (the frontier), decodes each once,
- *    in rank order, checks the state and reachable properties on it, and expands it: checks the
- *    step properties, and routes every successor that is not a self-loop to the owner of its
- *    fingerprint (itself, or a peer, in transferred batches);
- * 2. keeps, for every fingerprint new to its shard in this level, the smallest key (parent rank,
- *    action index) that reaches it, i.e. the transition by which sequential BFS finds it;
- * 3. sorts its new states by key and sends the keys and the findings to the coordinator, which
- *    ranks the states of the whole level.
+ * 1. takes the ranks of its states found in the last round (its part of the frontier), decodes
+ *    each once, in rank order, checks the state and reachable properties on it, and expands it:
+ *    checks the step properties, and visits every successor that is not a self-loop in the
+ *    shared table, inserting it if absent;
+ * 2. notes, for every state new in this level that it meets, the first key (parent rank, action)
+ *    by which it meets it, in its own array of first keys in shared memory: it expands in rank
+ *    order, so that key is its smallest;
+ * 3. after a barrier with the other workers, takes for each state it inserted the smallest of
+ *    every worker's first keys (the transition by which sequential BFS finds it), sorts its new
+ *    states by key and sends the keys and the findings to the coordinator, which ranks the states
+ *    of the whole level.
  *
  * (A state is thus checked one round after it is found, when it is decoded anyway, or earlier
  * by a worker that would otherwise wait: see "Judging ahead".)
  *
- * The thread is synchronous: it reads its ports with receiveMessageOnPort and sleeps in
+ * When a level fills the table past its limit, the workers stop expanding, and the coordinator
+ * runs the round again on a larger table (the round's states dropped from it).
+ *
+ * The thread is synchronous: it reads its port with receiveMessageOnPort and sleeps in
  * Atomics.wait when it has nothing to read.
  */
-import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { editedFingerprint, fingerprint } from './fingerprint.ts';
 import { applyDelta, StepGate } from './delta.ts';
-import { FingerprintSet } from './fpset.ts';
-import { Arena, ShardTable, sortByKey, U32Vec } from './parallel-shard.ts';
+import { Arena, HEAD_BARRIER, HEAD_COUNT, HEAD_OVERFLOW, SharedVisited, sortByKey, U32Vec } from './parallel-shard.ts';
 import {
   PROGRESS_STRIDE,
-  RECORD_HEADER_WORDS,
   STOP_NONE,
   STOP_STATE,
   STOP_STEP,
-  type Batch,
   type Candidate,
   type FactoryResult,
   type FromWorker,
@@ -42,53 +46,6 @@ import type { Finding, Model, Property, ReachableProperty, StateProperty, StepDe
 type S = unknown;
 type A = unknown;
 type O = unknown;
-
-/** Successors bound for one peer, in a buffer that is transferred when full. */
-class Outbox {
-  private u32!: Uint32Array;
-  private u8!: Uint8Array;
-  private pos = 0;
-  constructor(
-    private readonly port: MessagePort,
-    private readonly signals: Int32Array,
-    private readonly peer: number,
-  ) {
-    this.reset(1 << 14);
-  }
-  private reset(words: number): void {
-    const buf = new ArrayBuffer(words * 4);
-    this.u32 = new Uint32Array(buf);
-    this.u8 = new Uint8Array(buf);
-    this.pos = 0;
-  }
-  append(hi: number, lo: number, p: number, a: number, bytes: Uint8Array): void {
-    const len = bytes.length;
-    const words = RECORD_HEADER_WORDS + ((len + 3) >>> 2);
-    if (this.pos + words > this.u32.length) {
-      this.flush(false);
-      if (words > this.u32.length) this.reset(words * 4);
-    }
-    const u = this.u32;
-    const at = this.pos;
-    u[at] = hi;
-    u[at + 1] = lo;
-    u[at + 2] = p;
-    u[at + 3] = a;
-    u[at + 4] = len;
-    const u8 = this.u8;
-    const o = (at + RECORD_HEADER_WORDS) * 4;
-    if (len <= 64) for (let k = 0; k < len; k++) u8[o + k] = bytes[k];
-    else u8.set(bytes, o);
-    this.pos = at + words;
-  }
-  flush(last: boolean): void {
-    const batch: Batch = { buf: this.u32.buffer as ArrayBuffer, words: this.pos, last };
-    this.port.postMessage(batch, [batch.buf]);
-    Atomics.add(this.signals, this.peer, 1);
-    Atomics.notify(this.signals, this.peer);
-    this.reset(1 << 14);
-  }
-}
 
 const data = workerData as WorkerData;
 const me = data.index;
@@ -119,24 +76,26 @@ let pendingReach = indexed.filter((x): x is { p: ReachableProperty<S>; index: nu
 const seen = new Set<string>();
 
 const control = data.control;
-const peers = data.peers;
-const outboxes = peers.map((port, j) => (port && j !== me ? new Outbox(port, signals, j) : null));
 
-const table = new ShardTable(1 << 18);
-/** Every fingerprint this worker has routed to a peer, in any round (see expandState). */
-const routed = new FingerprintSet();
+/** The visited set, and every worker's first keys of the level's new states (see visitState); replaced when the coordinator grows them. */
+let table = new SharedVisited(data.table.slots, data.head);
+let firstKeys: readonly Uint32Array[] = data.table.firstKeys;
+let mine = firstKeys[me];
+/** The number of the first state of the level being found, and the table's limit for the level. */
+let base = 0;
+let limit = 0;
+const head = data.head;
+/** Rounds run, the barrier's count (init included). */
+let rounds = 0;
+/** First keys written in the last round (from index 0 of this worker's array). */
+let dirty = 0;
 /** Fingerprints are computed into fpU and read as signed integers from fpI (no heap numbers). */
 const fpU = new Uint32Array(2);
 const fpI = new Int32Array(fpU.buffer);
-/** The shard of a fingerprint: its high half, unsigned, modulo the number of workers. */
-const ownerOf = (hi: number): number => (N === 1 ? 0 : (hi >>> 0) % N);
-/** Bits of the routing worker in the table's values (see insert). */
-const SHIFT = N <= 1 ? 0 : 32 - Math.clz32(N - 1);
-const MASK = (1 << SHIFT) - 1;
-const maxLevelStates = 2 ** (31 - SHIFT) - 1;
+const NONE = 0xffffffff;
 
-// the states new in this round: keys [parent rank, action], encodings [start, length]
-let newKeys = new U32Vec();
+// the states this worker inserted in this round: their numbers, keys [parent rank, action] (at the round's end), encodings [start, length]
+let newNums = new U32Vec();
 let newSpans = new U32Vec();
 let newBytes = new Arena();
 let newCount = 0;
@@ -154,65 +113,45 @@ let frontP: Uint32Array = new Uint32Array(0);
 let frontA: Uint32Array = new Uint32Array(0);
 
 let roundTransitions = 0;
-let lastsReceived = 0;
 const progressAt = me * PROGRESS_STRIDE;
 
 /**
- * A successor (or initial state) owned by this worker, routed by worker `from` (this one or a
- * peer): new to the shard, it is stored; new in this level already, its key becomes the smaller
- * of the two.
- *
- * The table keeps, for a state new in this level, its index and the worker that routed its
- * current key (in the low SHIFT bits). Each worker routes keys in increasing order, so a key from
- * the same worker as the stored one is never smaller: only keys from another worker are compared.
+ * A successor (or initial state) met by key (p, a): inserted into the table if absent (and then
+ * this worker's, with its bytes `src[off, off + len)`, or, when `len` is 0, the bytes `build()`
+ * makes); new in this level, its first key from this worker noted. Returns false when the level
+ * has filled the table past its limit (the round is to be run again).
  */
-function insert(hi: number, lo: number, p: number, a: number, from: number, src: Uint8Array, off: number, len: number): void {
-  insertAt(table.probe(hi, lo), hi, lo, p, a, from, src, off, len);
+function visitState(hi: number, lo: number, p: number, a: number, src: Uint8Array, off: number, len: number): boolean {
+  const v = table.visit(hi, lo);
+  if (v >= 0) {
+    met(v, p, a);
+    return true;
+  }
+  return keep(-v - 1, p, a, src, off, len);
 }
 
-/** insert, where `at` is what table.probe(hi, lo) returned. */
-function insertAt(at: number, hi: number, lo: number, p: number, a: number, from: number, src: Uint8Array, off: number, len: number): void {
-  if (at < 0) {
-    if (newCount >= maxLevelStates) throw new Error(`parallel search: more than ${maxLevelStates} new states in one level of one shard`);
-    table.put(at, hi, lo, (newCount << SHIFT) | from);
-    newKeys.push2(p, a);
-    newSpans.push2(newBytes.append(src, off, len), len);
-    newCount++;
-    return;
-  }
-  if (!table.isNew(at)) return;
-  const v = table.value(at);
-  if ((v & MASK) === from) return;
-  const j = v >>> SHIFT;
-  const k = newKeys.data;
-  const kp = k[2 * j];
-  if (p < kp || (p === kp && a < k[2 * j + 1])) {
-    k[2 * j] = p;
-    k[2 * j + 1] = a;
-    table.setValue(at, (j << SHIFT) | from);
+/** A state already in the table, number n, met by key (p, a): its first key from this worker, if new in this level. */
+function met(n: number, p: number, a: number): void {
+  const j = n - base;
+  if (j >= 0 && mine[2 * j] === NONE) {
+    mine[2 * j] = p;
+    mine[2 * j + 1] = a;
   }
 }
 
-function receiveBatch(batch: Batch, from: number): void {
-  const u32 = new Uint32Array(batch.buf);
-  const i32 = new Int32Array(batch.buf);
-  const u8 = new Uint8Array(batch.buf);
-  const end = batch.words;
-  let i = 0;
-  while (i < end) {
-    const len = u32[i + 4];
-    insert(i32[i], i32[i + 1], u32[i + 2], u32[i + 3], from, u8, (i + RECORD_HEADER_WORDS) * 4, len);
-    i += RECORD_HEADER_WORDS + ((len + 3) >>> 2);
+/** A state this worker inserted, number n, found by key (p, a), its bytes src[off, off + len); false if the level went past the table's limit. */
+function keep(n: number, p: number, a: number, src: Uint8Array, off: number, len: number): boolean {
+  if (n >= limit) {
+    Atomics.store(head, HEAD_OVERFLOW, 1);
+    return false;
   }
-  if (batch.last) lastsReceived++;
-}
-
-function drainPeers(): void {
-  for (let j = 0; j < N; j++) {
-    const port = peers[j];
-    if (!port || j === me) continue;
-    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) receiveBatch(m.message as Batch, j);
-  }
+  const j = n - base;
+  mine[2 * j] = p;
+  mine[2 * j + 1] = a;
+  newNums.push(n);
+  newSpans.push2(newBytes.append(src, off, len), len);
+  newCount++;
+  return true;
 }
 
 /** The coordinator's next order; while none has come, judges this round's new states ahead. */
@@ -239,14 +178,18 @@ function lower(slot: number, rank: number): void {
 }
 
 function startRound(): void {
-  newKeys = new U32Vec();
+  newNums = new U32Vec();
   newSpans = new U32Vec();
   newBytes = new Arena();
   newCount = 0;
   aheadCount = 0;
   ahead = new Map();
   roundTransitions = 0;
-  lastsReceived = 0;
+  base = table.count;
+  limit = Math.floor(table.cap * 0.85);
+  // this worker's first keys of the last round are cleared
+  mine.fill(NONE, 0, Math.min(mine.length, 2 * dirty));
+  dirty = 0;
   progress[progressAt] = 0;
   progress[progressAt + 1] = 0;
   progress[progressAt + 2] = 0;
@@ -254,7 +197,6 @@ function startRound(): void {
 
 /** The last round's new states become the frontier: the first ranks.length of them in key order (the others were cut). */
 function commit(ranks: Uint32Array): void {
-  table.endLevel();
   frontAhead = ahead;
   frontAheadCount = aheadCount;
   frontBytes = newBytes;
@@ -270,7 +212,7 @@ function initRound(): void {
   for (let i = 0; i < inits.length; i++) {
     const b = keyOf(inits[i]);
     fingerprint(b, fpU);
-    if (ownerOf(fpI[0]) === me) insert(fpI[0], fpI[1], 0, i, me, b, 0, b.length);
+    visitState(fpI[0], fpI[1], 0, i, b, 0, b.length);
   }
 }
 
@@ -320,6 +262,7 @@ class RoundState {
 
 /** Checks and expands the i-th state of the frontier; false when no later state needs either. */
 function visit(r: RoundState, i: number, expand: boolean): boolean {
+  if (Atomics.load(head, HEAD_OVERFLOW) !== 0) return false;
   const rank = frontRanks[i];
   const judge = (stateProps.length > 0 || r.wantReach.length > 0) && !(stopAtFirst && rank > Atomics.load(stop, STOP_STATE));
   const grow = expand && !r.timedOut && !(stopAtFirst && (rank > Atomics.load(stop, STOP_STEP) || Atomics.load(stop, STOP_STATE) !== STOP_NONE));
@@ -330,12 +273,11 @@ function visit(r: RoundState, i: number, expand: boolean): boolean {
   const state = decode(frontBytes.bytes.subarray(start, start + frontSpans[2 * j + 1]));
   if (judge) judgeState(r, i, rank, state, j < frontAheadCount ? (frontAhead.get(j) ?? null) : undefined);
   if (!grow || (stopAtFirst && Atomics.load(stop, STOP_STATE) !== STOP_NONE)) return true;
-  expandState(r, i, rank, state);
+  if (!expandState(r, i, rank, state)) return false;
   const expanded = ++r.expanded;
   progress[progressAt] = roundTransitions;
   progress[progressAt + 1] = newCount;
   progress[progressAt + 2] = expanded;
-  if ((expanded & 63) === 0) drainPeers();
   if ((expanded & 255) === 0 && Date.now() >= deadline) r.timedOut = true;
   return true;
 }
@@ -389,7 +331,7 @@ function judgeState(r: RoundState, i: number, rank: number, state: S, judged: Ju
 }
 
 /*
- * Judging ahead. A worker that waits (for the last successors of its peers, or for the ranks of
+ * Judging ahead. A worker that waits (for the other workers to end the round, or for the ranks of
  * the level) runs the state and reachable properties on the states new in this round, which it
  * would otherwise do when it expands them in the next round: the checks are the same, only done
  * earlier, and what they found is applied then, in rank order, by the same rules. A worker that
@@ -415,14 +357,8 @@ function judgeAhead(budget: number): boolean {
   return aheadCount < newCount;
 }
 
-/**
- * Every transition of a frontier state: the step properties, and the successor to its owner. A
- * successor owned by a peer goes to it once: routed in an earlier round, it is in the peer's
- * visited set already; in this round, it was routed with a smaller key (states are expanded in
- * rank order). So what crosses between workers is in the order of the distinct states, not of the
- * transitions.
- */
-function expandState(r: RoundState, i: number, rank: number, state: S): void {
+/** Every transition of a frontier state: the step properties, and the successor visited; false if the level went past the table's limit. */
+function expandState(r: RoundState, i: number, rank: number, state: S): boolean {
   if (deltaSteps) return expandDelta(r, i, rank, state);
   const actions = model.actions(state);
   r.actionCounts[i] = actions.length;
@@ -434,13 +370,10 @@ function expandState(r: RoundState, i: number, rank: number, state: S): void {
     if (succ !== state) {
       const b = keyOf(succ);
       fingerprint(b, fpU);
-      const hi = fpI[0];
-      const lo = fpI[1];
-      const owner = ownerOf(hi);
-      if (owner === me) insert(hi, lo, rank, ai, me, b, 0, b.length);
-      else if (routed.add(fpU[0], fpU[1])) outboxes[owner]!.append(hi, lo, rank, ai, b);
+      if (!visitState(fpI[0], fpI[1], rank, ai, b, 0, b.length)) return false;
     }
   }
+  return true;
 }
 
 /** The step properties on a transition: all of them, or those at the given indices of stepProps. */
@@ -467,7 +400,7 @@ function checkStep(r: RoundState, rank: number, ai: number, state: S, action: A,
 /*
  * Steps as bytes written (models with stepDelta and stepDeltas, without symmetry), as in the
  * sequential search: successors fingerprinted from the bytes that changed, built (in a reused
- * buffer) only when new here, routed to a peer, or read by a step property.
+ * buffer) only when inserted or read by a step property.
  */
 const deltaSteps = !canon && typeof model.stepDelta === 'function' && typeof model.stepDeltas === 'function';
 const deltas: StepDelta<O>[] = [];
@@ -477,7 +410,7 @@ let scratch = new Uint8Array(0);
 /** Step properties run only where they can fail (see StepGate). */
 const gate = new StepGate(stepProps.map((x) => x.p));
 
-function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
+function expandDelta(r: RoundState, i: number, rank: number, state: S): boolean {
   const bytes = state as unknown as Uint8Array;
   const len = bytes.length;
   const count = model.stepDeltas!(state, deltas);
@@ -507,37 +440,56 @@ function expandDelta(r: RoundState, i: number, rank: number, state: S): void {
       checkStep(r, rank, ai, state, actions[ai], d.outcome, after as unknown as S, gate.selected(gated));
     }
     if (!changed) continue;
-    const owner = ownerOf(hi);
-    let at = 0;
-    if (owner === me) {
-      at = tab.probe(hi, lo);
-      if (at >= 0) {
-        // a state of an earlier level, the common case, costs the probe and a bit (no call)
-        if (tab.isNew(at)) insertAt(at, hi, lo, rank, ai, me, bytes, 0, 0);
-        continue;
-      }
-    } else if (!routed.add(hi >>> 0, lo >>> 0)) continue;
-    applyDelta(bytes, d, buf);
-    if (owner === me) insertAt(at, hi, lo, rank, ai, me, buf, 0, len);
-    else outboxes[owner]!.append(hi, lo, rank, ai, buf);
+    const v = tab.visit(hi, lo);
+    if (v >= 0) {
+      // a state of an earlier level, the common case, costs the probe and a subtraction
+      if (v >= base) met(v, rank, ai);
+      continue;
+    }
+    if (!keep(-v - 1, rank, ai, applyDelta(bytes, d, buf), 0, len)) return false;
   }
+  return true;
 }
 
-/** Tells the peers this worker has routed everything, then takes in theirs until each has said so. */
-function finishRouting(): void {
-  for (const o of outboxes) o?.flush(true);
+/** Waits until every worker has ended the round (judging ahead meanwhile). */
+function barrier(): void {
+  rounds++;
+  const target = N * rounds;
+  if (Atomics.add(head, HEAD_BARRIER, 1) + 1 === target) {
+    Atomics.notify(head, HEAD_BARRIER);
+    return;
+  }
   for (;;) {
-    const v = Atomics.load(signals, me);
-    drainPeers();
-    if (lastsReceived >= N - 1) return;
-    if (!judgeAhead(32)) Atomics.wait(signals, me, v);
+    const v = Atomics.load(head, HEAD_BARRIER);
+    if (v >= target) return;
+    if (!judgeAhead(32)) Atomics.wait(head, HEAD_BARRIER, v);
   }
 }
 
 /** Sorts the round's new states by key and reports to the coordinator. */
 function finishRound(size: number, r: RoundResult): void {
-  const n = newCount;
-  const keys = newKeys.data;
+  // a round that went past the table's limit is run again: its states are not reported
+  const n = Atomics.load(head, HEAD_OVERFLOW) !== 0 ? 0 : newCount;
+  dirty = table.count - base;
+  // each state's key: the smallest of every worker's first keys (the others' are final after the barrier)
+  const keys = new Uint32Array(2 * n);
+  const nums = newNums.data;
+  for (let k = 0; k < n; k++) {
+    const j = nums[k] - base;
+    let bp = NONE;
+    let ba = NONE;
+    for (let w = 0; w < N; w++) {
+      const f = firstKeys[w];
+      const p = f[2 * j];
+      const a = f[2 * j + 1];
+      if (p < bp || (p === bp && a < ba)) {
+        bp = p;
+        ba = a;
+      }
+    }
+    keys[2 * k] = bp;
+    keys[2 * k + 1] = ba;
+  }
   sortedOrder = sortByKey(keys, n, size);
   sortedP = new Uint32Array(n);
   sortedA = new Uint32Array(n);
@@ -559,8 +511,6 @@ function finishRound(size: number, r: RoundResult): void {
       states: r.states,
       reach: r.reach,
       timedOut: r.timedOut,
-      visitedBytes: table.bytes,
-      visited: table.size,
     },
     [keyP.buffer, keyA.buffer, r.actions.buffer as ArrayBuffer],
   );
@@ -575,17 +525,23 @@ for (;;) {
   if (msg.type === 'init') {
     startRound();
     initRound();
-    finishRouting();
+    barrier();
     finishRound(1, NO_ROUND);
   } else {
+    if (msg.table) {
+      table = new SharedVisited(msg.table.slots, head);
+      firstKeys = msg.table.firstKeys;
+      mine = firstKeys[me];
+      dirty = 0;
+    }
     for (const k of msg.seen) seen.add(k);
     if (msg.reached.length) pendingReach = pendingReach.filter((r) => !msg.reached.includes(r.p.name));
-    commit(msg.ranks);
+    // a round run again expands the same frontier
+    if (!msg.again) commit(msg.ranks);
     startRound();
     const r = frontierRound(msg.expand);
-    finishRouting();
+    barrier();
     finishRound(msg.size, r);
   }
 }
 control.close();
-for (const p of peers) p?.close();

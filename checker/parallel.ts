@@ -4,12 +4,13 @@
  * bound cuts, the same transitions; the same state ids, parent links, violations and traces,
  * whatever the number of workers.
  *
- * Deterministic by construction: the search is level-synchronous. The visited set is sharded by
- * fingerprint (shard = fp.hi % workers), one shard per worker (parallel-worker.ts), which also
- * holds the frontier states of its shard. Sequential BFS expands a level in rank order and finds a
- * new state by the first (parent rank, action index) that reaches it; each worker expands its
- * frontier states in rank order, routes every successor to the owner of its fingerprint, and the
- * owner keeps the smallest such key of each state new to its shard. The coordinator (this thread)
+ * Deterministic by construction: the search is level-synchronous. The visited set is one table in
+ * shared memory (SharedVisited); a state belongs to the worker that inserted it, which keeps its
+ * bytes and expands it in the next round (parallel-worker.ts). Sequential BFS expands a level in
+ * rank order and finds a new state by the first (parent rank, action index) that reaches it; each
+ * worker expands its frontier states in rank order and notes, in shared memory, the first key by
+ * which it meets each state new in the level, and the state's owner takes the smallest of the
+ * workers' keys once the round has ended everywhere. The coordinator (this thread)
  * merges the workers' sorted keys, which ranks the new states in the order sequential BFS finds
  * them, and records their parent links in that order. A violation is known by its key too (a
  * step: its transition; a state property: the key of the state), so the first violation of a
@@ -31,18 +32,25 @@
  * the level that is not the sequential search's prefix (as with the sequential search, a time-cut
  * run is not reproducible). Bitstate, checkpoints and resuming are left to the sequential search;
  * symmetry reduction is supported.
+ *
+ * The visited set never moves while workers run: this thread grows it between rounds, ahead of a
+ * level (to four times the frontier's states beyond those it holds), and when a level fills it past
+ * its limit anyway, the workers stop and the round runs again on a larger table, its states dropped.
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { HEAD_OVERFLOW, SharedVisited } from './parallel-shard.ts';
 import { collisionProbability } from './fingerprint.ts';
 import { ParentLinks } from './parents.ts';
-import { PROGRESS_STRIDE, STOP_NONE, STOP_STATE, STOP_STEP, type Candidate, type FromWorker, type ModelFactory, type ReachCandidate, type ToWorker, type WorkerData } from './parallel-protocol.ts';
+import { PROGRESS_STRIDE, STOP_NONE, STOP_STATE, STOP_STEP, type Candidate, type FromWorker, type ModelFactory, type ReachCandidate, type SharedTable, type ToWorker, type WorkerData } from './parallel-protocol.ts';
 import type { Bound, CheckOptions, CheckResult, Example, Stats, Violation } from './types.ts';
 
 export type { ModelFactory, FactoryResult } from './parallel-protocol.ts';
 
 export interface ParallelOptions extends CheckOptions {
-  /** Worker threads (1 or more), one shard of the visited set each. */
+  /** Worker threads (1 or more). */
   readonly workers: number;
+  /** Slots of the visited set to start with (default 2^18): small in tests, so that it grows, and fills within a level. */
+  readonly initialTableSlots?: number;
   /**
    * A module the workers import first, calling its `register()` if it exports one: by default
    * tsx's ESM API, so that workers load TypeScript sources; null for none (compiled JavaScript).
@@ -120,20 +128,19 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
   stop.fill(STOP_NONE);
   const progress = new Float64Array(new SharedArrayBuffer(8 * PROGRESS_STRIDE * N));
 
-  // channels: this thread <-> each worker, each worker <-> each other, supervisor -> this thread
+  // the visited set, and the workers' first keys of a level's new states (as many as slots)
+  let visited = SharedVisited.create(options.initialTableSlots ?? 1 << 18);
+  const firstKeysFor = (cap: number) => Array.from({ length: N }, () => new Uint32Array(new SharedArrayBuffer(8 * cap)).fill(0xffffffff));
+  let table: SharedTable = { slots: visited.slots, firstKeys: firstKeysFor(visited.cap) };
+
+  // channels: this thread <-> each worker, supervisor -> this thread
   const controls: MessagePort[] = [];
-  const workerPorts: { control: MessagePort; peers: (MessagePort | null)[] }[] = [];
+  const workerPorts: { control: MessagePort }[] = [];
   for (let i = 0; i < N; i++) {
     const { port1, port2 } = new MessageChannel();
     controls.push(port1);
-    workerPorts.push({ control: port2, peers: new Array<MessagePort | null>(N).fill(null) });
+    workerPorts.push({ control: port2 });
   }
-  for (let i = 0; i < N; i++)
-    for (let j = i + 1; j < N; j++) {
-      const { port1, port2 } = new MessageChannel();
-      workerPorts[i].peers[j] = port1;
-      workerPorts[j].peers[i] = port2;
-    }
   const reportChannel = new MessageChannel();
   const report = reportChannel.port1;
 
@@ -144,7 +151,8 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
       workers: N,
       factory,
       control: ports.control,
-      peers: ports.peers,
+      head: visited.head,
+      table,
       signals,
       stop,
       progress,
@@ -153,7 +161,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
       deadline,
       boot,
     };
-    return { data, transfer: [ports.control, ...ports.peers.filter((p): p is MessagePort => p !== null)] };
+    return { data, transfer: [ports.control] };
   });
   const supervisor = new Worker(SUPERVISOR, {
     eval: true,
@@ -181,6 +189,22 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
   let frontSize = 0;
   let newlySeen: string[] = [];
   let newlyReached: string[] = [];
+
+  /**
+   * Makes the visited set at least `atLeast` slots and room for `need` states at three quarters
+   * full, keeping the states numbered below `below`; whether it made a new table.
+   */
+  let tableGrowths = 0;
+  let roundsRunAgain = 0;
+  const ensure = (need: number, below: number, atLeast: number): boolean => {
+    let cap = Math.max(visited.cap, atLeast);
+    while (need > cap * 0.75) cap *= 2;
+    if (cap === visited.cap && below >= visited.count) return false;
+    visited = visited.rebuilt(cap, below);
+    table = { slots: visited.slots, firstKeys: firstKeysFor(cap) };
+    tableGrowths++;
+    return true;
+  };
 
   const post = (i: number, msg: ToWorker, transfer: ArrayBuffer[] = []) => {
     controls[i].postMessage(msg, transfer);
@@ -341,7 +365,6 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
     if (counted) levels.push(kept);
     const transitionsBefore = transitions;
     transitions += dones.reduce((s, d) => s + d.transitions, 0);
-    visitedBytes = dones.reduce((s, d) => s + d.visitedBytes, 0);
     return {
       initial: !parent,
       base,
@@ -439,23 +462,38 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
     start = lastProgress = Date.now();
     pendingReach = new Set(propertyInfo.filter((p) => p.kind === 'reachable').map((p) => p.name));
     for (let i = 0; i < N; i++) post(i, { type: 'init' });
-    let level = rankLevel(gather('done'), null);
+    const initDones = gather('done');
+    if (Atomics.load(visited.head, HEAD_OVERFLOW) !== 0) throw new Error(`parallel search: the initial states fill the visited set of ${visited.cap} slots`);
+    let level = rankLevel(initDones, null);
     for (;;) {
       const depth = levels.length - 1;
       const expand = level.cutP === Infinity && !level.timedOut && level.kept > 0 && depth < maxDepth;
       let dones: DoneList | null = null;
       if (level.kept > 0) {
-        stop[STOP_STEP] = STOP_NONE;
-        stop[STOP_STATE] = STOP_NONE;
-        progress.fill(0);
-        frontSize = expand ? level.kept : 0;
-        for (let i = 0; i < N; i++) {
-          const ranks = level.ranks[i].slice();
-          post(i, { type: 'round', ranks, size: level.kept, expand, seen: newlySeen, reached: newlyReached }, [ranks.buffer]);
+        const start = visited.count;
+        // room for the level to come: four times the frontier's states beyond those held
+        let grown = ensure(start + 4 * (expand ? level.kept : 0), start, 0);
+        let again = false;
+        for (;;) {
+          stop[STOP_STEP] = STOP_NONE;
+          stop[STOP_STATE] = STOP_NONE;
+          progress.fill(0);
+          frontSize = expand ? level.kept : 0;
+          for (let i = 0; i < N; i++) {
+            const ranks = level.ranks[i].slice();
+            post(i, { type: 'round', ranks, size: level.kept, expand, seen: newlySeen, reached: newlyReached, table: grown ? table : undefined, again }, [ranks.buffer]);
+          }
+          newlySeen = [];
+          newlyReached = [];
+          dones = gather('done');
+          if (Atomics.load(visited.head, HEAD_OVERFLOW) === 0) break;
+          // the level filled the table past its limit: again, on one twice as large, without the round's states
+          visited.head[HEAD_OVERFLOW] = 0;
+          grown = ensure(start, start, 2 * visited.cap);
+          again = true;
+          roundsRunAgain++;
         }
-        newlySeen = [];
-        newlyReached = [];
-        dones = gather('done');
+        visitedBytes = visited.bytes + table.firstKeys.reduce((n, f) => n + f.byteLength, 0);
       }
       settleLevel(level, dones);
       if (stopped) break;
@@ -490,6 +528,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
     collisionProbability: collisionProbability(distinct, transitions),
     visitedBytes,
     parentBytes: parents.bytes,
+    parallel: { tableGrowths, roundsRunAgain },
   };
   const exhausted = cutBy === null && !stopped;
   const base = { stats, exhausted, cutBy, examples, unreached: [...pendingReach] };

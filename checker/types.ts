@@ -163,6 +163,8 @@ export interface Stats {
   };
   /** Frontier chunks written to disk (with frontierSpill) and their bytes. */
   spilled?: { chunks: number; bytes: number };
+  /** Parallel runs only: how often the shared visited set grew between rounds, and rounds run again because a level filled it. */
+  parallel?: { tableGrowths: number; roundsRunAgain: number };
   /** Bitstate (supertrace) runs only. */
   bitstate?: { bits: number; hashFactor: number; expectedCoverage: number };
 }

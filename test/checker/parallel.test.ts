@@ -19,7 +19,7 @@ import { runCli as run } from '../run-cli.ts';
 
 /** A result without timing, memory and visited-set size (the sharded set is laid out differently). */
 function comparable(r: CheckResult): unknown {
-  const { seconds: _s, statesPerSecond: _p, peakMemoryBytes: _m, visitedBytes: _v, ...stats } = r.stats;
+  const { seconds: _s, statesPerSecond: _p, peakMemoryBytes: _m, visitedBytes: _v, parallel: _q, ...stats } = r.stats;
   return { ...r, stats };
 }
 
@@ -92,6 +92,18 @@ describe('toy models: the same results as the sequential search with 1, 2 and 3 
     const r = sameAsSequential(spec, { symmetry: true }, [1, 2]);
     expect(r.stats.distinctStates).toBeLessThan(ownCounts(4, 3).states);
     sameAsSequential({ ...spec, variant: 'share-skips-owner-check' }, { symmetry: true, stopAtFirstViolation: false }, [3]);
+  });
+
+  it('a visited set of 16 slots to start with: it grows between rounds and levels fill it (run again on a larger one), the same results', () => {
+    const small = { initialTableSlots: 16 };
+    const own = sameAsSequential({ toy: 'own', pages: 5, guests: 3, variant: 'share-skips-owner-check' }, { ...small, stopAtFirstViolation: false }, [1, 2, 3]);
+    expect(own.status).toBe('violation');
+    sameAsSequential({ toy: 'grid', w: 6, h: 4 }, { ...small, stopAtFirstViolation: false }, [2]);
+    sameAsSequential({ toy: 'own', pages: 4, guests: 3, symmetricGuests: true }, { ...small, symmetry: true }, [2]);
+    const r = checkParallel(toyFactory({ toy: 'own', pages: 6, guests: 3 }), { ...small, workers: 2 });
+    expect(r.stats.distinctStates).toBe(ownCounts(6, 3).states);
+    expect(r.stats.parallel!.tableGrowths).toBeGreaterThan(3);
+    expect(r.stats.parallel!.roundsRunAgain).toBeGreaterThan(0);
   });
 
   it('random graphs: state, step and reachable properties, shortest paths, counts (2 and 3 workers)', () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { check, collisionProbability, FingerprintSet, fingerprint, ParentLinks } from '../../checker/index.ts';
 import { ownModel, ownProperties } from '../toys/own.ts';
 import { withoutDecode } from '../toys/util.ts';
-import { ShardTable } from '../../checker/parallel-shard.ts';
+import { SharedVisited } from '../../checker/parallel-shard.ts';
 
 const u32 = fc.oneof(fc.constantFrom(0, 1, 2, 0x7fffffff, 0x80000000, 0xffffffff), fc.nat({ max: 0xffffffff }), fc.nat({ max: 15 }));
 /** A 64-bit value as (hi, lo); the all-zero value, which marks empty slots, included. */
@@ -82,51 +82,40 @@ describe('FingerprintSet', () => {
   });
 });
 
-describe('ShardTable (a parallel worker\'s shard of the visited set)', () => {
-  it('against a map: found or not, new in the level or not, values kept through growth and level ends (property)', () => {
-    // commands: store or look up a fingerprint (with a value), or end the level
+describe('SharedVisited (the parallel search\'s visited set in shared memory)', () => {
+  it('against a map: numbers in insertion order, found again after rebuilding (larger, or dropping the states from a number on) (property)', () => {
+    // commands: visit a fingerprint, or rebuild (growing by a factor, keeping the states numbered below a fraction of the count)
     const cmd = fc.oneof(
-      { weight: 8, arbitrary: fc.tuple(fp64, fc.nat({ max: 0x3fffffff })) },
-      { weight: 1, arbitrary: fc.constant('end' as const) },
+      { weight: 12, arbitrary: fp64.map(([hi, lo]) => ({ visit: [hi | 0, lo | 0] as const })) },
+      { weight: 1, arbitrary: fc.tuple(fc.constantFrom(1, 2, 4), fc.double({ min: 0, max: 1, noNaN: true })).map(([grow, keep]) => ({ grow, keep })) },
     );
     fc.assert(
-      fc.property(fc.array(cmd, { maxLength: 400 }), fc.constantFrom(1, 4, 8, 1 << 12), (cmds, capacity) => {
-        const table = new ShardTable(capacity);
-        /** fingerprint -> value if new in this level, or 'old' */
-        const model = new Map<string, number | 'old'>();
+      fc.property(fc.array(cmd, { maxLength: 300 }), (cmds) => {
+        let table = SharedVisited.create(8);
+        /** fingerprint -> number */
+        const model = new Map<string, number>();
         for (const c of cmds) {
-          if (c === 'end') {
-            table.endLevel();
-            for (const k of model.keys()) model.set(k, 'old');
+          if ('grow' in c) {
+            const below = Math.floor(model.size * c.keep);
+            table = table.rebuilt(table.cap * c.grow, below);
+            for (const [k, n] of model) if (n >= below) model.delete(k);
+            expect(table.count).toBe(model.size);
             continue;
           }
-          const [[h, l], value] = c;
-          const hi = h | 0;
-          const lo = l | 0;
-          const at = table.probe(hi, lo);
+          const [hi, lo] = c.visit;
+          // as the coordinator does between rounds: room before it is needed
+          if (model.size + 1 > table.cap * 0.75) table = table.rebuilt(table.cap * 2, model.size);
+          const got = table.visit(hi, lo);
           const want = model.get(key(hi, lo));
           if (want === undefined) {
-            expect(at).toBeLessThan(0);
-            table.put(at, hi, lo, value);
-            model.set(key(hi, lo), value);
-          } else {
-            expect(at).toBeGreaterThanOrEqual(0);
-            expect(table.isNew(at)).toBe(want !== 'old');
-            if (want !== 'old') {
-              expect(table.value(at)).toBe(want);
-              table.setValue(at, value);
-              model.set(key(hi, lo), value);
-            }
-          }
-          expect(table.size).toBe(model.size);
+            expect(got).toBe(-model.size - 1);
+            model.set(key(hi, lo), model.size);
+          } else expect(got).toBe(want);
+          expect(table.count).toBe(model.size);
         }
-        // everything is still there, with its value
-        for (const [k, want] of model) {
+        for (const [k, n] of model) {
           const [hi, lo] = k.split(':').map(Number);
-          const at = table.probe(hi | 0, lo | 0);
-          expect(at).toBeGreaterThanOrEqual(0);
-          expect(table.isNew(at)).toBe(want !== 'old');
-          if (want !== 'old') expect(table.value(at)).toBe(want);
+          expect(table.visit(hi, lo)).toBe(n);
         }
       }),
       { seed: 20261125 },

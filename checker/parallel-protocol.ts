@@ -59,6 +59,22 @@ export interface SharedTable {
   readonly firstKeys: readonly Uint32Array[];
 }
 
+/** A worker's new states of a level, in shared memory: their bytes, [start, length] per state, and their order by key. */
+export interface SharedFront {
+  readonly bytes: Uint8Array;
+  readonly spans: Uint32Array;
+  readonly order: Uint32Array;
+}
+
+/** The frontier of a round: every worker's new states of the last level, and per rank (those kept) the worker, the position in its order, and the key. */
+export interface LevelFront {
+  readonly fronts: readonly SharedFront[];
+  readonly who: Uint8Array;
+  readonly idx: Uint32Array;
+  readonly keyP: Uint32Array;
+  readonly keyA: Uint32Array;
+}
+
 export const STOP_NONE = 0x7fffffff;
 export const STOP_STEP = 0;
 export const STOP_STATE = 1;
@@ -70,7 +86,7 @@ export const PROGRESS_FIELDS = 3;
  */
 export const PROGRESS_STRIDE = 16;
 
-/** A finding with the transition it belongs to: a step's (parent, action), or the key of a frontier state (index: its position in the worker's frontier). */
+/** A finding with the transition it belongs to: a step's (parent, action), or the key of a frontier state (index: its rank). */
 export interface Candidate {
   readonly prop: number;
   readonly finding: Finding;
@@ -90,14 +106,13 @@ export type ToWorker =
   /** Find the initial states this worker owns. */
   | { readonly type: 'init' }
   /**
-   * Keep the first `ranks.length` of the new states (in key order) with these ranks: the frontier,
-   * `size` states in the whole level. Check the state and reachable properties on them, and
-   * expand them if `expand`. `seen` and `reached`: violations (property NUL key) and reachable
-   * properties the search has recorded since the last message.
+   * The frontier: `size` states, by rank, claimed in chunks by every worker. Check the state and
+   * reachable properties on them, and expand them if `expand`. `seen` and `reached`: violations
+   * (property NUL key) and reachable properties the search has recorded since the last message.
    */
   | {
       readonly type: 'round';
-      readonly ranks: Uint32Array;
+      readonly front: LevelFront;
       readonly size: number;
       readonly expand: boolean;
       readonly seen: readonly string[];
@@ -113,10 +128,11 @@ export type FromWorker =
   | { readonly type: 'ready'; readonly properties: readonly { readonly name: string; readonly kind: 'state' | 'step' | 'reachable' }[] }
   | {
       readonly type: 'done';
-      /** The new states of the level owned by this worker, sorted by key. */
+      /** The new states of the level this worker inserted, sorted by key, and the states themselves. */
       readonly keyP: Uint32Array;
       readonly keyA: Uint32Array;
-      /** Number of actions of each frontier state, in frontier order (0 if not expanded; empty if the round does not expand). */
+      readonly front: SharedFront;
+      /** Number of actions of each frontier state this worker expanded, by rank (0 for the others; empty if the round does not expand). */
       readonly actions: Uint32Array;
       readonly expanded: number;
       readonly transitions: number;

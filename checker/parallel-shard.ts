@@ -58,6 +58,10 @@ export const HEAD_ZERO = 1;
 export const HEAD_OVERFLOW = 2;
 /** Arrivals at the barrier that ends a round. */
 export const HEAD_BARRIER = 3;
+/** The next frontier rank to claim in the round. */
+export const HEAD_CLAIM = 4;
+/** The number of the round's first new state (the count when the round was ordered: a worker may start inserting before another starts the round). */
+export const HEAD_BASE = 5;
 export const HEAD_WORDS = 8;
 
 /**
@@ -160,6 +164,13 @@ export class SharedVisited {
     if (h[HEAD_COUNT] > below) h[HEAD_COUNT] = below;
     return next;
   }
+}
+
+/** A copy of the first n numbers of `a` in shared memory. */
+export function sharedCopy(a: Uint32Array, n: number): Uint32Array {
+  const b = new Uint32Array(new SharedArrayBuffer(Math.max(1, n) * 4), 0, n);
+  b.set(a.subarray(0, n));
+  return b;
 }
 
 /**

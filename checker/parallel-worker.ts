@@ -28,7 +28,7 @@
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { editedFingerprint, fingerprint } from './fingerprint.ts';
 import { applyDelta, StepGate } from './delta.ts';
-import { Arena, HEAD_BARRIER, HEAD_COUNT, HEAD_OVERFLOW, SharedVisited, sortByKey, U32Vec } from './parallel-shard.ts';
+import { Arena, HEAD_BARRIER, HEAD_BASE, HEAD_CLAIM, HEAD_OVERFLOW, SharedVisited, sharedCopy, sortByKey, U32Vec } from './parallel-shard.ts';
 import {
   PROGRESS_STRIDE,
   STOP_NONE,
@@ -37,6 +37,7 @@ import {
   type Candidate,
   type FactoryResult,
   type FromWorker,
+  type LevelFront,
   type ReachCandidate,
   type ToWorker,
   type WorkerData,
@@ -93,6 +94,8 @@ let dirty = 0;
 const fpU = new Uint32Array(2);
 const fpI = new Int32Array(fpU.buffer);
 const NONE = 0xffffffff;
+/** Frontier states claimed at a time. */
+const CHUNK = 16;
 
 // the states this worker inserted in this round: their numbers, keys [parent rank, action] (at the round's end), encodings [start, length]
 let newNums = new U32Vec();
@@ -105,12 +108,7 @@ let sortedP: Uint32Array = new Uint32Array(0);
 let sortedA: Uint32Array = new Uint32Array(0);
 
 // the frontier: the states of the level being expanded that this worker owns, in rank order, with their keys
-let frontBytes = new Arena();
-let frontSpans: Uint32Array = new Uint32Array(0);
-let frontOrder: Uint32Array = new Uint32Array(0);
-let frontRanks: Uint32Array = new Uint32Array(0);
-let frontP: Uint32Array = new Uint32Array(0);
-let frontA: Uint32Array = new Uint32Array(0);
+let front: LevelFront = { fronts: [], who: new Uint8Array(0), idx: new Uint32Array(0), keyP: new Uint32Array(0), keyA: new Uint32Array(0) };
 
 let roundTransitions = 0;
 const progressAt = me * PROGRESS_STRIDE;
@@ -130,10 +128,12 @@ function visitState(hi: number, lo: number, p: number, a: number, src: Uint8Arra
   return keep(-v - 1, p, a, src, off, len);
 }
 
-/** A state already in the table, number n, met by key (p, a): its first key from this worker, if new in this level. */
+/** A state already in the table, number n, met by key (p, a): this worker's smallest key for it, if new in this level. */
 function met(n: number, p: number, a: number): void {
   const j = n - base;
-  if (j >= 0 && mine[2 * j] === NONE) {
+  if (j < 0) return;
+  const q = mine[2 * j];
+  if (p < q || (p === q && a < mine[2 * j + 1])) {
     mine[2 * j] = p;
     mine[2 * j + 1] = a;
   }
@@ -185,7 +185,7 @@ function startRound(): void {
   aheadCount = 0;
   ahead = new Map();
   roundTransitions = 0;
-  base = table.count;
+  base = Atomics.load(head, HEAD_BASE);
   limit = Math.floor(table.cap * 0.85);
   // this worker's first keys of the last round are cleared
   mine.fill(NONE, 0, Math.min(mine.length, 2 * dirty));
@@ -195,16 +195,11 @@ function startRound(): void {
   progress[progressAt + 2] = 0;
 }
 
-/** The last round's new states become the frontier: the first ranks.length of them in key order (the others were cut). */
-function commit(ranks: Uint32Array): void {
+/** The last round's new states, every worker's, become the frontier (in rank order: those the coordinator kept). */
+function commit(level: LevelFront): void {
   frontAhead = ahead;
   frontAheadCount = aheadCount;
-  frontBytes = newBytes;
-  frontSpans = newSpans.data;
-  frontOrder = sortedOrder.subarray(0, ranks.length);
-  frontRanks = ranks;
-  frontP = sortedP;
-  frontA = sortedA;
+  front = level;
 }
 
 function initRound(): void {
@@ -232,11 +227,18 @@ interface RoundResult {
  * search then stops in the frontier's level).
  */
 function frontierRound(expand: boolean): RoundResult {
-  const n = frontOrder.length;
+  const n = front.who.length;
   const r = new RoundState(expand ? n : 0, pendingReach);
-  // the loop stays small and each state is a call: the hot code is optimized once, as a
-  // function, instead of being recompiled (on-stack replacement of one large loop) every round
-  for (let i = 0; i < n; i++) if (!visit(r, i, expand)) break;
+  // states are claimed in chunks of ranks from a shared counter, so no worker waits for another
+  // with states left; a worker's claims rise. The loop stays small and each state is a call: the
+  // hot code is optimized once, as a function, instead of being recompiled (on-stack replacement
+  // of one large loop) every round
+  claims: for (;;) {
+    const s0 = Atomics.add(head, HEAD_CLAIM, CHUNK);
+    if (s0 >= n) break;
+    const s1 = Math.min(n, s0 + CHUNK);
+    for (let rank = s0; rank < s1; rank++) if (!visit(r, rank, expand)) break claims;
+  }
   return { actions: r.actionCounts, expanded: r.expanded, steps: r.steps, states: r.states, reach: r.reach, timedOut: r.timedOut };
 }
 
@@ -260,20 +262,21 @@ class RoundState {
   }
 }
 
-/** Checks and expands the i-th state of the frontier; false when no later state needs either. */
-function visit(r: RoundState, i: number, expand: boolean): boolean {
+/** Checks and expands the frontier state of a rank; false when no later state needs either. */
+function visit(r: RoundState, rank: number, expand: boolean): boolean {
   if (Atomics.load(head, HEAD_OVERFLOW) !== 0) return false;
-  const rank = frontRanks[i];
   const judge = (stateProps.length > 0 || r.wantReach.length > 0) && !(stopAtFirst && rank > Atomics.load(stop, STOP_STATE));
   const grow = expand && !r.timedOut && !(stopAtFirst && (rank > Atomics.load(stop, STOP_STEP) || Atomics.load(stop, STOP_STATE) !== STOP_NONE));
   // what a state does not need, no later state needs (ranks grow, the stop ranks only fall)
   if (!judge && !grow) return false;
-  const j = frontOrder[i];
-  const start = frontSpans[2 * j];
-  const state = decode(frontBytes.bytes.subarray(start, start + frontSpans[2 * j + 1]));
-  if (judge) judgeState(r, i, rank, state, j < frontAheadCount ? (frontAhead.get(j) ?? null) : undefined);
+  const w = front.who[rank];
+  const f = front.fronts[w];
+  const j = f.order[front.idx[rank]];
+  const start = f.spans[2 * j];
+  const state = decode(f.bytes.subarray(start, start + f.spans[2 * j + 1]));
+  if (judge) judgeState(r, rank, state, w === me && j < frontAheadCount ? (frontAhead.get(j) ?? null) : undefined);
   if (!grow || (stopAtFirst && Atomics.load(stop, STOP_STATE) !== STOP_NONE)) return true;
-  if (!expandState(r, i, rank, state)) return false;
+  if (!expandState(r, rank, state)) return false;
   const expanded = ++r.expanded;
   progress[progressAt] = roundTransitions;
   progress[progressAt + 1] = newCount;
@@ -304,7 +307,7 @@ function judgeRaw(state: S, reach: readonly { p: ReachableProperty<S>; index: nu
 }
 
 /** The state and reachable properties on a frontier state (`judged`: what judgeRaw said of it, if it ran ahead). */
-function judgeState(r: RoundState, i: number, rank: number, state: S, judged: Judged | null | undefined): void {
+function judgeState(r: RoundState, rank: number, state: S, judged: Judged | null | undefined): void {
   const got = judged !== undefined ? judged : judgeRaw(state, r.wantReach);
   if (got === null) return;
   let violated = false;
@@ -315,7 +318,7 @@ function judgeState(r: RoundState, i: number, rank: number, state: S, judged: Ju
       if (seen.has(k) || r.stateSeen.has(k)) continue;
       r.stateSeen.add(k);
     }
-    r.states.push({ prop, finding: { ...finding }, p: frontP[i], a: frontA[i], index: i });
+    r.states.push({ prop, finding: { ...finding }, p: front.keyP[rank], a: front.keyA[rank], index: rank });
     violated = true;
   }
   if (violated && stopAtFirst) lower(STOP_STATE, rank);
@@ -323,7 +326,7 @@ function judgeState(r: RoundState, i: number, rank: number, state: S, judged: Ju
     let hit = false;
     for (const x of r.wantReach)
       if (got.reach.includes(x.index)) {
-        r.reach.push({ prop: x.index, p: frontP[i], a: frontA[i], index: i });
+        r.reach.push({ prop: x.index, p: front.keyP[rank], a: front.keyA[rank], index: rank });
         hit = true;
       }
     if (hit) r.wantReach = r.wantReach.filter((x) => !r.reach.some((y) => y.prop === x.index));
@@ -358,10 +361,10 @@ function judgeAhead(budget: number): boolean {
 }
 
 /** Every transition of a frontier state: the step properties, and the successor visited; false if the level went past the table's limit. */
-function expandState(r: RoundState, i: number, rank: number, state: S): boolean {
-  if (deltaSteps) return expandDelta(r, i, rank, state);
+function expandState(r: RoundState, rank: number, state: S): boolean {
+  if (deltaSteps) return expandDelta(r, rank, state);
   const actions = model.actions(state);
-  r.actionCounts[i] = actions.length;
+  r.actionCounts[rank] = actions.length;
   for (let ai = 0; ai < actions.length; ai++) {
     const action = actions[ai];
     const { state: succ, outcome } = model.step(state, action);
@@ -410,11 +413,11 @@ let scratch = new Uint8Array(0);
 /** Step properties run only where they can fail (see StepGate). */
 const gate = new StepGate(stepProps.map((x) => x.p));
 
-function expandDelta(r: RoundState, i: number, rank: number, state: S): boolean {
+function expandDelta(r: RoundState, rank: number, state: S): boolean {
   const bytes = state as unknown as Uint8Array;
   const len = bytes.length;
   const count = model.stepDeltas!(state, deltas);
-  r.actionCounts[i] = count;
+  r.actionCounts[rank] = count;
   let actions: readonly A[] | null = null;
   fingerprint(bytes, parentFp);
   const p0 = parentFp[0] | 0;
@@ -499,11 +502,15 @@ function finishRound(size: number, r: RoundResult): void {
   }
   const keyP = sortedP.slice();
   const keyA = sortedA.slice();
+  // this worker's new states, in shared memory for whichever worker expands them
+  const bytes = new Uint8Array(new SharedArrayBuffer(Math.max(1, newBytes.used)), 0, newBytes.used);
+  bytes.set(newBytes.bytes.subarray(0, newBytes.used));
   send(
     {
       type: 'done',
       keyP,
       keyA,
+      front: { bytes, spans: sharedCopy(newSpans.data, 2 * n), order: sharedCopy(sortedOrder, n) },
       actions: r.actions,
       expanded: r.expanded,
       transitions: roundTransitions,
@@ -537,7 +544,7 @@ for (;;) {
     for (const k of msg.seen) seen.add(k);
     if (msg.reached.length) pendingReach = pendingReach.filter((r) => !msg.reached.includes(r.p.name));
     // a round run again expands the same frontier
-    if (!msg.again) commit(msg.ranks);
+    if (!msg.again) commit(msg.front);
     startRound();
     const r = frontierRound(msg.expand);
     barrier();

@@ -38,10 +38,10 @@
  * its limit anyway, the workers stop and the round runs again on a larger table, its states dropped.
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { HEAD_OVERFLOW, SharedVisited } from './parallel-shard.ts';
+import { HEAD_BASE, HEAD_CLAIM, HEAD_OVERFLOW, SharedVisited } from './parallel-shard.ts';
 import { collisionProbability } from './fingerprint.ts';
 import { ParentLinks } from './parents.ts';
-import { PROGRESS_STRIDE, STOP_NONE, STOP_STATE, STOP_STEP, type Candidate, type FromWorker, type ModelFactory, type ReachCandidate, type SharedTable, type ToWorker, type WorkerData } from './parallel-protocol.ts';
+import { PROGRESS_STRIDE, STOP_NONE, STOP_STATE, STOP_STEP, type Candidate, type FromWorker, type ModelFactory, type ReachCandidate, type LevelFront, type SharedTable, type ToWorker, type WorkerData } from './parallel-protocol.ts';
 import type { Bound, CheckOptions, CheckResult, Example, Stats, Violation } from './types.ts';
 
 export type { ModelFactory, FactoryResult } from './parallel-protocol.ts';
@@ -293,8 +293,8 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
     readonly kept: number;
     readonly keyP: Uint32Array;
     readonly keyA: Uint32Array;
-    /** Per worker: the ranks of its kept states (its part of the next frontier). */
-    readonly ranks: Uint32Array[];
+    /** The next round's frontier: the kept states, wherever they are. */
+    readonly front: LevelFront;
     /** Whether it was counted in `levels` (a level of no states is not, but the initial one is). */
     readonly counted: boolean;
     /** Step findings of the transitions that found it. */
@@ -326,7 +326,8 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
           }
     const total = dones.reduce((s, d) => s + d.keyP.length, 0);
     const limit = base + total >= maxStates ? Math.max(1, maxStates - base) : Infinity;
-    const ranks = dones.map((d) => new Uint32Array(d.keyP.length));
+    const who = new Uint8Array(Math.min(total, limit));
+    const idx = new Uint32Array(Math.min(total, limit));
     const keyP = new Uint32Array(Math.min(total, limit));
     const keyA = new Uint32Array(Math.min(total, limit));
     const heads = new Array<number>(N).fill(0);
@@ -341,7 +342,8 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
       const p = dones[w].keyP[heads[w]];
       const a = dones[w].keyA[heads[w]];
       if (before(vp, va, p, a)) break;
-      ranks[w][heads[w]++] = kept;
+      who[kept] = w;
+      idx[kept] = heads[w]++;
       keyP[kept] = p;
       keyA[kept] = a;
       kept++;
@@ -371,7 +373,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
       kept,
       keyP: keyP.subarray(0, kept),
       keyA: keyA.subarray(0, kept),
-      ranks: ranks.map((r, w) => r.subarray(0, heads[w])),
+      front: { fronts: dones.map((d) => d.front), who: who.subarray(0, kept), idx: idx.subarray(0, kept), keyP: keyP.subarray(0, kept), keyA: keyA.subarray(0, kept) },
       counted,
       steps,
       cutP,
@@ -404,7 +406,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
           cutByStates = false;
         }
     const within = (p: number, a: number) => !before(cutP, cutA, p, a);
-    const idOf = (w: number, index: number) => level.base + level.ranks[w][index];
+    const idOf = (rank: number) => level.base + rank;
     // violations: by key, steps before states, then in property order
     found.sort((x, y) => x.c.p - y.c.p || x.c.a - y.c.a || (x.kind === y.kind ? 0 : x.kind === 'step' ? -1 : 1) || x.c.prop - y.c.prop);
     for (const { c, w, kind } of found)
@@ -413,7 +415,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
           property: propertyInfo[c.prop].name,
           kind,
           finding: c.finding,
-          path: kind === 'step' ? parents.path(level.parent!.base + c.p, c.a) : parents.path(idOf(w, c.index!)),
+          path: kind === 'step' ? parents.path(level.parent!.base + c.p, c.a) : parents.path(idOf(c.index!)),
         });
     // reachable properties: the first state of the level that satisfies each
     const firstReach = new Map<number, { r: ReachCandidate; w: number }>();
@@ -427,7 +429,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
       const name = propertyInfo[r.prop].name;
       pendingReach.delete(name);
       newlyReached.push(name);
-      examples.push({ property: name, path: parents.path(idOf(w, r.index)) });
+      examples.push({ property: name, path: parents.path(idOf(r.index)) });
     }
     if (cutP !== Infinity) {
       // the sequential search stops at the transition cutP/cutA: keep the states it found up to there
@@ -440,10 +442,8 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
       }
       if (level.parent && !level.timedOut) {
         let t = cutA + 1;
-        level.actions.forEach((counts, w) => {
-          const r = level.parent!.ranks[w];
-          for (let i = 0; i < r.length && r[i] < cutP; i++) t += counts[i];
-        });
+        // each rank was expanded by one worker, which counted its actions
+        for (const counts of level.actions) for (let r = 0; r < Math.min(cutP, counts.length); r++) t += counts[r];
         transitions = level.transitionsBefore + t;
       }
       stopped = true;
@@ -479,10 +479,9 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
           stop[STOP_STATE] = STOP_NONE;
           progress.fill(0);
           frontSize = expand ? level.kept : 0;
-          for (let i = 0; i < N; i++) {
-            const ranks = level.ranks[i].slice();
-            post(i, { type: 'round', ranks, size: level.kept, expand, seen: newlySeen, reached: newlyReached, table: grown ? table : undefined, again }, [ranks.buffer]);
-          }
+          visited.head[HEAD_CLAIM] = 0;
+          visited.head[HEAD_BASE] = visited.count;
+          for (let i = 0; i < N; i++) post(i, { type: 'round', front: level.front, size: level.kept, expand, seen: newlySeen, reached: newlyReached, table: grown ? table : undefined, again });
           newlySeen = [];
           newlyReached = [];
           dones = gather('done');

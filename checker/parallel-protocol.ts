@@ -52,7 +52,7 @@ export interface WorkerData {
   readonly deadline: number | null;
 }
 
-/** The visited set's slots (SharedVisited.slots) and every worker's first keys of the level's new states, all in shared memory. */
+/** The visited set's slots (SharedVisited.slots) and every worker's smallest keys of the level's new states, all in shared memory. */
 export interface SharedTable {
   readonly slots: Int32Array;
   /** firstKeys[w]: pairs (parent rank, action) by the state's number minus the level's first. */

@@ -1,20 +1,20 @@
 /**
  * A worker of the parallel search (parallel.ts): it builds the model from the factory and runs
  * rounds on the coordinator's orders. The visited set is one table in shared memory for all
- * workers (SharedVisited); the states a worker inserts into it are its own: it keeps their bytes,
- * and expands them in the next round. In a round it
+ * workers (SharedVisited); a worker keeps the bytes of the states it inserts into it, and
+ * publishes them in shared memory at the end of the round. In a round it
  *
- * 1. takes the ranks of its states found in the last round (its part of the frontier), decodes
- *    each once, in rank order, checks the state and reachable properties on it, and expands it:
- *    checks the step properties, and visits every successor that is not a self-loop in the
- *    shared table, inserting it if absent;
- * 2. notes, for every state new in this level that it meets, the first key (parent rank, action)
- *    by which it meets it, in its own array of first keys in shared memory: it expands in rank
- *    order, so that key is its smallest;
+ * 1. claims the frontier's states (every worker's new states of the last level) in chunks of
+ *    ranks from a shared counter, so its claims rise; decodes each once, checks the state and
+ *    reachable properties on it, and expands it: checks the step properties, and visits every
+ *    successor that is not a self-loop in the shared table, inserting it if absent;
+ * 2. notes, for every state new in this level that it meets, the smallest key (parent rank,
+ *    action) by which it meets it, in its own array of keys in shared memory (its claims rise, so
+ *    the first is the smallest; the comparison keeps it right whatever the order);
  * 3. after a barrier with the other workers, takes for each state it inserted the smallest of
- *    every worker's first keys (the transition by which sequential BFS finds it), sorts its new
- *    states by key and sends the keys and the findings to the coordinator, which ranks the states
- *    of the whole level.
+ *    every worker's keys (the transition by which sequential BFS finds it), sorts its new states
+ *    by key, publishes them, and sends the keys and the findings to the coordinator, which ranks
+ *    the states of the whole level.
  *
  * (A state is thus checked one round after it is found, when it is decoded anyway, or earlier
  * by a worker that would otherwise wait: see "Judging ahead".)
@@ -78,7 +78,7 @@ const seen = new Set<string>();
 
 const control = data.control;
 
-/** The visited set, and every worker's first keys of the level's new states (see visitState); replaced when the coordinator grows them. */
+/** The visited set, and every worker's smallest keys of the level's new states (see visitState); replaced when the coordinator grows them. */
 let table = new SharedVisited(data.table.slots, data.head);
 let firstKeys: readonly Uint32Array[] = data.table.firstKeys;
 let mine = firstKeys[me];
@@ -114,10 +114,10 @@ let roundTransitions = 0;
 const progressAt = me * PROGRESS_STRIDE;
 
 /**
- * A successor (or initial state) met by key (p, a): inserted into the table if absent (and then
- * this worker's, with its bytes `src[off, off + len)`, or, when `len` is 0, the bytes `build()`
- * makes); new in this level, its first key from this worker noted. Returns false when the level
- * has filled the table past its limit (the round is to be run again).
+ * A successor (or initial state) met by key (p, a), its bytes `src[off, off + len)`: inserted into
+ * the table if absent (and its bytes kept); new in this level, this worker's smallest key for it
+ * kept. Returns false when the level has filled the table past its limit (the round is to be run
+ * again).
  */
 function visitState(hi: number, lo: number, p: number, a: number, src: Uint8Array, off: number, len: number): boolean {
   const v = table.visit(hi, lo);
@@ -187,7 +187,7 @@ function startRound(): void {
   roundTransitions = 0;
   base = Atomics.load(head, HEAD_BASE);
   limit = Math.floor(table.cap * 0.85);
-  // this worker's first keys of the last round are cleared
+  // this worker's keys of the last round are cleared
   mine.fill(NONE, 0, Math.min(mine.length, 2 * dirty));
   dirty = 0;
   progress[progressAt] = 0;
@@ -474,7 +474,7 @@ function finishRound(size: number, r: RoundResult): void {
   // a round that went past the table's limit is run again: its states are not reported
   const n = Atomics.load(head, HEAD_OVERFLOW) !== 0 ? 0 : newCount;
   dirty = table.count - base;
-  // each state's key: the smallest of every worker's first keys (the others' are final after the barrier)
+  // each state's key: the smallest of every worker's keys (the others' are final after the barrier)
   const keys = new Uint32Array(2 * n);
   const nums = newNums.data;
   for (let k = 0; k < n; k++) {

@@ -5,14 +5,16 @@
  * whatever the number of workers.
  *
  * Deterministic by construction: the search is level-synchronous. The visited set is one table in
- * shared memory (SharedVisited); a state belongs to the worker that inserted it, which keeps its
- * bytes and expands it in the next round (parallel-worker.ts). Sequential BFS expands a level in
- * rank order and finds a new state by the first (parent rank, action index) that reaches it; each
- * worker expands its frontier states in rank order and notes, in shared memory, the first key by
- * which it meets each state new in the level, and the state's owner takes the smallest of the
- * workers' keys once the round has ended everywhere. The coordinator (this thread)
+ * shared memory (SharedVisited); the worker that inserts a state keeps its bytes, and publishes
+ * them in shared memory at the end of the round (parallel-worker.ts). Sequential BFS expands a
+ * level in rank order and finds a new state by the first (parent rank, action index) that reaches
+ * it; the workers claim the level's states in chunks of ranks from a shared counter (so a worker's
+ * claims rise, and no worker waits for another while states are left), each notes in shared
+ * memory the smallest key by which it meets each state new in the level, and the state's inserter
+ * takes the smallest of the workers' keys once the round has ended everywhere. The coordinator (this thread)
  * merges the workers' sorted keys, which ranks the new states in the order sequential BFS finds
- * them, and records their parent links in that order. A violation is known by its key too (a
+ * them, records their parent links in that order, and tells every worker where each rank's state
+ * is. A violation is known by its key too (a
  * step: its transition; a state property: the key of the state), so the first violation of a
  * level is the one with the smallest key, as in the sequential search.
  *
@@ -128,7 +130,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
   stop.fill(STOP_NONE);
   const progress = new Float64Array(new SharedArrayBuffer(8 * PROGRESS_STRIDE * N));
 
-  // the visited set, and the workers' first keys of a level's new states (as many as slots)
+  // the visited set, and the workers' keys of a level's new states (as many as slots)
   let visited = SharedVisited.create(options.initialTableSlots ?? 1 << 18);
   const firstKeysFor = (cap: number) => Array.from({ length: N }, () => new Uint32Array(new SharedArrayBuffer(8 * cap)).fill(0xffffffff));
   let table: SharedTable = { slots: visited.slots, firstKeys: firstKeysFor(visited.cap) };

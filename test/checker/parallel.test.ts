@@ -71,6 +71,17 @@ describe('toy models: the same results as the sequential search with 1, 2 and 3 
     expect(r.status === 'violation' && r.violations.length).toBeGreaterThan(1);
   });
 
+  it('Own P=5, G=3, a property failing on every state: the path of every state (every parent link)', () => {
+    const r = sameAsSequential({ toy: 'own', pages: 5, guests: 3, everyState: true }, { stopAtFirstViolation: false }, [2, 3]);
+    expect(r.status === 'violation' && r.violations.filter((v) => v.property === 'every-state').length).toBe(16807);
+  });
+
+  it('the same with states as bytes and steps as bytes written (the workers\' delta path), also from a visited set of 16 slots', () => {
+    const r = sameAsSequential({ toy: 'own', pages: 5, guests: 3, everyState: true, bytes: true }, { stopAtFirstViolation: false }, [2, 3]);
+    expect(r.status === 'violation' && r.violations.filter((v) => v.property === 'every-state').length).toBe(16807);
+    sameAsSequential({ toy: 'own', pages: 5, guests: 3, everyState: true, bytes: true }, { stopAtFirstViolation: false, initialTableSlots: 16 } as CheckOptions, [2]);
+  });
+
   it('grid 6 x 4 with state, step (self-loops, visited targets) and reachable properties, every violation and the first', () => {
     const all = sameAsSequential({ toy: 'grid', w: 6, h: 4 }, { stopAtFirstViolation: false });
     expect(all.status === 'violation' && all.violations.length).toBe(11);

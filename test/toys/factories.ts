@@ -4,7 +4,7 @@
  * the caller (to run the sequential search or replay a path).
  */
 import type { ModelFactory } from '../../checker/parallel.ts';
-import type { Model, Property } from '../../checker/index.ts';
+import type { Model, Property, StepDelta } from '../../checker/index.ts';
 import { binaryTreeModel } from './binaryTree.ts';
 import { counterModel } from './counter.ts';
 import { diamondsModel } from './diamonds.ts';
@@ -15,7 +15,17 @@ import { twoInitsModel } from './twoInits.ts';
 import { withoutDecode } from './util.ts';
 
 export type ToySpec =
-  | { readonly toy: 'own'; readonly pages: number; readonly guests: number; readonly variant?: OwnVariant; readonly symmetricGuests?: boolean }
+  | {
+      readonly toy: 'own';
+      readonly pages: number;
+      readonly guests: number;
+      readonly variant?: OwnVariant;
+      readonly symmetricGuests?: boolean;
+      /** A state property that fails on every state (its key: the state), so that every state's path is reported. */
+      readonly everyState?: boolean;
+      /** States as their encodings, steps also given as bytes written (Model.stepDelta, stepDeltas). */
+      readonly bytes?: boolean;
+    }
   | { readonly toy: 'grid'; readonly w: number; readonly h: number; readonly props?: 'all' | 'none' }
   | { readonly toy: 'counter'; readonly n: number; readonly wrap?: boolean; readonly last?: boolean }
   | { readonly toy: 'tree'; readonly d: number }
@@ -26,6 +36,8 @@ export type ToySpec =
   | { readonly toy: 'broken'; readonly how: 'factory' | 'step' | 'no-decode'; readonly after?: number };
 
 type AnyModel = Model<unknown, unknown, unknown>;
+
+const EVERY_STATE: Property<unknown, unknown, unknown> = { kind: 'state', name: 'every-state', description: 'fails everywhere', check: (s) => ({ message: 'here', key: JSON.stringify(s) }) };
 type AnyProps = Property<unknown, unknown, unknown>[];
 
 const gridProps = (w: number, h: number): Property<Cell, GridAction, GridAction>[] => [
@@ -70,8 +82,11 @@ function symmetricOwn(spec: { pages: number; guests: number; variant?: OwnVarian
 export function toySearch(spec: ToySpec): { model: AnyModel; properties: AnyProps } {
   const as = (model: unknown, properties: readonly unknown[]) => ({ model: model as AnyModel, properties: properties as AnyProps });
   switch (spec.toy) {
-    case 'own':
-      return as(spec.symmetricGuests ? symmetricOwn(spec) : ownModel(spec), ownProperties);
+    case 'own': {
+      const props = spec.everyState ? [...ownProperties, EVERY_STATE] : ownProperties;
+      if (spec.bytes) return asBytes(ownModel(spec) as unknown as AnyModel, props as unknown as AnyProps);
+      return as(spec.symmetricGuests ? symmetricOwn(spec) : ownModel(spec), props);
+    }
     case 'grid':
       return as(gridModel(spec.w, spec.h), spec.props === 'none' ? [] : gridProps(spec.w, spec.h));
     case 'counter':
@@ -106,6 +121,49 @@ export function toySearch(spec: ToySpec): { model: AnyModel; properties: AnyProp
       return as(m, []);
     }
   }
+}
+
+/** A model over its encodings, with steps as bytes written (diffed from its steps), and its properties over them. */
+function asBytes(m: AnyModel, props: AnyProps): { model: AnyModel; properties: AnyProps } {
+  const dec = (b: unknown) => m.decode!(b as Uint8Array);
+  const delta = (b: Uint8Array, a: unknown): StepDelta<unknown> => {
+    const { state, outcome } = m.step(dec(b), a);
+    const n = m.encode(state);
+    const offsets: number[] = [];
+    const values: number[] = [];
+    for (let i = 0; i < n.length; i++)
+      if (n[i] !== b[i]) {
+        offsets.push(i);
+        values.push(n[i]);
+      }
+    return { offsets, values, outcome, memo: undefined };
+  };
+  const model: AnyModel = {
+    initialStates: () => m.initialStates().map((s) => m.encode(s)),
+    actions: (b) => m.actions(dec(b)),
+    step(b, a) {
+      const { state, outcome } = m.step(dec(b), a);
+      const n = m.encode(state);
+      return { state: n.every((x, i) => x === (b as Uint8Array)[i]) ? b : n, outcome };
+    },
+    encode: (b) => b as Uint8Array,
+    decode: (b) => b,
+    describeAction: m.describeAction ? (a) => m.describeAction!(a) : undefined,
+  } as AnyModel;
+  (model as { stepDelta?: unknown }).stepDelta = (b: Uint8Array, a: unknown) => delta(b, a);
+  (model as { stepDeltas?: unknown }).stepDeltas = (b: Uint8Array, out: StepDelta<unknown>[]) => {
+    const acts = m.actions(dec(b));
+    for (let i = 0; i < acts.length; i++) out[i] = delta(b, acts[i]);
+    return acts.length;
+  };
+  const properties = props.map((p) =>
+    p.kind === 'state'
+      ? { ...p, check: (b: unknown) => p.check(dec(b)) }
+      : p.kind === 'reachable'
+        ? { ...p, holds: (b: unknown) => p.holds(dec(b)) }
+        : { ...p, check: (b: unknown, a: unknown, o: unknown, c: unknown) => p.check(dec(b), a, o, dec(c)) },
+  ) as AnyProps;
+  return { model, properties };
 }
 
 /** What the workers call. */

@@ -54,8 +54,10 @@ export class Arena {
 export const HEAD_COUNT = 0;
 /** The zero fingerprint's tag (it cannot sit in a slot: (0, 0) marks empty ones). */
 export const HEAD_ZERO = 1;
-/** Set by a worker when the level has filled the table past its limit: the round is run again on a larger one. */
+/** Set by a worker when the level has filled the table past its limit (OVERFLOW_TABLE) or the room for its keys (OVERFLOW_KEYS): the round is run again with more. */
 export const HEAD_OVERFLOW = 2;
+export const OVERFLOW_TABLE = 1;
+export const OVERFLOW_KEYS = 2;
 /** Arrivals at the barrier that ends a round. */
 export const HEAD_BARRIER = 3;
 /** The next frontier rank to claim in the round. */

@@ -28,7 +28,7 @@
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { editedFingerprint, fingerprint } from './fingerprint.ts';
 import { applyDelta, StepGate } from './delta.ts';
-import { Arena, HEAD_BARRIER, HEAD_BASE, HEAD_CLAIM, HEAD_OVERFLOW, SharedVisited, sharedCopy, sortByKey, U32Vec } from './parallel-shard.ts';
+import { Arena, HEAD_BARRIER, HEAD_BASE, HEAD_CLAIM, HEAD_OVERFLOW, OVERFLOW_KEYS, OVERFLOW_TABLE, SharedVisited, sharedCopy, sortByKey, U32Vec } from './parallel-shard.ts';
 import {
   PROGRESS_STRIDE,
   STOP_NONE,
@@ -131,7 +131,8 @@ function visitState(hi: number, lo: number, p: number, a: number, src: Uint8Arra
 /** A state already in the table, number n, met by key (p, a): this worker's smallest key for it, if new in this level. */
 function met(n: number, p: number, a: number): void {
   const j = n - base;
-  if (j < 0) return;
+  // (past the room for keys: its inserter stops the round)
+  if (j < 0 || 2 * j >= mine.length) return;
   const q = mine[2 * j];
   if (p < q || (p === q && a < mine[2 * j + 1])) {
     mine[2 * j] = p;
@@ -141,11 +142,11 @@ function met(n: number, p: number, a: number): void {
 
 /** A state this worker inserted, number n, found by key (p, a), its bytes src[off, off + len); false if the level went past the table's limit. */
 function keep(n: number, p: number, a: number, src: Uint8Array, off: number, len: number): boolean {
-  if (n >= limit) {
-    Atomics.store(head, HEAD_OVERFLOW, 1);
+  const j = n - base;
+  if (n >= limit || 2 * j >= mine.length) {
+    Atomics.or(head, HEAD_OVERFLOW, n >= limit ? OVERFLOW_TABLE : OVERFLOW_KEYS);
     return false;
   }
-  const j = n - base;
   mine[2 * j] = p;
   mine[2 * j + 1] = a;
   newNums.push(n);
@@ -537,9 +538,9 @@ for (;;) {
   } else {
     if (msg.table) {
       table = new SharedVisited(msg.table.slots, head);
+      // (the same arrays of keys, or new ones: cleared at the round's start either way)
       firstKeys = msg.table.firstKeys;
       mine = firstKeys[me];
-      dirty = 0;
     }
     for (const k of msg.seen) seen.add(k);
     if (msg.reached.length) pendingReach = pendingReach.filter((r) => !msg.reached.includes(r.p.name));

@@ -36,11 +36,12 @@
  * symmetry reduction is supported.
  *
  * The visited set never moves while workers run: this thread grows it between rounds, ahead of a
- * level (to four times the frontier's states beyond those it holds), and when a level fills it past
- * its limit anyway, the workers stop and the round runs again on a larger table, its states dropped.
+ * level (room for twice the frontier's states beyond those it holds, and as many keys), and when a
+ * level fills it past its limit anyway, or the room for its keys, the workers stop and the round
+ * runs again with twice as much, its states dropped.
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { HEAD_BASE, HEAD_CLAIM, HEAD_OVERFLOW, SharedVisited } from './parallel-shard.ts';
+import { HEAD_BASE, HEAD_CLAIM, HEAD_OVERFLOW, OVERFLOW_KEYS, OVERFLOW_TABLE, SharedVisited } from './parallel-shard.ts';
 import { collisionProbability } from './fingerprint.ts';
 import { ParentLinks } from './parents.ts';
 import { PROGRESS_STRIDE, STOP_NONE, STOP_STATE, STOP_STEP, type Candidate, type FromWorker, type ModelFactory, type ReachCandidate, type LevelFront, type SharedTable, type ToWorker, type WorkerData } from './parallel-protocol.ts';
@@ -130,10 +131,11 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
   stop.fill(STOP_NONE);
   const progress = new Float64Array(new SharedArrayBuffer(8 * PROGRESS_STRIDE * N));
 
-  // the visited set, and the workers' keys of a level's new states (as many as slots)
+  // the visited set, and the workers' keys of a level's new states (room for `room` of them)
   let visited = SharedVisited.create(options.initialTableSlots ?? 1 << 18);
-  const firstKeysFor = (cap: number) => Array.from({ length: N }, () => new Uint32Array(new SharedArrayBuffer(8 * cap)).fill(0xffffffff));
-  let table: SharedTable = { slots: visited.slots, firstKeys: firstKeysFor(visited.cap) };
+  let room = Math.min(visited.cap, 1 << 12);
+  const keysFor = (n: number) => Array.from({ length: N }, () => new Uint32Array(new SharedArrayBuffer(8 * n)).fill(0xffffffff));
+  let table: SharedTable = { slots: visited.slots, firstKeys: keysFor(room) };
 
   // channels: this thread <-> each worker, supervisor -> this thread
   const controls: MessagePort[] = [];
@@ -198,13 +200,18 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
    */
   let tableGrowths = 0;
   let roundsRunAgain = 0;
-  const ensure = (need: number, below: number, atLeast: number): boolean => {
+  const ensure = (need: number, below: number, atLeast: number, levelRoom: number): boolean => {
     let cap = Math.max(visited.cap, atLeast);
     while (need > cap * 0.75) cap *= 2;
-    if (cap === visited.cap && below >= visited.count) return false;
-    visited = visited.rebuilt(cap, below);
-    table = { slots: visited.slots, firstKeys: firstKeysFor(cap) };
-    tableGrowths++;
+    const rebuild = cap !== visited.cap || below < visited.count;
+    const rekey = levelRoom > room;
+    if (!rebuild && !rekey) return false;
+    if (rebuild) {
+      visited = visited.rebuilt(cap, below);
+      tableGrowths++;
+    }
+    if (rekey) room = Math.max(levelRoom, 2 * room);
+    table = { slots: visited.slots, firstKeys: rekey ? keysFor(room) : table.firstKeys };
     return true;
   };
 
@@ -474,7 +481,8 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
       if (level.kept > 0) {
         const start = visited.count;
         // room for the level to come: four times the frontier's states beyond those held
-        let grown = ensure(start + 4 * (expand ? level.kept : 0), start, 0);
+        const ahead = expand ? 2 * level.kept : 0;
+        let grown = ensure(start + ahead, start, 0, ahead);
         let again = false;
         for (;;) {
           stop[STOP_STEP] = STOP_NONE;
@@ -487,10 +495,11 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
           newlySeen = [];
           newlyReached = [];
           dones = gather('done');
-          if (Atomics.load(visited.head, HEAD_OVERFLOW) === 0) break;
-          // the level filled the table past its limit: again, on one twice as large, without the round's states
+          const overflow = Atomics.load(visited.head, HEAD_OVERFLOW);
+          if (overflow === 0) break;
+          // the level filled the table past its limit, or the room for its keys: again, with twice as much, without the round's states
           visited.head[HEAD_OVERFLOW] = 0;
-          grown = ensure(start, start, 2 * visited.cap);
+          grown = ensure(start, start, overflow & OVERFLOW_TABLE ? 2 * visited.cap : 0, overflow & OVERFLOW_KEYS ? 2 * room : 0);
           again = true;
           roundsRunAgain++;
         }

@@ -36,7 +36,7 @@
  * symmetry reduction is supported.
  *
  * The visited set never moves while workers run: this thread grows it between rounds, ahead of a
- * level (room for twice the frontier's states beyond those it holds, and as many keys), and when a
+ * level (room for the states the level's growth over the last one suggests, and as many keys), and when a
  * level fills it past its limit anyway, or the room for its keys, the workers stop and the round
  * runs again with twice as much, its states dropped.
  */
@@ -481,7 +481,9 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
       if (level.kept > 0) {
         const start = visited.count;
         // room for the level to come: four times the frontier's states beyond those held
-        const ahead = expand ? 2 * level.kept : 0;
+        // the next level, guessed from this one's growth over the last (levels grow fast early on)
+        const growth = level.parent ? level.kept / Math.max(1, level.parent.kept) : 8;
+        const ahead = expand ? Math.ceil(level.kept * Math.max(2, 1.5 * growth)) : 0;
         let grown = ensure(start + ahead, start, 0, ahead);
         let again = false;
         for (;;) {

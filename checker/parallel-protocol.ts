@@ -119,6 +119,11 @@ export type ToWorker =
       readonly reached: readonly string[];
       /** A larger visited set, from this round on. */
       readonly table?: SharedTable;
+      /**
+       * With `table`: it is empty, and the workers first move into it the states numbered below
+       * `below` of the old table's slots `from`, each a range of them (SharedVisited.reinsert).
+       */
+      readonly rebuild?: { readonly from: Int32Array; readonly below: number };
       /** The last round went past the visited set's limit: run it again (same frontier, this larger table). */
       readonly again?: boolean;
     }

@@ -27,17 +27,23 @@ export class U32Vec {
   }
 }
 
-/** Byte strings stored end to end. */
+/** Byte strings stored end to end (in shared memory if `shared`: other threads read them as they are). */
 export class Arena {
   bytes: Uint8Array;
   used = 0;
-  constructor(capacity = 1 << 16) {
-    this.bytes = new Uint8Array(capacity);
+  constructor(
+    capacity = 1 << 16,
+    private readonly shared = false,
+  ) {
+    this.bytes = this.alloc(capacity);
+  }
+  private alloc(n: number): Uint8Array {
+    return new Uint8Array(this.shared ? new SharedArrayBuffer(n) : new ArrayBuffer(n));
   }
   /** Appends src[off, off + len); returns where it starts. */
   append(src: Uint8Array, off: number, len: number): number {
     if (this.used + len > this.bytes.length) {
-      const b = new Uint8Array(Math.max(this.bytes.length * 2, this.used + len));
+      const b = this.alloc(Math.max(this.bytes.length * 2, this.used + len));
       b.set(this.bytes.subarray(0, this.used));
       this.bytes = b;
     }
@@ -147,24 +153,41 @@ export class SharedVisited {
    * and the counter set back to `below` if it was past it). Only while no worker runs.
    */
   rebuilt(cap: number, below: number): SharedVisited {
-    const next = SharedVisited.create(cap, this.head);
-    const t = this.slots;
-    const u = next.slots;
-    for (let s = 0; s < this.cap; s++) {
-      const tag = t[3 * s + 2];
-      if (tag <= 0 || tag - 1 >= below) continue;
-      const hi = t[3 * s];
-      const lo = t[3 * s + 1];
-      let i = Math.floor((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) * cap) / 4294967296);
-      while (u[3 * i + 2] !== 0) i = i + 1 === cap ? 0 : i + 1;
-      u[3 * i] = hi;
-      u[3 * i + 1] = lo;
-      u[3 * i + 2] = tag;
-    }
+    const next = this.emptied(cap, below);
+    next.reinsert(this.slots, 0, this.cap, below);
+    return next;
+  }
+
+  /**
+   * An empty table of `cap` slots for this one's states numbered below `below`, which
+   * `reinsert` then moves into it (in one call, or in ranges of the old slots by several
+   * workers at once); the header forgets the other states now.
+   */
+  emptied(cap: number, below: number): SharedVisited {
     const h = this.head;
     if (h[HEAD_ZERO] - 1 >= below) h[HEAD_ZERO] = 0;
     if (h[HEAD_COUNT] > below) h[HEAD_COUNT] = below;
-    return next;
+    return SharedVisited.create(cap, h);
+  }
+
+  /**
+   * Inserts the states numbered below `below` from slots [s0, s1) of an old table's `from`,
+   * keeping their numbers. Workers may run it on disjoint ranges at once (a slot is claimed by
+   * compare-and-swap on its tag); nothing may look a state up until every range is done.
+   */
+  reinsert(from: Int32Array, s0: number, s1: number, below: number): void {
+    const u = this.slots;
+    const cap = this.cap;
+    for (let s = s0; s < s1; s++) {
+      const tag = from[3 * s + 2];
+      if (tag <= 0 || tag - 1 >= below) continue;
+      const hi = from[3 * s];
+      const lo = from[3 * s + 1];
+      let i = Math.floor((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) * cap) / 4294967296);
+      while (u[3 * i + 2] !== 0 || Atomics.compareExchange(u, 3 * i + 2, 0, tag) !== 0) i = i + 1 === cap ? 0 : i + 1;
+      u[3 * i] = hi;
+      u[3 * i + 1] = lo;
+    }
   }
 }
 

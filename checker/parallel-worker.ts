@@ -100,7 +100,7 @@ const CHUNK = 16;
 // the states this worker inserted in this round: their numbers, keys [parent rank, action] (at the round's end), encodings [start, length]
 let newNums = new U32Vec();
 let newSpans = new U32Vec();
-let newBytes = new Arena();
+let newBytes = new Arena(1 << 16, true);
 let newCount = 0;
 /** Their order by key, and their keys in that order, once the round is routed. */
 let sortedOrder: Uint32Array = new Uint32Array(0);
@@ -181,7 +181,7 @@ function lower(slot: number, rank: number): void {
 function startRound(): void {
   newNums = new U32Vec();
   newSpans = new U32Vec();
-  newBytes = new Arena();
+  newBytes = new Arena(1 << 16, true);
   newCount = 0;
   aheadCount = 0;
   ahead = new Map();
@@ -503,9 +503,8 @@ function finishRound(size: number, r: RoundResult): void {
   }
   const keyP = sortedP.slice();
   const keyA = sortedA.slice();
-  // this worker's new states, in shared memory for whichever worker expands them
-  const bytes = new Uint8Array(new SharedArrayBuffer(Math.max(1, newBytes.used)), 0, newBytes.used);
-  bytes.set(newBytes.bytes.subarray(0, newBytes.used));
+  // this worker's new states, in shared memory (as stored) for whichever worker expands them
+  const bytes = newBytes.bytes.subarray(0, newBytes.used);
   send(
     {
       type: 'done',
@@ -541,6 +540,14 @@ for (;;) {
       // (the same arrays of keys, or new ones: cleared at the round's start either way)
       firstKeys = msg.table.firstKeys;
       mine = firstKeys[me];
+    }
+    if (msg.rebuild) {
+      // the states of the old table move into the new one, each worker a range of the old
+      // slots, all before any worker looks one up
+      const { from, below } = msg.rebuild;
+      const cap = from.length / 3;
+      table.reinsert(from, Math.floor((cap * me) / N), Math.floor((cap * (me + 1)) / N), below);
+      barrier();
     }
     for (const k of msg.seen) seen.add(k);
     if (msg.reached.length) pendingReach = pendingReach.filter((r) => !msg.reached.includes(r.p.name));

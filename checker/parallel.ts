@@ -199,6 +199,8 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
    * full, keeping the states numbered below `below`; whether it made a new table.
    */
   let tableGrowths = 0;
+  /** The old table the workers are to move states from, at the next round (with `table`). */
+  let rebuildFrom: { from: Int32Array; below: number } | undefined;
   let roundsRunAgain = 0;
   const ensure = (need: number, below: number, atLeast: number, levelRoom: number): boolean => {
     let cap = Math.max(visited.cap, atLeast);
@@ -207,7 +209,9 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
     const rekey = levelRoom > room;
     if (!rebuild && !rekey) return false;
     if (rebuild) {
-      visited = visited.rebuilt(cap, below);
+      // the workers move the states in, in parallel, before the round (see ToWorker)
+      rebuildFrom = { from: visited.slots, below };
+      visited = visited.emptied(cap, below);
       tableGrowths++;
     }
     if (rekey) room = Math.max(levelRoom, 2 * room);
@@ -335,10 +339,12 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
           }
     const total = dones.reduce((s, d) => s + d.keyP.length, 0);
     const limit = base + total >= maxStates ? Math.max(1, maxStates - base) : Infinity;
-    const who = new Uint8Array(Math.min(total, limit));
-    const idx = new Uint32Array(Math.min(total, limit));
-    const keyP = new Uint32Array(Math.min(total, limit));
-    const keyA = new Uint32Array(Math.min(total, limit));
+    // in shared memory: every worker reads the frontier as it is, none gets a copy
+    const n = Math.min(total, limit);
+    const who = new Uint8Array(new SharedArrayBuffer(n));
+    const idx = new Uint32Array(new SharedArrayBuffer(4 * n));
+    const keyP = new Uint32Array(new SharedArrayBuffer(4 * n));
+    const keyA = new Uint32Array(new SharedArrayBuffer(4 * n));
     const heads = new Array<number>(N).fill(0);
     let kept = 0;
     while (kept < limit) {
@@ -493,7 +499,8 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
           frontSize = expand ? level.kept : 0;
           visited.head[HEAD_CLAIM] = 0;
           visited.head[HEAD_BASE] = visited.count;
-          for (let i = 0; i < N; i++) post(i, { type: 'round', front: level.front, size: level.kept, expand, seen: newlySeen, reached: newlyReached, table: grown ? table : undefined, again });
+          for (let i = 0; i < N; i++) post(i, { type: 'round', front: level.front, size: level.kept, expand, seen: newlySeen, reached: newlyReached, table: grown ? table : undefined, rebuild: grown ? rebuildFrom : undefined, again });
+          rebuildFrom = undefined;
           newlySeen = [];
           newlyReached = [];
           dones = gather('done');

@@ -56,50 +56,76 @@ export class Arena {
   }
 }
 
-/** Words of the header shared by the coordinator and the workers (SharedVisited.head). */
+/*
+ * Words of the header shared by the coordinator and the workers (SharedVisited.head), each on a
+ * cache line of its own (16 words apart): the counter is written for every block of states
+ * numbered and the claims for every chunk of ranks, while the overflow word is read for every
+ * state; on one line, each write would take the line from the core reading the others.
+ */
+/** States numbered so far (blocks of numbers claimed by the workers; see SharedVisited.visit). */
 export const HEAD_COUNT = 0;
 /** The zero fingerprint's tag (it cannot sit in a slot: (0, 0) marks empty ones). */
-export const HEAD_ZERO = 1;
+export const HEAD_ZERO = 16;
 /** Set by a worker when the level has filled the table past its limit (OVERFLOW_TABLE) or the room for its keys (OVERFLOW_KEYS): the round is run again with more. */
-export const HEAD_OVERFLOW = 2;
+export const HEAD_OVERFLOW = 32;
 export const OVERFLOW_TABLE = 1;
 export const OVERFLOW_KEYS = 2;
 /** Arrivals at the barrier that ends a round. */
-export const HEAD_BARRIER = 3;
+export const HEAD_BARRIER = 48;
 /** The next frontier rank to claim in the round. */
-export const HEAD_CLAIM = 4;
+export const HEAD_CLAIM = 64;
 /** The number of the round's first new state (the count when the round was ordered: a worker may start inserting before another starts the round). */
-export const HEAD_BASE = 5;
-export const HEAD_WORDS = 8;
+export const HEAD_BASE = 80;
+export const HEAD_WORDS = 96;
 
 /**
  * The visited set of the parallel search: one table in shared memory for every worker. A slot is
  * three 32-bit words (hi, lo, tag): tag 0 empty, -1 being written, else the state's number plus
- * one. States are numbered from a shared counter in the order they are inserted, so the states
- * new in a level are those numbered from the counter's value at its start. A worker claims an
- * empty slot by compare-and-swap on its tag, writes the fingerprint, then publishes the number; a
- * worker that meets a slot being written waits the few instructions that takes. Linear probing,
- * slot chosen by multiply-shift (as FingerprintSet). Slots never move while workers run: the
- * coordinator grows the table between rounds (rebuilt), keeping the states numbered below a bound
- * (all of them, or, when a round is run again, those of earlier levels).
+ * one. A worker numbers the states it inserts from blocks of `block` numbers it claims from a
+ * shared counter (a block's unused numbers are left unused), so the states new in a level are
+ * those numbered from the counter's value at its start (a worker starts a new block with each
+ * level: `newBlock`). A worker claims an empty slot by compare-and-swap on its tag, writes the
+ * fingerprint, then publishes the number; a worker that meets a slot being written waits the few
+ * instructions that takes. Linear probing, slot chosen by multiply-shift (as FingerprintSet).
+ * Slots never move while workers run: the table grows between rounds (emptied, then reinsert by
+ * the workers in parallel), keeping the states numbered below a bound (all of them, or, when a
+ * round is run again, those of earlier levels).
  */
 export class SharedVisited {
   readonly cap: number;
+  /** This thread's block of numbers: the next one, and the end. */
+  private next = 0;
+  private end = 0;
 
   constructor(
     /** 3 words per slot. */
     readonly slots: Int32Array,
     /** HEAD_WORDS words, the same for every table of a search. */
     readonly head: Int32Array,
+    /** Numbers claimed at a time. */
+    readonly block = 1,
   ) {
     this.cap = slots.length / 3;
+  }
+
+  /** The next number is claimed from the counter (as it is now): call at a level's start. */
+  newBlock(): void {
+    this.next = this.end = 0;
+  }
+
+  private number(): number {
+    if (this.next === this.end) {
+      this.next = Atomics.add(this.head, HEAD_COUNT, this.block);
+      this.end = this.next + this.block;
+    }
+    return this.next++;
   }
 
   static create(cap: number, head: Int32Array = new Int32Array(new SharedArrayBuffer(4 * HEAD_WORDS))): SharedVisited {
     return new SharedVisited(new Int32Array(new SharedArrayBuffer(12 * cap)), head);
   }
 
-  /** States inserted so far (the next state's number). */
+  /** Numbers claimed so far (with blocks of 1, the states inserted; the next state's number). */
   get count(): number {
     return Atomics.load(this.head, HEAD_COUNT);
   }
@@ -124,7 +150,7 @@ export class SharedVisited {
         if (Atomics.compareExchange(t, at + 2, 0, -1) === 0) {
           t[at] = hi;
           t[at + 1] = lo;
-          const n = Atomics.add(this.head, HEAD_COUNT, 1);
+          const n = this.number();
           Atomics.store(t, at + 2, n + 1);
           return -n - 1;
         }
@@ -140,7 +166,7 @@ export class SharedVisited {
     const h = this.head;
     let tag = Atomics.load(h, HEAD_ZERO);
     if (tag === 0 && Atomics.compareExchange(h, HEAD_ZERO, 0, -1) === 0) {
-      const n = Atomics.add(h, HEAD_COUNT, 1);
+      const n = this.number();
       Atomics.store(h, HEAD_ZERO, n + 1);
       return -n - 1;
     }

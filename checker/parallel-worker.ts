@@ -57,6 +57,9 @@ const progress = data.progress;
 const stopAtFirst = data.stopAtFirst;
 const deadline = data.deadline ?? Infinity;
 
+/** State numbers claimed at a time (a shared counter touched once per block, not per state). */
+const NUMBER_BLOCK = 64;
+
 const factoryModule = (await import(data.factory.module)) as Record<string, unknown>;
 const make = factoryModule[data.factory.export];
 if (typeof make !== 'function') throw new Error(`the model factory ${data.factory.module} has no function export '${data.factory.export}'`);
@@ -79,7 +82,7 @@ const seen = new Set<string>();
 const control = data.control;
 
 /** The visited set, and every worker's smallest keys of the level's new states (see visitState); replaced when the coordinator grows them. */
-let table = new SharedVisited(data.table.slots, data.head);
+let table = new SharedVisited(data.table.slots, data.head, NUMBER_BLOCK);
 let firstKeys: readonly Uint32Array[] = data.table.firstKeys;
 let mine = firstKeys[me];
 /** The number of the first state of the level being found, and the table's limit for the level. */
@@ -187,6 +190,7 @@ function startRound(): void {
   ahead = new Map();
   roundTransitions = 0;
   base = Atomics.load(head, HEAD_BASE);
+  table.newBlock();
   limit = Math.floor(table.cap * 0.85);
   // this worker's keys of the last round are cleared
   mine.fill(NONE, 0, Math.min(mine.length, 2 * dirty));
@@ -536,7 +540,7 @@ for (;;) {
     finishRound(1, NO_ROUND);
   } else {
     if (msg.table) {
-      table = new SharedVisited(msg.table.slots, head);
+      table = new SharedVisited(msg.table.slots, head, NUMBER_BLOCK);
       // (the same arrays of keys, or new ones: cleared at the round's start either way)
       firstKeys = msg.table.firstKeys;
       mine = firstKeys[me];

@@ -127,9 +127,11 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
 
   // shared memory: signals (one per worker, one for this thread), the stop rank, progress counters
   const signals = new Int32Array(new SharedArrayBuffer(4 * (N + 1)));
-  const stop = new Int32Array(new SharedArrayBuffer(8));
+  // (words read for every state, and the workers' progress written for every state: each in the
+  // middle of a buffer of its own, so that no line holds both, nor anything else)
+  const stop = new Int32Array(new SharedArrayBuffer(192), 64, 2);
   stop.fill(STOP_NONE);
-  const progress = new Float64Array(new SharedArrayBuffer(8 * PROGRESS_STRIDE * N));
+  const progress = new Float64Array(new SharedArrayBuffer(8 * PROGRESS_STRIDE * (N + 2)), 8 * PROGRESS_STRIDE, PROGRESS_STRIDE * N);
 
   // the visited set, and the workers' keys of a level's new states (room for `room` of them)
   let visited = SharedVisited.create(options.initialTableSlots ?? 1 << 18);

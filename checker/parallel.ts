@@ -308,8 +308,8 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
     readonly kept: number;
     readonly keyP: Uint32Array;
     readonly keyA: Uint32Array;
-    /** The next round's frontier: the kept states, wherever they are. */
-    readonly front: LevelFront;
+    /** The next round's frontier: the kept states, wherever they are (released once that round has run). */
+    front: LevelFront | null;
     /** Whether it was counted in `levels` (a level of no states is not, but the initial one is). */
     readonly counted: boolean;
     /** Step findings of the transitions that found it. */
@@ -318,8 +318,12 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
     readonly cutP: number;
     readonly cutA: number;
     readonly cutByStates: boolean;
-    /** The expansion that found it: its frontier, the action counts, how many it expanded, the transitions before it. */
-    readonly parent: Level | null;
+    /**
+     * The expansion that found it: its frontier, the action counts, how many it expanded, the
+     * transitions before it. (Only one level back is read: a level's parent is released once the
+     * level is the parent of the next, so that the levels of the whole search are not all held.)
+     */
+    parent: Level | null;
     readonly actions: Uint32Array[];
     readonly expanded: number;
     readonly transitionsBefore: number;
@@ -501,7 +505,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
           frontSize = expand ? level.kept : 0;
           visited.head[HEAD_CLAIM] = 0;
           visited.head[HEAD_BASE] = visited.count;
-          for (let i = 0; i < N; i++) post(i, { type: 'round', front: level.front, size: level.kept, expand, seen: newlySeen, reached: newlyReached, table: grown ? table : undefined, rebuild: grown ? rebuildFrom : undefined, again });
+          for (let i = 0; i < N; i++) post(i, { type: 'round', front: level.front!, size: level.kept, expand, seen: newlySeen, reached: newlyReached, table: grown ? table : undefined, rebuild: grown ? rebuildFrom : undefined, again });
           rebuildFrom = undefined;
           newlySeen = [];
           newlyReached = [];
@@ -525,7 +529,10 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
         }
         break;
       }
-      level = rankLevel(dones!, level);
+      const next = rankLevel(dones!, level);
+      level.parent = null;
+      level.front = null;
+      level = next;
     }
     for (let i = 0; i < N; i++) post(i, { type: 'stop' });
   } finally {

@@ -55,7 +55,7 @@ export interface WorkerData {
 /** The visited set's slots (SharedVisited.slots) and every worker's smallest keys of the level's new states, all in shared memory. */
 export interface SharedTable {
   readonly slots: Int32Array;
-  /** firstKeys[w]: pairs (parent rank, action) by the state's number minus the level's first. */
+  /** firstKeys[w]: pairs (parent rank + 1, action + 1) by the state's number minus the level's first; (0, 0) where the worker met no such state. */
   readonly firstKeys: readonly Uint32Array[];
 }
 

@@ -136,10 +136,12 @@ function met(n: number, p: number, a: number): void {
   const j = n - base;
   // (past the room for keys: its inserter stops the round)
   if (j < 0 || 2 * j >= mine.length) return;
+  // keys are stored plus one, so that 0 (fresh shared memory) is no key
+  const p1 = p + 1;
   const q = mine[2 * j];
-  if (p < q || (p === q && a < mine[2 * j + 1])) {
-    mine[2 * j] = p;
-    mine[2 * j + 1] = a;
+  if (q === 0 || p1 < q || (p1 === q && a + 1 < mine[2 * j + 1])) {
+    mine[2 * j] = p1;
+    mine[2 * j + 1] = a + 1;
   }
 }
 
@@ -150,8 +152,8 @@ function keep(n: number, p: number, a: number, src: Uint8Array, off: number, len
     Atomics.or(head, HEAD_OVERFLOW, n >= limit ? OVERFLOW_TABLE : OVERFLOW_KEYS);
     return false;
   }
-  mine[2 * j] = p;
-  mine[2 * j + 1] = a;
+  mine[2 * j] = p + 1;
+  mine[2 * j + 1] = a + 1;
   newNums.push(n);
   newSpans.push2(newBytes.append(src, off, len), len);
   newCount++;
@@ -193,7 +195,7 @@ function startRound(): void {
   table.newBlock();
   limit = Math.floor(table.cap * 0.85);
   // this worker's keys of the last round are cleared
-  mine.fill(NONE, 0, Math.min(mine.length, 2 * dirty));
+  mine.fill(0, 0, Math.min(mine.length, 2 * dirty));
   dirty = 0;
   progress[progressAt] = 0;
   progress[progressAt + 1] = 0;
@@ -490,13 +492,13 @@ function finishRound(size: number, r: RoundResult): void {
       const f = firstKeys[w];
       const p = f[2 * j];
       const a = f[2 * j + 1];
-      if (p < bp || (p === bp && a < ba)) {
+      if (p !== 0 && (p < bp || (p === bp && a < ba))) {
         bp = p;
         ba = a;
       }
     }
-    keys[2 * k] = bp;
-    keys[2 * k + 1] = ba;
+    keys[2 * k] = bp - 1;
+    keys[2 * k + 1] = ba - 1;
   }
   sortedOrder = sortByKey(keys, n, size);
   sortedP = new Uint32Array(n);

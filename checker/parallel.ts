@@ -136,7 +136,8 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
   // the visited set, and the workers' keys of a level's new states (room for `room` of them)
   let visited = SharedVisited.create(options.initialTableSlots ?? 1 << 18);
   let room = Math.min(visited.cap, 1 << 12);
-  const keysFor = (n: number) => Array.from({ length: N }, () => new Uint32Array(new SharedArrayBuffer(8 * n)).fill(0xffffffff));
+  // (zeros, no key: memory the workers never write is never touched)
+  const keysFor = (n: number) => Array.from({ length: N }, () => new Uint32Array(new SharedArrayBuffer(8 * n)));
   let table: SharedTable = { slots: visited.slots, firstKeys: keysFor(room) };
 
   // channels: this thread <-> each worker, supervisor -> this thread

@@ -48,6 +48,7 @@ function jsonStats(r: CheckReport) {
       ...(s.bitstate ? { bitstate: s.bitstate } : {}),
       ...(s.spilled ? { spilled: s.spilled } : {}),
       ...(s.por ? { por: s.por } : {}),
+      ...(s.parallel ? { parallel: s.parallel } : {}),
     };
   }
   const rnd = r.random!;
@@ -113,6 +114,8 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
       );
     if (s.spilled) lines.push(`            frontier: ${mib(s.spilled.bytes)} of states written to disk and read back (${n(s.spilled.chunks)} chunks)`);
     lines.push(`            visited set ${mib(s.visitedBytes)} (${(s.visitedBytes / Math.max(1, s.distinctStates)).toFixed(1)} bytes/state), parent links ${mib(s.parentBytes)}`);
+    if (s.parallel)
+      lines.push(`            workers: the shared visited set grew ${n(s.parallel.tableGrowths)} times; ${n(s.parallel.roundsRunAgain)} levels filled it and were run again`);
     if (r.result.examples.length || r.result.unreached.length)
       lines.push(
         `reachable:  ${[...r.result.examples.map((e) => `${e.property} (${e.path.actions.length} steps)`), ...r.result.unreached.map((u) => `${u} NOT REACHED`)].join(', ')}`,

@@ -235,7 +235,8 @@ describe('pkvm model', () => {
 
 describe('CLI: --workers', () => {
   const withoutTimes = (j: { stats: Record<string, unknown> }) => {
-    const { seconds: _s, statesPerSecond: _p, peakMemoryBytes: _m, visitedBytes: _v, bytesPerState: _b, ...stats } = j.stats;
+    // (and how the workers' visited set grew: the sequential search has none)
+    const { seconds: _s, statesPerSecond: _p, peakMemoryBytes: _m, visitedBytes: _v, bytesPerState: _b, parallel: _w, ...stats } = j.stats;
     return { ...j, stats };
   };
 
@@ -246,6 +247,8 @@ describe('CLI: --workers', () => {
     expect(one.code).toBe(1);
     expect(two.code).toBe(1);
     expect(withoutTimes(JSON.parse(two.out.replaceAll('two.', 'one.')))).toEqual(withoutTimes(JSON.parse(one.out)));
+    expect(JSON.parse(two.out).stats.parallel).toEqual({ tableGrowths: expect.any(Number), roundsRunAgain: 0 });
+    expect(JSON.parse(one.out).stats.parallel).toBeUndefined();
     const trace = (f: string) => {
       const { generator: _g, ...t } = JSON.parse(readFileSync(join(dir, f), 'utf8'));
       return t;

@@ -35,10 +35,11 @@
  * run is not reproducible). Bitstate, checkpoints and resuming are left to the sequential search;
  * symmetry reduction is supported.
  *
- * The visited set never moves while workers run: this thread grows it between rounds, ahead of a
- * level (room for the states the level's growth over the last one suggests, and as many keys), and when a
- * level fills it past its limit anyway, or the room for its keys, the workers stop and the round
- * runs again with twice as much, its states dropped.
+ * The visited set never moves while workers search: it grows between rounds, ahead of a level
+ * (room for the states the level's growth over the last one suggests, and as many keys): this
+ * thread makes an empty table, and the workers move the states into it, each a range of the old
+ * slots, before they start the round. When a level fills it past its limit anyway, or the room for
+ * its keys, the workers stop and the round runs again with twice as much, its states dropped.
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { HEAD_BASE, HEAD_CLAIM, HEAD_OVERFLOW, OVERFLOW_KEYS, OVERFLOW_TABLE, SharedVisited } from './parallel-shard.ts';

@@ -123,6 +123,43 @@ describe('SharedVisited (the parallel search\'s visited set in shared memory)', 
   });
 });
 
+describe('SharedVisited as the workers use it', () => {
+  it('two threads\' views numbering in blocks, then moved into a larger table in ranges: numbers unique, every state found from either view (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fp64), { maxLength: 300 }), fc.constantFrom(1, 4, 64), fc.integer({ min: 1, max: 4 }), (visits, block, ranges) => {
+        const first = SharedVisited.create(1024);
+        // two workers: views of the same slots and header, each with its own block of numbers
+        const views = [new SharedVisited(first.slots, first.head, block), new SharedVisited(first.slots, first.head, block)];
+        const numbers = new Map<string, number>();
+        for (const [which, [hi, lo]] of visits) {
+          const v = views[which ? 1 : 0].visit(hi | 0, lo | 0);
+          const k = key(hi | 0, lo | 0);
+          if (v < 0) {
+            expect(numbers.has(k)).toBe(false);
+            numbers.set(k, -v - 1);
+          } else expect(v).toBe(numbers.get(k));
+        }
+        expect(new Set(numbers.values()).size).toBe(numbers.size);
+        for (const n of numbers.values()) expect(n).toBeLessThan(first.count);
+        // grown as between rounds: an empty table, the old slots moved in by `ranges` workers
+        const below = first.count;
+        const grown = first.emptied(4096, below);
+        for (let r = 0; r < ranges; r++) grown.reinsert(first.slots, Math.floor((first.cap * r) / ranges), Math.floor((first.cap * (r + 1)) / ranges), below);
+        const after = [new SharedVisited(grown.slots, grown.head, block), new SharedVisited(grown.slots, grown.head, block)];
+        for (const [k, n] of numbers) {
+          const [hi, lo] = k.split(':').map(Number);
+          expect(after[n % 2].visit(hi, lo)).toBe(n);
+        }
+        // a new state after the move gets a number not taken
+        after[0].newBlock();
+        const fresh = after[0].visit(0x7fffffff, 0x7ffffffe);
+        if (!numbers.has(key(0x7fffffff, 0x7ffffffe))) expect([...numbers.values()]).not.toContain(-fresh - 1);
+      }),
+      { seed: 20261126 },
+    );
+  });
+});
+
 describe('fingerprint', () => {
   it('is deterministic and separates byte strings that differ only in length or position', () => {
     const a = new Uint32Array(2);

@@ -28,7 +28,7 @@
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { editedFingerprint, fingerprint } from './fingerprint.ts';
 import { applyDelta, StepGate } from './delta.ts';
-import { Arena, HEAD_BARRIER, HEAD_BASE, HEAD_CLAIM, HEAD_OVERFLOW, OVERFLOW_KEYS, OVERFLOW_TABLE, SharedVisited, sharedCopy, sortByKey, U32Vec } from './parallel-shard.ts';
+import { Arena, HEAD_BARRIER, HEAD_BASE, HEAD_CLAIM, HEAD_OVERFLOW, OVERFLOW_KEYS, OVERFLOW_TABLE, SharedVisited, sharedCopy, sortByKey, U32Vec } from './parallel-shared.ts';
 import {
   PROGRESS_STRIDE,
   STOP_NONE,

@@ -42,7 +42,7 @@
  * its keys, the workers stop and the round runs again with twice as much, its states dropped.
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { HEAD_BASE, HEAD_CLAIM, HEAD_OVERFLOW, OVERFLOW_KEYS, OVERFLOW_TABLE, SharedVisited } from './parallel-shard.ts';
+import { HEAD_BASE, HEAD_CLAIM, HEAD_OVERFLOW, OVERFLOW_KEYS, OVERFLOW_TABLE, SharedVisited } from './parallel-shared.ts';
 import { collisionProbability } from './fingerprint.ts';
 import { ParentLinks } from './parents.ts';
 import { PROGRESS_STRIDE, STOP_NONE, STOP_STATE, STOP_STEP, type Candidate, type FromWorker, type ModelFactory, type ReachCandidate, type LevelFront, type SharedTable, type ToWorker, type WorkerData } from './parallel-protocol.ts';

@@ -17,7 +17,7 @@ import { toyFactory, toySearch, type ToySpec } from '../toys/factories.ts';
 import { ownCounts } from '../toys/own.ts';
 import { runCli as run } from '../run-cli.ts';
 
-/** A result without timing, memory and visited-set size (the sharded set is laid out differently). */
+/** A result without timing, memory and visited-set size (the shared set is laid out differently). */
 function comparable(r: CheckResult): unknown {
   const { seconds: _s, statesPerSecond: _p, peakMemoryBytes: _m, visitedBytes: _v, parallel: _q, ...stats } = r.stats;
   return { ...r, stats };

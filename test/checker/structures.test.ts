@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { check, collisionProbability, FingerprintSet, fingerprint, ParentLinks } from '../../checker/index.ts';
 import { ownModel, ownProperties } from '../toys/own.ts';
 import { withoutDecode } from '../toys/util.ts';
-import { SharedVisited } from '../../checker/parallel-shard.ts';
+import { SharedVisited } from '../../checker/parallel-shared.ts';
 
 const u32 = fc.oneof(fc.constantFrom(0, 1, 2, 0x7fffffff, 0x80000000, 0xffffffff), fc.nat({ max: 0xffffffff }), fc.nat({ max: 15 }));
 /** A 64-bit value as (hi, lo); the all-zero value, which marks empty slots, included. */

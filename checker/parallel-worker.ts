@@ -105,12 +105,12 @@ let newNums = new U32Vec();
 let newSpans = new U32Vec();
 let newBytes = new Arena(1 << 16, true);
 let newCount = 0;
-/** Their order by key, and their keys in that order, once the round is routed. */
+/** Their order by key, and their keys in that order, once every worker has ended the round. */
 let sortedOrder: Uint32Array = new Uint32Array(0);
 let sortedP: Uint32Array = new Uint32Array(0);
 let sortedA: Uint32Array = new Uint32Array(0);
 
-// the frontier: the states of the level being expanded that this worker owns, in rank order, with their keys
+// the frontier: the states of the level being expanded, every worker's, by rank (claimed in chunks)
 let front: LevelFront = { fronts: [], who: new Uint8Array(0), idx: new Uint32Array(0), keyP: new Uint32Array(0), keyA: new Uint32Array(0) };
 
 let roundTransitions = 0;

@@ -27,23 +27,17 @@ export class U32Vec {
   }
 }
 
-/** Byte strings stored end to end (in shared memory if `shared`: other threads read them as they are). */
+/** Byte strings stored end to end, in shared memory: other threads read them as they are. */
 export class Arena {
   bytes: Uint8Array;
   used = 0;
-  constructor(
-    capacity = 1 << 16,
-    private readonly shared = false,
-  ) {
-    this.bytes = this.alloc(capacity);
-  }
-  private alloc(n: number): Uint8Array {
-    return new Uint8Array(this.shared ? new SharedArrayBuffer(n) : new ArrayBuffer(n));
+  constructor(capacity = 1 << 16) {
+    this.bytes = new Uint8Array(new SharedArrayBuffer(capacity));
   }
   /** Appends src[off, off + len); returns where it starts. */
   append(src: Uint8Array, off: number, len: number): number {
     if (this.used + len > this.bytes.length) {
-      const b = this.alloc(Math.max(this.bytes.length * 2, this.used + len));
+      const b = new Uint8Array(new SharedArrayBuffer(Math.max(this.bytes.length * 2, this.used + len)));
       b.set(this.bytes.subarray(0, this.used));
       this.bytes = b;
     }

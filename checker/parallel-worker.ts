@@ -103,7 +103,7 @@ const CHUNK = 16;
 // the states this worker inserted in this round: their numbers, keys [parent rank, action] (at the round's end), encodings [start, length]
 let newNums = new U32Vec();
 let newSpans = new U32Vec();
-let newBytes = new Arena(1 << 16, true);
+let newBytes = new Arena();
 let newCount = 0;
 /** Their order by key, and their keys in that order, once every worker has ended the round. */
 let sortedOrder: Uint32Array = new Uint32Array(0);
@@ -186,7 +186,7 @@ function lower(slot: number, rank: number): void {
 function startRound(): void {
   newNums = new U32Vec();
   newSpans = new U32Vec();
-  newBytes = new Arena(1 << 16, true);
+  newBytes = new Arena();
   newCount = 0;
   aheadCount = 0;
   ahead = new Map();

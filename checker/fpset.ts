@@ -10,8 +10,7 @@
  * an empty slot, so callers keep the zero fingerprint apart.
  */
 export function probe(t: Uint32Array, cap: number, hi: number, lo: number): number {
-  const x = (lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0;
-  let i = Math.floor((x * cap) / 4294967296);
+  let i = homeSlot(hi, lo, cap);
   for (;;) {
     const h = t[2 * i];
     const l = t[2 * i + 1];
@@ -19,6 +18,11 @@ export function probe(t: Uint32Array, cap: number, hi: number, lo: number): numb
     if (h === 0 && l === 0) return -i - 1;
     i = i + 1 === cap ? 0 : i + 1;
   }
+}
+
+/** Where linear probing for a fingerprint starts in a table of `cap` slots (multiply-shift: any capacity). */
+export function homeSlot(hi: number, lo: number, cap: number): number {
+  return Math.floor((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) * cap) / 4294967296);
 }
 
 export class FingerprintSet {

@@ -2,6 +2,7 @@
  * The data structures of the parallel search (parallel.ts, parallel-worker.ts): the visited set
  * in shared memory, a worker's new states of the level, and the order of their keys.
  */
+import { homeSlot } from './fpset.ts';
 
 /** A growable Uint32Array. */
 export class U32Vec {
@@ -80,7 +81,7 @@ export const HEAD_WORDS = 96;
  * those numbered from the counter's value at its start (a worker starts a new block with each
  * level: `newBlock`). A worker claims an empty slot by compare-and-swap on its tag, writes the
  * fingerprint, then publishes the number; a worker that meets a slot being written waits the few
- * instructions that takes. Linear probing, slot chosen by multiply-shift (as FingerprintSet).
+ * instructions that takes. Linear probing from FingerprintSet's home slot (homeSlot).
  * Slots never move while workers run: the table grows between rounds (emptied, then reinsert by
  * the workers in parallel), keeping the states numbered below a bound (all of them, or, when a
  * round is run again, those of earlier levels).
@@ -136,7 +137,7 @@ export class SharedVisited {
     if (hi === 0 && lo === 0) return this.visitZero();
     const t = this.slots;
     const cap = this.cap;
-    let i = Math.floor((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) * cap) / 4294967296);
+    let i = homeSlot(hi, lo, cap);
     for (;;) {
       const at = 3 * i;
       let tag = Atomics.load(t, at + 2);
@@ -203,7 +204,7 @@ export class SharedVisited {
       if (tag <= 0 || tag - 1 >= below) continue;
       const hi = from[3 * s];
       const lo = from[3 * s + 1];
-      let i = Math.floor((((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) * cap) / 4294967296);
+      let i = homeSlot(hi, lo, cap);
       while (u[3 * i + 2] !== 0 || Atomics.compareExchange(u, 3 * i + 2, 0, tag) !== 0) i = i + 1 === cap ? 0 : i + 1;
       u[3 * i] = hi;
       u[3 * i + 1] = lo;

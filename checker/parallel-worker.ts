@@ -105,10 +105,6 @@ let newNums = new U32Vec();
 let newSpans = new U32Vec();
 let newBytes = new Arena();
 let newCount = 0;
-/** Their order by key, and their keys in that order, once every worker has ended the round. */
-let sortedOrder: Uint32Array = new Uint32Array(0);
-let sortedP: Uint32Array = new Uint32Array(0);
-let sortedA: Uint32Array = new Uint32Array(0);
 
 // the frontier: the states of the level being expanded, every worker's, by rank (claimed in chunks)
 let front: LevelFront = { fronts: [], who: new Uint8Array(0), idx: new Uint32Array(0), keyP: new Uint32Array(0), keyA: new Uint32Array(0) };
@@ -500,15 +496,14 @@ function finishRound(size: number, r: RoundResult): void {
     keys[2 * k] = bp - 1;
     keys[2 * k + 1] = ba - 1;
   }
-  sortedOrder = sortByKey(keys, n, size);
-  sortedP = new Uint32Array(n);
-  sortedA = new Uint32Array(n);
+  // their order by key, and the keys in that order (for the coordinator)
+  const order = sortByKey(keys, n, size);
+  const keyP = new Uint32Array(n);
+  const keyA = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
-    sortedP[i] = keys[2 * sortedOrder[i]];
-    sortedA[i] = keys[2 * sortedOrder[i] + 1];
+    keyP[i] = keys[2 * order[i]];
+    keyA[i] = keys[2 * order[i] + 1];
   }
-  const keyP = sortedP.slice();
-  const keyA = sortedA.slice();
   // this worker's new states, in shared memory (as stored) for whichever worker expands them
   const bytes = newBytes.bytes.subarray(0, newBytes.used);
   send(
@@ -516,7 +511,7 @@ function finishRound(size: number, r: RoundResult): void {
       type: 'done',
       keyP,
       keyA,
-      front: { bytes, spans: sharedCopy(newSpans.data, 2 * n), order: sharedCopy(sortedOrder, n) },
+      front: { bytes, spans: sharedCopy(newSpans.data, 2 * n), order: sharedCopy(order, n) },
       actions: r.actions,
       expanded: r.expanded,
       transitions: roundTransitions,

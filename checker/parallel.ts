@@ -198,29 +198,28 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
   let newlySeen: string[] = [];
   let newlyReached: string[] = [];
 
+  let tableGrowths = 0;
+  let roundsRunAgain = 0;
   /**
    * Makes the visited set at least `atLeast` slots and room for `need` states at three quarters
-   * full, keeping the states numbered below `below`; whether it made a new table.
+   * full, keeping the states numbered below `below`, and the keys room for `levelRoom` states.
+   * Returns what the next round's order tells the workers: the new table, and the old slots the
+   * workers move the kept states from (see ToWorker); nothing if both were big enough.
    */
-  let tableGrowths = 0;
-  /** The old table the workers are to move states from, at the next round (with `table`). */
-  let rebuildFrom: { from: Int32Array; below: number } | undefined;
-  let roundsRunAgain = 0;
-  const ensure = (need: number, below: number, atLeast: number, levelRoom: number): boolean => {
+  const ensure = (need: number, below: number, atLeast: number, levelRoom: number): Pick<Extract<ToWorker, { type: 'round' }>, 'table' | 'rebuild'> => {
     let cap = Math.max(visited.cap, atLeast);
     while (need > cap * 0.75) cap *= 2;
     const rebuild = cap !== visited.cap || below < visited.count;
     const rekey = levelRoom > room;
-    if (!rebuild && !rekey) return false;
+    if (!rebuild && !rekey) return {};
+    const from = visited.slots;
     if (rebuild) {
-      // the workers move the states in, in parallel, before the round (see ToWorker)
-      rebuildFrom = { from: visited.slots, below };
       visited = visited.emptied(cap, below);
       tableGrowths++;
     }
     if (rekey) room = Math.max(levelRoom, 2 * room);
     table = { slots: visited.slots, firstKeys: rekey ? keysFor(room) : table.firstKeys };
-    return true;
+    return rebuild ? { table, rebuild: { from, below } } : { table };
   };
 
   const post = (i: number, msg: ToWorker, transfer: ArrayBuffer[] = []) => {
@@ -493,12 +492,12 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
       const expand = level.cutP === Infinity && !level.timedOut && level.kept > 0 && depth < maxDepth;
       let dones: DoneList | null = null;
       if (level.kept > 0) {
-        const start = visited.count;
-        // room for the level to come: four times the frontier's states beyond those held
-        // the next level, guessed from this one's growth over the last (levels grow fast early on)
+        const held = visited.count;
+        // room for the level to come beyond the states held, guessed from this level's growth over
+        // the last (levels grow fast early on)
         const growth = level.parent ? level.kept / Math.max(1, level.parent.kept) : 8;
         const ahead = expand ? Math.ceil(level.kept * Math.max(2, 1.5 * growth)) : 0;
-        let grown = ensure(start + ahead, start, 0, ahead);
+        let grown = ensure(held + ahead, held, 0, ahead);
         let again = false;
         for (;;) {
           stop[STOP_STEP] = STOP_NONE;
@@ -507,8 +506,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
           frontSize = expand ? level.kept : 0;
           visited.head[HEAD_CLAIM] = 0;
           visited.head[HEAD_BASE] = visited.count;
-          for (let i = 0; i < N; i++) post(i, { type: 'round', front: level.front!, size: level.kept, expand, seen: newlySeen, reached: newlyReached, table: grown ? table : undefined, rebuild: grown ? rebuildFrom : undefined, again });
-          rebuildFrom = undefined;
+          for (let i = 0; i < N; i++) post(i, { type: 'round', front: level.front!, size: level.kept, expand, seen: newlySeen, reached: newlyReached, ...grown, again });
           newlySeen = [];
           newlyReached = [];
           dones = gather('done');
@@ -516,7 +514,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
           if (overflow === 0) break;
           // the level filled the table past its limit, or the room for its keys: again, with twice as much, without the round's states
           visited.head[HEAD_OVERFLOW] = 0;
-          grown = ensure(start, start, overflow & OVERFLOW_TABLE ? 2 * visited.cap : 0, overflow & OVERFLOW_KEYS ? 2 * room : 0);
+          grown = ensure(held, held, overflow & OVERFLOW_TABLE ? 2 * visited.cap : 0, overflow & OVERFLOW_KEYS ? 2 * room : 0);
           again = true;
           roundsRunAgain++;
         }

@@ -54,10 +54,16 @@ export class StepGate<S, A, O> {
     return list;
   }
 
+  /** The gated properties to run on a step that has no delta to keep the answer in (steps by `step`). */
+  maskOf(action: A, outcome: O, changed: boolean): number {
+    let mask = 0;
+    for (let j = 0; j < this.gated.length; j++) if (this.props[this.gated[j]].relevant!(action, outcome)) mask |= 1 << j;
+    return changed ? mask : mask & ~this.changeOnly;
+  }
+
   /** Decides for a delta met for the first time in this search, and keeps the answer in its memo. */
   decide(d: StepDelta<O>, changed: boolean, action: A): number {
-    let mask = 0;
-    for (let j = 0; j < this.gated.length; j++) if (this.props[this.gated[j]].relevant!(action, d.outcome)) mask |= 1 << j;
+    const mask = this.maskOf(action, d.outcome, true);
     d.memo = { search: this.search, mask };
     return changed ? mask : mask & ~this.changeOnly;
   }

@@ -26,8 +26,9 @@
  * Atomics.wait when it has nothing to read.
  */
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { editedFingerprint, fingerprint } from './fingerprint.ts';
-import { applyDelta, StepGate } from './delta.ts';
+import { fingerprint } from './fingerprint.ts';
+import { Expander, type Sink } from './expand.ts';
+import { PropertySet, violationKey } from './properties.ts';
 import { Arena, HEAD_BARRIER, HEAD_BASE, HEAD_CLAIM, HEAD_OVERFLOW, OVERFLOW_KEYS, OVERFLOW_TABLE, SharedVisited, sharedCopy, sortByKey, U32Vec } from './parallel-shared.ts';
 import {
   PROGRESS_STRIDE,
@@ -42,7 +43,7 @@ import {
   type ToWorker,
   type WorkerData,
 } from './parallel-protocol.ts';
-import type { Finding, Model, Property, ReachableProperty, StateProperty, StepDelta, StepProperty } from './types.ts';
+import type { Finding, Model, Property, ReachableProperty } from './types.ts';
 
 type S = unknown;
 type A = unknown;
@@ -67,15 +68,12 @@ const built = (await (make as (args: unknown) => FactoryResult | Promise<Factory
 const model = built.model as Model<S, A, O>;
 const properties = built.properties as readonly Property<S, A, O>[];
 if (typeof model.decode !== 'function') throw new Error('the parallel search needs a model that can decode its encodings (decode)');
-if (data.symmetry && !model.canonicalize) throw new Error('symmetry reduction needs a model with a canonical form (canonicalize)');
 const decode = model.decode.bind(model);
-const canon = data.symmetry ? model.canonicalize!.bind(model) : null;
-const keyOf = (s: S): Uint8Array => (canon ? canon(model.encode(s)) : model.encode(s));
-
-const indexed = properties.map((p, index) => ({ p, index }));
-const stepProps = indexed.filter((x): x is { p: StepProperty<S, A, O>; index: number } => x.p.kind === 'step');
-const stateProps = indexed.filter((x): x is { p: StateProperty<S>; index: number } => x.p.kind === 'state');
-let pendingReach = indexed.filter((x): x is { p: ReachableProperty<S>; index: number } => x.p.kind === 'reachable');
+const props = new PropertySet(properties);
+/** The expansion step, as every search runs it (expand.ts). */
+const expander = new Expander(model, props, { symmetry: data.symmetry });
+/** The reachable properties still wanted: their indices in props.reach, with their indices in `properties`. */
+let pendingReach = props.reach.map((p, k) => ({ p, index: props.reachIndex[k] }));
 /** Violations (property NUL key) the search has recorded: not worth reporting again. */
 const seen = new Set<string>();
 
@@ -208,7 +206,7 @@ function commit(level: LevelFront): void {
 function initRound(): void {
   const inits = model.initialStates();
   for (let i = 0; i < inits.length; i++) {
-    const b = keyOf(inits[i]);
+    const b = expander.keyOf(inits[i]);
     fingerprint(b, fpU);
     visitState(fpI[0], fpI[1], 0, i, b, 0, b.length);
   }
@@ -268,7 +266,7 @@ class RoundState {
 /** Checks and expands the frontier state of a rank; false when no later state needs either. */
 function visit(r: RoundState, rank: number, expand: boolean): boolean {
   if (Atomics.load(head, HEAD_OVERFLOW) !== 0) return false;
-  const judge = (stateProps.length > 0 || r.wantReach.length > 0) && !(stopAtFirst && rank > Atomics.load(stop, STOP_STATE));
+  const judge = (props.state.length > 0 || r.wantReach.length > 0) && !(stopAtFirst && rank > Atomics.load(stop, STOP_STATE));
   const grow = expand && !r.timedOut && !(stopAtFirst && (rank > Atomics.load(stop, STOP_STEP) || Atomics.load(stop, STOP_STATE) !== STOP_NONE));
   // what a state does not need, no later state needs (ranks grow, the stop ranks only fall)
   if (!judge && !grow) return false;
@@ -300,11 +298,7 @@ interface Judged {
 
 function judgeRaw(state: S, reach: readonly { p: ReachableProperty<S>; index: number }[]): Judged | null {
   let out: Judged | null = null;
-  for (let k = 0; k < stateProps.length; k++) {
-    const { p, index } = stateProps[k];
-    const f = p.check(state);
-    if (f) (out ??= { states: [], reach: [] }).states.push({ prop: index, finding: f });
-  }
+  props.judgeState(state, (k, finding) => (out ??= { states: [], reach: [] }).states.push({ prop: props.stateIndex[k], finding }));
   for (let k = 0; k < reach.length; k++) if (reach[k].p.holds(state)) (out ??= { states: [], reach: [] }).reach.push(reach[k].index);
   return out;
 }
@@ -317,7 +311,7 @@ function judgeState(r: RoundState, rank: number, state: S, judged: Judged | null
   for (const { prop, finding } of got.states) {
     const p = properties[prop];
     if (!stopAtFirst) {
-      const k = `${p.name}\u0000${finding.key ?? ''}`;
+      const k = violationKey(p.name, finding);
       if (seen.has(k) || r.stateSeen.has(k)) continue;
       r.stateSeen.add(k);
     }
@@ -352,7 +346,7 @@ let frontAheadCount = 0;
 
 /** Judges up to `budget` more of this round's new states; false when every one is judged. */
 function judgeAhead(budget: number): boolean {
-  if (stateProps.length === 0 && pendingReach.length === 0) return false;
+  if (props.state.length === 0 && pendingReach.length === 0) return false;
   const end = Math.min(newCount, aheadCount + budget);
   const spans = newSpans.data;
   for (; aheadCount < end; aheadCount++) {
@@ -363,98 +357,61 @@ function judgeAhead(budget: number): boolean {
   return aheadCount < newCount;
 }
 
-/** Every transition of a frontier state: the step properties, and the successor visited; false if the level went past the table's limit. */
-function expandState(r: RoundState, rank: number, state: S): boolean {
-  if (deltaSteps) return expandDelta(r, rank, state);
-  const actions = model.actions(state);
-  r.actionCounts[rank] = actions.length;
-  for (let ai = 0; ai < actions.length; ai++) {
-    const action = actions[ai];
-    const { state: succ, outcome } = model.step(state, action);
-    roundTransitions++;
-    if (stepProps.length > 0) checkStep(r, rank, ai, state, action, outcome, succ);
-    if (succ !== state) {
-      const b = keyOf(succ);
-      fingerprint(b, fpU);
-      if (!visitState(fpI[0], fpI[1], rank, ai, b, 0, b.length)) return false;
-    }
-  }
-  return true;
-}
-
-/** The step properties on a transition: all of them, or those at the given indices of stepProps. */
-function checkStep(r: RoundState, rank: number, ai: number, state: S, action: A, outcome: O, succ: S, which?: readonly number[]): void {
-  const n = which ? which.length : stepProps.length;
-  for (let k = 0; k < n; k++) {
-    const { p, index } = stepProps[which ? which[k] : k];
-    const f: Finding | null = p.check(state, action, outcome, succ);
-    if (!f) continue;
-    if (stopAtFirst) {
-      if (r.firstP >= 0 && (r.firstP !== rank || r.firstA !== ai)) continue;
-      r.firstP = rank;
-      r.firstA = ai;
-      lower(STOP_STEP, rank);
-    } else {
-      const k = `${p.name}\u0000${f.key ?? ''}`;
-      if (seen.has(k) || r.stepSeen.has(k)) continue;
-      r.stepSeen.add(k);
-    }
-    r.steps.push({ prop: index, finding: { ...f }, p: rank, a: ai });
-  }
-}
-
 /*
- * Steps as bytes written (models with stepDelta and stepDeltas, without symmetry), as in the
- * sequential search: successors fingerprinted from the bytes that changed, built (in a reused
- * buffer) only when inserted or read by a step property.
+ * The expansion: the step every search runs (expand.ts), with a sink that visits each successor
+ * in the shared table, keeps the bytes of those it inserts, and notes its smallest key for each
+ * state new in this level.
  */
-const deltaSteps = !canon && typeof model.stepDelta === 'function' && typeof model.stepDeltas === 'function';
-const deltas: StepDelta<O>[] = [];
-const parentFp = new Uint32Array(2);
-const edited = new Int32Array(2);
+let cur: RoundState | null = null;
+let curRank = 0;
+let overflowed = false;
+/** The successor's bytes when they are built only to be copied into this worker's arena. */
 let scratch = new Uint8Array(0);
-/** Step properties run only where they can fail (see StepGate). */
-const gate = new StepGate(stepProps.map((x) => x.p));
-
-function expandDelta(r: RoundState, rank: number, state: S): boolean {
-  const bytes = state as unknown as Uint8Array;
-  const len = bytes.length;
-  const count = model.stepDeltas!(state, deltas);
-  r.actionCounts[rank] = count;
-  let actions: readonly A[] | null = null;
-  fingerprint(bytes, parentFp);
-  const p0 = parentFp[0] | 0;
-  const p1 = parentFp[1] | 0;
-  if (scratch.length !== len) scratch = new Uint8Array(len);
-  roundTransitions += count;
-  const tab = table;
-  const buf = scratch;
-  for (let ai = 0; ai < count; ai++) {
-    const d = deltas[ai];
-    const changed = editedFingerprint(bytes, d.offsets, d.values, p0, p1, edited);
-    const hi = edited[0];
-    const lo = edited[1];
-    let gated = gate.gated.length ? gate.known(d, changed) : 0;
-    if (gated < 0) {
-      actions ??= model.actions(state);
-      gated = gate.decide(d, changed, actions[ai]);
-    }
-    if (gated !== 0 || gate.ungated.length) {
-      actions ??= model.actions(state);
-      // the properties may keep what they are given: a copy, not the reused buffer
-      const after = changed ? applyDelta(bytes, d) : bytes;
-      checkStep(r, rank, ai, state, actions[ai], d.outcome, after as unknown as S, gate.selected(gated));
-    }
-    if (!changed) continue;
-    const v = tab.visit(hi, lo);
+const sink: Sink = {
+  stepFinding(ai, k, f) {
+    stepFinding(cur!, curRank, ai, props.stepIndex[k], f);
+    return false;
+  },
+  successor(ai, hi, lo) {
+    const v = table.visit(hi, lo);
     if (v >= 0) {
       // a state of an earlier level, the common case, costs the probe and a subtraction
-      if (v >= base) met(v, rank, ai);
-      continue;
+      if (v >= base) met(v, curRank, ai);
+      return false;
     }
-    if (!keep(-v - 1, rank, ai, applyDelta(bytes, d, buf), 0, len)) return false;
+    const b = expander.successorKey(expander.byDelta ? scratch : undefined);
+    if (keep(-v - 1, curRank, ai, b, 0, b.length)) return false;
+    overflowed = true;
+    return true;
+  },
+};
+
+/** Every transition of a frontier state: the step properties, and the successor visited; false if the level went past the table's limit. */
+function expandState(r: RoundState, rank: number, state: S): boolean {
+  cur = r;
+  curRank = rank;
+  overflowed = false;
+  if (expander.byDelta && scratch.length !== (state as Uint8Array).length) scratch = new Uint8Array((state as Uint8Array).length);
+  const n = expander.expand(state, sink);
+  r.actionCounts[rank] = n;
+  roundTransitions += n;
+  return !overflowed;
+}
+
+/** A step property's finding on transition `ai` of the frontier state of a rank (`prop`: its index in `properties`). */
+function stepFinding(r: RoundState, rank: number, ai: number, prop: number, f: Finding): void {
+  const p = properties[prop];
+  if (stopAtFirst) {
+    if (r.firstP >= 0 && (r.firstP !== rank || r.firstA !== ai)) return;
+    r.firstP = rank;
+    r.firstA = ai;
+    lower(STOP_STEP, rank);
+  } else {
+    const k = violationKey(p.name, f);
+    if (seen.has(k) || r.stepSeen.has(k)) return;
+    r.stepSeen.add(k);
   }
-  return true;
+  r.steps.push({ prop, finding: { ...f }, p: rank, a: ai });
 }
 
 /** Waits until every worker has ended the round (judging ahead meanwhile). */

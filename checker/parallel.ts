@@ -46,6 +46,7 @@ import { HEAD_BASE, HEAD_CLAIM, HEAD_OVERFLOW, OVERFLOW_KEYS, OVERFLOW_TABLE, Sh
 import { collisionProbability } from './fingerprint.ts';
 import { ParentLinks } from './parents.ts';
 import { PROGRESS_STRIDE, STOP_NONE, STOP_STATE, STOP_STEP, type Candidate, type FromWorker, type ModelFactory, type ReachCandidate, type LevelFront, type SharedTable, type ToWorker, type WorkerData } from './parallel-protocol.ts';
+import { searchResult, violationKey, ViolationLog } from './properties.ts';
 import type { Bound, CheckOptions, CheckResult, Example, Stats, Violation } from './types.ts';
 
 export type { ModelFactory, FactoryResult } from './parallel-protocol.ts';
@@ -180,8 +181,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
 
   // search state
   const parents = new ParentLinks();
-  const violations: Violation[] = [];
-  const seen = new Set<string>();
+  const log = new ViolationLog();
   const examples: Example[] = [];
   let propertyInfo: readonly { name: string; kind: 'state' | 'step' | 'reachable' }[] = [];
   let pendingReach = new Set<string>();
@@ -193,8 +193,9 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
   let peakMemory = process.memoryUsage.rss();
   let lastProgress = start;
   let visitedBytes = 0;
-  /** States of the round being run (for progress lines). */
+  /** States of the round being run, and whether it expands them (for progress lines). */
   let frontSize = 0;
+  let frontExpands = false;
   let newlySeen: string[] = [];
   let newlyReached: string[] = [];
 
@@ -255,7 +256,8 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
     const seconds = (now - start) / 1000;
     const distinct = parents.size + found;
     options.onProgress({
-      depth: levels.length,
+      // the level being found while a round expands, else the level being checked
+      depth: frontExpands ? levels.length : levels.length - 1,
       distinctStates: distinct,
       transitions: transitions + roundTransitions,
       queued: Math.max(0, frontSize - expanded) + found,
@@ -288,11 +290,8 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
   };
 
   const record = (v: Violation): void => {
-    const k = `${v.property}\u0000${v.finding.key ?? ''}`;
-    if (seen.has(k)) return;
-    seen.add(k);
-    newlySeen.push(k);
-    violations.push(v);
+    if (!log.add(v)) return;
+    newlySeen.push(violationKey(v.property, v.finding));
     if (stopAtFirst) stopped = true;
   };
 
@@ -504,6 +503,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
           stop[STOP_STATE] = STOP_NONE;
           progress.fill(0);
           frontSize = expand ? level.kept : 0;
+          frontExpands = expand;
           visited.head[HEAD_CLAIM] = 0;
           visited.head[HEAD_BASE] = visited.count;
           for (let i = 0; i < N; i++) post(i, { type: 'round', front: level.front!, size: level.kept, expand, seen: newlySeen, reached: newlyReached, ...grown, again });
@@ -558,7 +558,5 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
     parentBytes: parents.bytes,
     parallel: { tableGrowths, roundsRunAgain },
   };
-  const exhausted = cutBy === null && !stopped;
-  const base = { stats, exhausted, cutBy, examples, unreached: [...pendingReach] };
-  return violations.length ? { ...base, status: 'violation', violations } : { ...base, status: 'ok' };
+  return searchResult(stats, log.list, examples, pendingReach, cutBy, stopped);
 }

@@ -70,6 +70,15 @@ export function productModel<SA, SB, A, OA, OB>(
       out.set(y, 4 + x.length);
       return out;
     },
+    // (the parallel search and the frontier keep encodings: a pair decodes when both sides do)
+    ...(ma.decode && mb.decode
+      ? {
+          decode(bytes: Uint8Array): Pair<SA, SB> {
+            const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
+            return { a: ma.decode!(bytes.slice(4, 4 + n)), b: mb.decode!(bytes.slice(4 + n)) };
+          },
+        }
+      : {}),
     describeAction: (act) => act.key,
   };
 }

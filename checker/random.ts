@@ -1,10 +1,18 @@
 /**
  * Random walks for spaces too large to exhaust, driven by fast-check: a walk is a list of
  * choices (one natural number per step, taken modulo the number of enabled actions), so a run is
- * reproducible from its seed and a failing walk shrinks to a short one.
+ * reproducible from its seed and a failing walk shrinks to a simpler one. Every walk has `depth`
+ * choices: it goes on until it has taken that many steps, a violation or no enabled action stops
+ * it. Steps are the expansion step every search runs (expand.ts), so a walk judges the
+ * properties exactly as breadth-first search does.
+ *
+ * A time limit stops the runs between walks: the walks counted are the ones that ran to their
+ * end, and the result says it was interrupted.
  */
 import fc from 'fast-check';
-import type { Model, Path, Property, StateProperty, StepProperty, Violation } from './types.ts';
+import { Expander, type Sink } from './expand.ts';
+import { PropertySet } from './properties.ts';
+import type { Finding, Model, Property, Violation } from './types.ts';
 
 export interface RandomOptions {
   readonly seed: number;
@@ -15,81 +23,110 @@ export interface RandomOptions {
   readonly timeLimitSeconds?: number;
 }
 
+interface RandomBase {
+  readonly seed: number;
+  /** Walks that ran to their end. */
+  readonly runs: number;
+  /** Walks asked for. */
+  readonly requestedRuns: number;
+  /** Steps taken over every walk (replays of shrinking included). */
+  readonly steps: number;
+  /** The most steps one walk took. */
+  readonly longestWalk: number;
+  /** The time limit stopped the runs before `requestedRuns` walks. */
+  readonly interrupted: boolean;
+  readonly seconds: number;
+}
+
 export type RandomResult =
-  | { readonly status: 'ok'; readonly seed: number; readonly runs: number; readonly steps: number; readonly seconds: number }
-  | {
+  | (RandomBase & { readonly status: 'ok' })
+  | (RandomBase & {
       readonly status: 'violation';
-      readonly seed: number;
-      readonly runs: number;
-      readonly steps: number;
-      readonly seconds: number;
       readonly violation: Violation;
       /** fast-check's replay path (with the seed, reproduces the failing run). */
       readonly replayPath: string;
-    };
+    });
 
-interface WalkFailure {
-  violation: Violation;
+interface Walker<S, A, O> {
+  readonly model: Model<S, A, O>;
+  readonly props: PropertySet<S, A, O>;
+  readonly expander: Expander<S, A, O>;
 }
 
-function walk<S, A, O>(model: Model<S, A, O>, props: readonly Property<S, A, O>[], choices: readonly number[], counter: { steps: number }): WalkFailure | null {
-  const stateProps = props.filter((p): p is StateProperty<S> => p.kind === 'state');
-  const stepProps = props.filter((p): p is StepProperty<S, A, O> => p.kind === 'step');
+/** One walk: the first violation on it, and the steps it took. */
+function walk<S, A, O>(w: Walker<S, A, O>, choices: readonly number[]): { violation: Violation | null; steps: number } {
+  const { model, props, expander } = w;
   const inits = model.initialStates();
   const init = choices.length ? choices[0] % inits.length : 0;
   let state = inits[init];
   const taken: number[] = [];
-  const path = (): Path => ({ init, actions: [...taken] });
-  for (const p of stateProps) {
-    const f = p.check(state);
-    if (f) return { violation: { property: p.name, kind: 'state', finding: f, path: path() } };
-  }
+  let failure: { property: string; kind: 'state' | 'step'; finding: Finding } | null = null;
+  const found = (): Violation => ({ ...failure!, path: { init, actions: [...taken] } });
+  props.judgeState(state, (k, finding) => (failure ??= { property: props.state[k].name, kind: 'state', finding }));
+  if (failure) return { violation: found(), steps: 0 };
+  let changed = false;
+  const sink: Sink = {
+    stepFinding(_ai, k, finding) {
+      failure ??= { property: props.step[k].name, kind: 'step', finding };
+      return true;
+    },
+    successor() {
+      changed = true;
+      return false;
+    },
+  };
   for (let i = 1; i < choices.length; i++) {
-    const actions = model.actions(state);
-    if (actions.length === 0) break;
-    const ai = choices[i] % actions.length;
-    const { state: next, outcome } = model.step(state, actions[ai]);
-    counter.steps++;
+    const n = model.actions(state).length;
+    if (n === 0) break;
+    const ai = choices[i] % n;
+    changed = false;
+    expander.stepOne(state, ai, sink);
     taken.push(ai);
-    for (const p of stepProps) {
-      const f = p.check(state, actions[ai], outcome, next);
-      if (f) return { violation: { property: p.name, kind: 'step', finding: f, path: path() } };
-    }
-    state = next;
-    for (const p of stateProps) {
-      const f = p.check(state);
-      if (f) return { violation: { property: p.name, kind: 'state', finding: f, path: path() } };
-    }
+    if (failure) return { violation: found(), steps: taken.length };
+    if (!changed) continue;
+    state = expander.successorState();
+    props.judgeState(state, (k, finding) => (failure ??= { property: props.state[k].name, kind: 'state', finding }));
+    if (failure) return { violation: found(), steps: taken.length };
   }
-  return null;
+  return { violation: null, steps: taken.length };
 }
 
 export function randomWalks<S, A, O>(model: Model<S, A, O>, properties: readonly Property<S, A, O>[], options: RandomOptions): RandomResult {
   const start = Date.now();
-  const counter = { steps: 0 };
-  const deadline = options.timeLimitSeconds !== undefined ? start + options.timeLimitSeconds * 1000 : Infinity;
-  const arb = fc.array(fc.nat({ max: 0x7fffffff }), { minLength: 1, maxLength: options.depth + 1 });
-  let last: WalkFailure | null = null;
+  if (!Number.isInteger(options.depth) || options.depth < 0) throw new Error(`the walk length must be a non-negative integer (got ${options.depth})`);
+  const props = new PropertySet(properties);
+  const w: Walker<S, A, O> = { model, props, expander: new Expander(model, props) };
+  let steps = 0;
+  let longestWalk = 0;
+  let last: Violation | null = null;
+  // every walk has its full length: a shorter one would only repeat a prefix of a longer one
+  const length = options.depth + 1;
+  const arb = fc.array(fc.nat({ max: 0x7fffffff }), { minLength: length, maxLength: length });
   const details = fc.check(
     fc.property(arb, (choices) => {
-      if (Date.now() > deadline) return true;
-      const failure = walk(model, properties, choices, counter);
-      if (failure) last = failure;
-      return failure === null;
+      const r = walk(w, choices);
+      steps += r.steps;
+      longestWalk = Math.max(longestWalk, r.steps);
+      if (r.violation) last = r.violation;
+      return r.violation === null;
     }),
-    { seed: options.seed, numRuns: options.runs },
+    {
+      seed: options.seed,
+      numRuns: options.runs,
+      ...(options.timeLimitSeconds !== undefined ? { interruptAfterTimeLimit: Math.max(1, Math.round(options.timeLimitSeconds * 1000)), markInterruptAsFailure: false } : {}),
+    },
   );
-  const seconds = (Date.now() - start) / 1000;
-  if (!details.failed || !details.counterexample) return { status: 'ok', seed: options.seed, runs: details.numRuns, steps: counter.steps, seconds };
-  const failure = walk(model, properties, details.counterexample[0], { steps: 0 }) ?? last;
-  if (!failure) return { status: 'ok', seed: options.seed, runs: details.numRuns, steps: counter.steps, seconds };
-  return {
-    status: 'violation',
+  const base = {
     seed: options.seed,
     runs: details.numRuns,
-    steps: counter.steps,
-    seconds,
-    violation: failure.violation,
-    replayPath: details.counterexamplePath ?? '',
+    requestedRuns: options.runs,
+    steps,
+    longestWalk,
+    interrupted: details.interrupted,
+    seconds: (Date.now() - start) / 1000,
   };
+  if (!details.failed || !details.counterexample) return { ...base, status: 'ok' };
+  const failure = walk(w, details.counterexample[0]).violation ?? last;
+  if (!failure) return { ...base, status: 'ok' };
+  return { ...base, status: 'violation', violation: failure, replayPath: details.counterexamplePath ?? '' };
 }

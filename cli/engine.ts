@@ -5,12 +5,14 @@
  * (byte states, the kernel code run at every step); a variant whose code reads or writes the
  * state object directly (`this.s`) runs on the readable engine, which provides it.
  */
-import type { Model } from '../checker/types.ts';
+import type { Model, StepProperty } from '../checker/types.ts';
+import { productModel, type Pair, type PairAction, type PairOutcome } from '../checker/product.ts';
+import { agreement } from '../invariants/agreement.ts';
 import { pkvmReachables, selectProperties, type PkvmProperty } from '../invariants/index.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import type { StateReader } from '../model/memory.ts';
 import type { PkvmAction } from '../model/operations.ts';
-import { CompiledPkvmModel, PackedPkvmModel, PkvmModel, type PkvmOutcome } from '../model/system.ts';
+import { actionKey, CompiledPkvmModel, PackedPkvmModel, PkvmModel, type PkvmOutcome } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
 import { pieceNames } from '../model/kernel/hyp.ts';
 import { UsageError } from './errors.ts';
@@ -65,4 +67,29 @@ export function searchFor(config: PkvmConfig, variant: Variant, engine: Engine, 
     throw new UsageError(e instanceof Error ? e.message : String(e));
   }
   return { engine, model: model as unknown as Search['model'], properties, reachables: pkvmReachables<unknown>(config, variant, read) };
+}
+
+type SideModel = Model<unknown, PkvmAction, PkvmOutcome> & { read(s: unknown): StateReader; operation(n: string): unknown };
+
+export interface DiffSearch {
+  readonly engine: Engine;
+  readonly model: Model<Pair<unknown, unknown>, PairAction<PkvmAction>, PairOutcome<PkvmOutcome, PkvmOutcome>>;
+  readonly properties: StepProperty<Pair<unknown, unknown>, PairAction<PkvmAction>, PairOutcome<PkvmOutcome, PkvmOutcome>>[];
+}
+
+/**
+ * `diff`: the two variants in lockstep over the actions both know (with several CPUs, the
+ * scheduler's own: a CPU's next step is an action of both), and the property that they agree.
+ */
+export function diffSearch(config: PkvmConfig, a: Variant, b: Variant, requested?: string): DiffSearch {
+  const ea = engineFor(a, requested);
+  const eb = engineFor(b, requested);
+  const engine: Engine = ea === 'compiled' && eb === 'compiled' ? 'compiled' : isPacked(ea) && isPacked(eb) ? 'packed' : 'readable';
+  const make = (v: Variant) => (engine === 'compiled' ? new CompiledPkvmModel(config, v) : engine === 'packed' ? new PackedPkvmModel(config, v) : new PkvmModel(config, v));
+  const sa = make(a) as unknown as SideModel;
+  const sb = make(b) as unknown as SideModel;
+  const known = (x: PkvmAction) => x.op === 'step' || (sa.operation(x.op) !== undefined && sb.operation(x.op) !== undefined);
+  const model = productModel(sa, sb, actionKey, known);
+  // each side's states are read with its own model: packed layouts differ with the state extensions
+  return { engine, model, properties: [agreement<unknown>(config, a, b, (s) => sa.read(s), (s) => sb.read(s))] };
 }

@@ -162,10 +162,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('trace', { type: 'boolean', default: true, describe: 'write the trace (--no-trace: do not)', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
-          .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where both variants allow it)', group: 'Search:' }),
+          .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where both variants allow it)', group: 'Search:' })
+          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
         const report = runDiff({
+          workers: workersOption(a.workers),
+          sources: { a: a.a as string, b: a.b as string },
           a: await loadVariant(a.a as string),
           b: await loadVariant(a.b as string),
           config,

@@ -52,7 +52,15 @@ function jsonStats(r: CheckReport) {
     };
   }
   const rnd = r.random!;
-  return { distinctStates: 0, transitions: rnd.steps, depth: r.bounds.depth ?? 50, seconds: rnd.seconds, statesPerSecond: Math.round(rnd.steps / Math.max(rnd.seconds, 1e-9)), exhausted: false, cutBy: null };
+  return {
+    distinctStates: 0,
+    transitions: rnd.steps,
+    depth: rnd.longestWalk,
+    seconds: rnd.seconds,
+    statesPerSecond: Math.round(rnd.steps / Math.max(rnd.seconds, 1e-9)),
+    exhausted: false,
+    cutBy: rnd.interrupted ? 'time' : null,
+  };
 }
 
 export function printCheck(r: CheckReport, json: boolean, io: Io): number {
@@ -67,7 +75,18 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
       config: r.config,
       invariants: r.invariants,
       stats: jsonStats(r),
-      ...(r.random ? { random: { seed: r.random.seed, runs: r.random.runs, replayPath: r.random.replayPath } } : {}),
+      ...(r.random
+        ? {
+            random: {
+              seed: r.random.seed,
+              runs: r.random.runs,
+              requestedRuns: r.random.requestedRuns,
+              longestWalk: r.random.longestWalk,
+              interrupted: r.random.interrupted,
+              replayPath: r.random.replayPath,
+            },
+          }
+        : {}),
       ...(first ? { violation: { invariant: first.invariant, length: first.length, trace: first.file, message: first.trace.violation?.message } } : {}),
       violations: r.traces.map((t) => ({ invariant: t.invariant, length: t.length, trace: t.file, message: t.trace.violation?.message })),
       reachable: r.result ? r.result.examples.map((e) => ({ property: e.property, length: e.path.actions.length })) : [],
@@ -81,7 +100,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
   lines.push(`  invariants: ${r.invariants.join(', ')}`);
   const b = r.bounds;
   lines.push(
-    `  search (${r.engine} engine): ${r.mode === 'random' ? `random walks (seed ${r.random!.seed}, ${r.random!.runs} walks of up to ${b.depth ?? 50} steps)` : 'breadth-first, exhaustive'}${b.depth !== undefined && r.mode === 'bfs' ? `, depth <= ${b.depth}` : ''}${b.maxStates !== undefined ? `, at most ${n(b.maxStates)} states` : ''}${b.timeLimit !== undefined ? `, at most ${b.timeLimit} s` : ''}`,
+    `  search (${r.engine} engine): ${r.mode === 'random' ? `random walks (seed ${r.random!.seed}, ${r.random!.requestedRuns} walks of ${b.depth ?? 50} steps)` : 'breadth-first, exhaustive'}${b.depth !== undefined && r.mode === 'bfs' ? `, depth <= ${b.depth}` : ''}${b.maxStates !== undefined ? `, at most ${n(b.maxStates)} states` : ''}${b.timeLimit !== undefined ? `, at most ${b.timeLimit} s` : ''}`,
   );
   lines.push('');
   if (violated) {
@@ -96,7 +115,13 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
     lines.push(renderTrace(first.trace));
     lines.push('');
   } else {
-    lines.push(r.mode === 'random' ? 'OK: no violation found by the random walks' : 'OK: no invariant is violated within the bounds');
+    lines.push(
+      r.mode === 'random'
+        ? r.random!.interrupted
+          ? `OK within the time limit: no violation in the ${n(r.random!.runs)} walks that ran to their end (of ${n(r.random!.requestedRuns)} asked for); random walks prove nothing about the states they did not visit`
+          : `OK: no violation found by ${n(r.random!.runs)} random walks; they prove nothing about the states they did not visit`
+        : 'OK: no invariant is violated within the bounds',
+    );
     lines.push('');
   }
   if (r.result) {
@@ -121,7 +146,9 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
         `reachable:  ${[...r.result.examples.map((e) => `${e.property} (${e.path.actions.length} steps)`), ...r.result.unreached.map((u) => `${u} NOT REACHED`)].join(', ')}`,
       );
   } else if (r.random) {
-    lines.push(`statistics: ${n(r.random.runs)} walks, ${n(r.random.steps)} steps, ${r.random.seconds.toFixed(1)} s; reproduce with --seed ${r.random.seed}`);
+    lines.push(
+      `statistics: ${n(r.random.runs)} walks${r.random.interrupted ? ` (the time limit stopped the runs; ${n(r.random.requestedRuns)} asked for)` : ''}, ${n(r.random.steps)} steps, longest walk ${n(r.random.longestWalk)} steps, ${r.random.seconds.toFixed(1)} s; reproduce with --seed ${r.random.seed}`,
+    );
   }
   const module = builtinVariant(r.variant.name) === r.variant || !r.variantSource ? '' : ` --variant ${r.variantSource}`;
   if (violated && r.traces[0].file) lines.push(`reproduce:  pkvm-check replay ${r.traces[0].file}${module}`);

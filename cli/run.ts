@@ -3,16 +3,13 @@
  * exit code. Nothing here prints, except progress lines on stderr.
  */
 import { writeFileSync, readFileSync } from 'node:fs';
-import { CheckpointError, check, concretePath, randomWalks, type CheckResult, type Progress, type Violation } from '../checker/index.ts';
+import { CheckpointError, concretePath, randomWalks, type CheckResult, type Progress, type Violation } from '../checker/index.ts';
 import { productModel } from '../checker/product.ts';
-import { agreement } from '../invariants/agreement.ts';
 import { instrument, type CoverageReport } from '../model/coverage.ts';
-import { actionKey, CompiledPkvmModel, PackedPkvmModel, type PkvmOutcome } from '../model/system.ts';
-import type { Model } from '../checker/types.ts';
-import type { StateReader } from '../model/memory.ts';
+import { actionKey, type PkvmOutcome } from '../model/system.ts';
 import type { PkvmAction } from '../model/operations.ts';
 import { selectProperties } from '../invariants/index.ts';
-import { engineFor, isPacked, searchFor, type Engine } from './engine.ts';
+import { diffSearch, engineFor, isPacked, searchFor, type Engine } from './engine.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import { ConfigError, validateConfig } from '../model/config.ts';
 import { PkvmModel } from '../model/system.ts';
@@ -21,7 +18,7 @@ import { buildTrace } from '../traces/build.ts';
 import { parseTrace, TraceFormatError, type TraceFile } from '../traces/format.ts';
 import { replayTrace, type TraceReplay } from '../traces/replay.ts';
 import { UsageError } from './errors.ts';
-import { searchWith, variantSource } from './worker-model.ts';
+import { pkvmDiffFactory, pkvmFactory, searchWith, variantSource } from './worker-model.ts';
 import { retName } from '../model/constants.ts';
 import { builtinVariant } from '../model/variants/index.ts';
 
@@ -40,7 +37,7 @@ export interface CheckReport {
   readonly config: PkvmConfig;
   readonly invariants: readonly string[];
   readonly result: CheckResult | null;
-  readonly random?: { seed: number; runs: number; steps: number; seconds: number; replayPath?: string };
+  readonly random?: { seed: number; runs: number; requestedRuns: number; steps: number; longestWalk: number; interrupted: boolean; seconds: number; replayPath?: string };
   readonly traces: readonly WrittenTrace[];
   readonly bounds: { depth?: number; maxStates?: number; timeLimit?: number };
   readonly command: string;
@@ -114,7 +111,16 @@ export function runCheck(req: CheckRequest): CheckReport {
       config: req.config,
       invariants: props.map((p) => p.name),
       result: null,
-      random: { seed: r.seed, runs: r.runs, steps: r.steps, seconds: r.seconds, replayPath: r.status === 'violation' ? r.replayPath : undefined },
+      random: {
+        seed: r.seed,
+        runs: r.runs,
+        requestedRuns: r.requestedRuns,
+        steps: r.steps,
+        longestWalk: r.longestWalk,
+        interrupted: r.interrupted,
+        seconds: r.seconds,
+        replayPath: r.status === 'violation' ? r.replayPath : undefined,
+      },
       traces,
       bounds,
       command: req.command,
@@ -131,7 +137,7 @@ export function runCheck(req: CheckRequest): CheckReport {
   const identity = JSON.stringify({ config: req.config, variant: req.variant.name, engine, invariants: props.map((p) => p.name), symmetry: !!req.symmetry, bitstate: req.bitstateBytes ?? null });
   let result: CheckResult;
   try {
-    const workerArgs = () => ({ config: req.config, variant: variantSource(req.variant, req.variantSource), engine, invariants: req.invariants, reachables: true });
+    const workerArgs = () => pkvmFactory({ config: req.config, variant: variantSource(req.variant, req.variantSource), engine, invariants: req.invariants, reachables: true });
     result = searchWith(req.workers, workerArgs, model, [...props, ...search.reachables], {
       maxDepth: req.depth,
       maxStates: req.maxStates,
@@ -211,7 +217,8 @@ export function runVerify(req: VerifyRequest): VerifyReport {
     if (req.por && !isPacked(search.engine)) throw new UsageError(`--por needs the packed or compiled engine (variant '${variant.name}' runs on the ${search.engine} one)`);
     const props = search.properties;
     names = props.map((p) => p.name);
-    const workerArgs = () => ({ config: req.config, variant: variantSource(variant, req.variantSources?.[req.variants.indexOf(variant)]), engine: search.engine, invariants: req.invariants, reachables: false });
+    const workerArgs = () =>
+      pkvmFactory({ config: req.config, variant: variantSource(variant, req.variantSources?.[req.variants.indexOf(variant)]), engine: search.engine, invariants: req.invariants, reachables: false });
     const result = searchWith(req.workers, workerArgs, search.model, props, {
       maxDepth: req.depth,
       maxStates: req.maxStates,
@@ -246,17 +253,23 @@ export interface DiffReport {
 }
 
 /** Explores two variants in lockstep over the operations they share; the first disagreement is a shortest one. */
-export function runDiff(req: { a: Variant; b: Variant; config: PkvmConfig; depth?: number; maxStates?: number; timeLimit?: number; traceOut: string | null; progress?: (p: Progress) => void; engine?: string }): DiffReport {
-  const ea = engineFor(req.a, req.engine);
-  const eb = engineFor(req.b, req.engine);
-  const Packed = ea === 'compiled' && eb === 'compiled' ? CompiledPkvmModel : isPacked(ea) && isPacked(eb) ? PackedPkvmModel : null;
-  const fa = Packed ? new Packed(req.config, req.a) : new PkvmModel(req.config, req.a);
-  const fb = Packed ? new Packed(req.config, req.b) : new PkvmModel(req.config, req.b);
-  const sa = fa as unknown as Model<unknown, PkvmAction, PkvmOutcome> & { read(s: unknown): StateReader; operation(n: string): unknown };
-  const sb = fb as unknown as Model<unknown, PkvmAction, PkvmOutcome> & { read(s: unknown): StateReader; operation(n: string): unknown };
-  const fast = productModel(sa, sb, actionKey, (x) => sa.operation(x.op) !== undefined && sb.operation(x.op) !== undefined);
-  // each side's states are read with its own model: packed layouts differ with the state extensions
-  const result = check(fast, [agreement<unknown>(req.config, req.a, req.b, (s) => sa.read(s), (s) => sb.read(s))], {
+export function runDiff(req: {
+  a: Variant;
+  b: Variant;
+  config: PkvmConfig;
+  depth?: number;
+  maxStates?: number;
+  timeLimit?: number;
+  traceOut: string | null;
+  progress?: (p: Progress) => void;
+  engine?: string;
+  workers?: number;
+  /** The variants as named on the command line (the workers load them themselves). */
+  sources?: { a?: string; b?: string };
+}): DiffReport {
+  const search = diffSearch(req.config, req.a, req.b, req.engine);
+  const factory = () => pkvmDiffFactory({ config: req.config, a: variantSource(req.a, req.sources?.a), b: variantSource(req.b, req.sources?.b), engine: req.engine });
+  const result = searchWith(req.workers, factory, search.model, search.properties, {
     maxDepth: req.depth,
     maxStates: req.maxStates,
     timeLimitSeconds: req.timeLimit,

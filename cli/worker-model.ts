@@ -9,7 +9,7 @@ import type { CheckOptions, CheckResult, Model, Property } from '../checker/type
 import type { PkvmConfig } from '../model/config.ts';
 import type { Variant } from '../model/variant.ts';
 import { builtinVariant } from '../model/variants/index.ts';
-import { searchFor, type Engine } from './engine.ts';
+import { diffSearch, searchFor, type Engine } from './engine.ts';
 import { UsageError } from './errors.ts';
 import { loadVariant } from './variants.ts';
 
@@ -34,6 +34,24 @@ export function pkvmFactory(args: PkvmSearchArgs): ModelFactory {
   return { module: import.meta.url, export: 'pkvmSearch', args };
 }
 
+export interface PkvmDiffArgs {
+  readonly config: PkvmConfig;
+  /** The two variants, by name or module path, as on the command line. */
+  readonly a: string;
+  readonly b: string;
+  readonly engine?: string;
+}
+
+/** The factory of `diff --workers`: the product of the two variants and the agreement property, as the CLI's thread builds them. */
+export async function pkvmDiff(args: PkvmDiffArgs): Promise<{ model: unknown; properties: readonly unknown[] }> {
+  const search = diffSearch(args.config, await loadVariant(args.a), await loadVariant(args.b), args.engine);
+  return { model: search.model, properties: search.properties };
+}
+
+export function pkvmDiffFactory(args: PkvmDiffArgs): ModelFactory {
+  return { module: import.meta.url, export: 'pkvmDiff', args };
+}
+
 /** How the workers find the variant: as given on the command line, else by its built-in name. */
 export function variantSource(variant: Variant, source: string | undefined): string {
   if (source !== undefined) return source;
@@ -44,13 +62,13 @@ export function variantSource(variant: Variant, source: string | undefined): str
 /** The sequential search (workers 1 or unset), or the parallel one, which finds the same states, violations and traces. */
 export function searchWith<S, A, O>(
   workers: number | undefined,
-  args: () => PkvmSearchArgs,
+  factory: () => ModelFactory,
   model: Model<S, A, O>,
   properties: readonly Property<S, A, O>[],
   options: CheckOptions,
 ): CheckResult {
   if (workers === undefined || workers <= 1) return check(model, properties, options);
-  return checkParallel(pkvmFactory(args()), { ...options, workers });
+  return checkParallel(factory(), { ...options, workers });
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * What `diff` compares between two variants after each common step: the value the caller sees,
  * the hypervisor failures, and the abstract ownership of every page (owners, borrowers, and
- * whether a device can reach it).
+ * whether a device can reach it). With several CPUs a common step is one CPU's next step on both
+ * sides: the two must also end the call at the same step.
  */
 import type { Pair, PairAction, PairOutcome } from '../checker/product.ts';
 import type { StepProperty } from '../checker/types.ts';
@@ -46,6 +47,12 @@ export function agreement<S = PkvmState>(
       if (!act.b) return { message: `${call} is possible on ${va.name} but not on ${vb.name}` };
       const oa = out.a!;
       const ob = out.b!;
+      // several CPUs: a step returns a value only where it ends the call; the two variants must end it at the same step
+      if (oa.cpu && ob.cpu && oa.cpu.finished !== ob.cpu.finished) {
+        const [done, on] = oa.cpu.finished ? [va.name, vb.name] : [vb.name, va.name];
+        const left = oa.cpu.finished ? ob.cpu.to : oa.cpu.to;
+        return { message: `${call}: the call returns on ${done} (${retName((oa.cpu.finished ? oa : ob).ret)}) but goes on on ${on} (at ${left})` };
+      }
       if (oa.ret !== ob.ret) return { message: `${call} returns ${retName(oa.ret)} on ${va.name} but ${retName(ob.ret)} on ${vb.name}` };
       const fa = oa.failures.map((f) => `${f.kind} in ${f.where}`).join(', ');
       const fb = ob.failures.map((f) => `${f.kind} in ${f.where}`).join(', ');

@@ -13,7 +13,7 @@ import type { PkvmAction } from '../model/operations.ts';
 import { deepEqual, lockCount, type FailureKind, type HostPte, type IoPte, type PkvmState } from '../model/state.ts';
 import type { PkvmOutcome } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
-import { borrowerCount, borrowers, dmaMappings, heldByHypOrGuest, inaccessibleToHost, iommuMappingCounts, iommuMappings, ownerCount, owners, ownerState, pageViews, type DmaMapping, type PageView, type ViewHooks } from '../model/views.ts';
+import { borrowerCount, borrowers, dmaMappings, heldByHypOrGuest, inaccessibleToHost, iommuMappingCounts, iommuMappings, ownerCount, owners, ownerState, pageViews, type DmaMapping, type PageView } from '../model/views.ts';
 
 export type PkvmProperty<S = PkvmState> = Property<S, PkvmAction, PkvmOutcome>;
 

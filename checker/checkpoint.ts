@@ -5,9 +5,12 @@
  * the frontier is what is left of the current level), so a run interrupted after an hour
  * resumes from its last checkpoint and loses at most the checkpoint interval, however long its
  * levels. Files are written to a temporary folder and renamed, so a checkpoint is never half
- * written.
+ * written; meta.json records each file's size and SHA-256, and a checkpoint whose files do not
+ * match them, or do not agree with each other, is refused (resuming from it would report counts
+ * of a search that never ran).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync as writeFile } from 'node:fs';
 import { join } from 'node:path';
 import { FingerprintSet } from './fpset.ts';
 import { ParentLinks } from './parents.ts';
@@ -15,8 +18,8 @@ import type { Example, Violation } from './types.ts';
 import { BitstateSet, type VisitedSet } from './visited.ts';
 
 export const CHECKPOINT_FORMAT = 'pkvm-check-checkpoint';
-/** 3: fingerprints by tabulation (version 2 files hold fingerprints of another function). */
-export const CHECKPOINT_VERSION = 3;
+/** 4: files with sizes and checksums (3: without; 2 held fingerprints of another function). */
+export const CHECKPOINT_VERSION = 4;
 
 /** Encoded states end to end: ids[i]'s encoding is bytes[sum of lengths[0..i)..][0..lengths[i]). */
 export interface PackedStates {
@@ -44,10 +47,17 @@ export class CheckpointError extends Error {
   override readonly name = 'CheckpointError';
 }
 
+const sha256 = (b: ArrayBufferView) => createHash('sha256').update(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)).digest('hex');
+
 export function saveCheckpoint(dir: string, identity: string, s: CheckpointState): void {
   const tmp = `${dir}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
+  const files: Record<string, { bytes: number; sha256: string }> = {};
+  const writeFileSync = (file: string, data: Uint8Array | Uint32Array) => {
+    files[file.slice(tmp.length + 1)] = { bytes: data.byteLength, sha256: sha256(data) };
+    writeFile(file, data);
+  };
   let visitedKind: 'exact' | 'bitstate';
   if (s.visited instanceof FingerprintSet) {
     visitedKind = 'exact';
@@ -86,15 +96,31 @@ export function saveCheckpoint(dir: string, identity: string, s: CheckpointState
     violations: s.violations,
     examples: s.examples,
     seconds: s.seconds,
+    files,
     written: new Date().toISOString(),
   };
-  writeFileSync(join(tmp, 'meta.json'), `${JSON.stringify(meta, null, 1)}\n`);
+  writeFile(join(tmp, 'meta.json'), `${JSON.stringify(meta, null, 1)}\n`);
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
 }
 
-function u32(file: string): Uint32Array {
-  const b = readFileSync(file);
+/** A file of the checkpoint, checked against the size and checksum its meta.json records. */
+function readChecked(dir: string, name: string, files: Record<string, { bytes: number; sha256: string }>): Buffer {
+  const want = files[name];
+  if (!want) throw new CheckpointError(`${dir}: meta.json records no ${name}: the checkpoint is damaged`);
+  let b: Buffer;
+  try {
+    b = readFileSync(join(dir, name));
+  } catch (e) {
+    throw new CheckpointError(`${dir}: cannot read ${name} (${(e as NodeJS.ErrnoException).code ?? String(e)}): the checkpoint is damaged`);
+  }
+  if (b.byteLength !== want.bytes) throw new CheckpointError(`${dir}: ${name} is ${b.byteLength} bytes, the checkpoint recorded ${want.bytes}: refusing a damaged checkpoint`);
+  if (sha256(b) !== want.sha256) throw new CheckpointError(`${dir}: ${name} does not match its recorded checksum: refusing a damaged checkpoint`);
+  return b;
+}
+
+function u32of(b: Buffer, dir: string, name: string): Uint32Array {
+  if (b.byteLength % 4 !== 0) throw new CheckpointError(`${dir}: ${name} is not a whole number of 32-bit words`);
   return new Uint32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
@@ -107,26 +133,37 @@ export function loadCheckpoint(dir: string, identity: string): CheckpointState {
   } catch (e) {
     throw new CheckpointError(`${metaFile} is not valid JSON`);
   }
-  if (meta.format !== CHECKPOINT_FORMAT || (meta.version !== CHECKPOINT_VERSION && meta.version !== 1)) throw new CheckpointError(`${dir} is not a version ${CHECKPOINT_VERSION} checkpoint`);
+  if (meta.format !== CHECKPOINT_FORMAT || meta.version !== CHECKPOINT_VERSION)
+    throw new CheckpointError(`${dir} is not a version ${CHECKPOINT_VERSION} checkpoint (found ${String(meta.format)} version ${String(meta.version)})`);
   if (meta.identity !== identity) throw new CheckpointError(`the checkpoint in ${dir} is of another search (${String(meta.identity)}), not of this one (${identity})`);
+  const files = (meta.files ?? {}) as Record<string, { bytes: number; sha256: string }>;
+  const u32 = (name: string) => u32of(readChecked(dir, name, files), dir, name);
+  const visitedSize = meta.visitedSize as number;
   let visited: VisitedSet;
   if (meta.visitedKind === 'exact') {
-    const fps = u32(join(dir, 'visited.bin'));
+    const fps = u32('visited.bin');
+    if (fps.length !== 2 * visitedSize) throw new CheckpointError(`${dir}: visited.bin holds ${fps.length / 2} fingerprints, the checkpoint recorded ${visitedSize}`);
     const set = new FingerprintSet(Math.max(16, Math.ceil((fps.length / 2) * 1.6)));
     for (let i = 0; i < fps.length; i += 2) set.add(fps[i], fps[i + 1]);
+    if (set.size !== visitedSize) throw new CheckpointError(`${dir}: visited.bin holds the same fingerprint twice: the checkpoint is damaged`);
     visited = set;
-  } else {
+  } else if (meta.visitedKind === 'bitstate') {
     const b = meta.bitstate as { bytes: number; k: number; omitted: number };
-    visited = BitstateSet.fromRaw(u32(join(dir, 'visited.bin')), b.k, meta.visitedSize as number, b.omitted);
-  }
-  const parents = ParentLinks.fromRaw(u32(join(dir, 'parents.bin')), u32(join(dir, 'actions.bin')));
+    visited = BitstateSet.fromRaw(u32('visited.bin'), b.k, visitedSize, b.omitted);
+  } else throw new CheckpointError(`${dir}: unknown visited set '${String(meta.visitedKind)}'`);
+  const parentArr = u32('parents.bin');
+  const actionArr = u32('actions.bin');
+  if (parentArr.length !== actionArr.length) throw new CheckpointError(`${dir}: parents.bin and actions.bin do not agree`);
+  if (meta.visitedKind === 'exact' && parentArr.length !== visitedSize) throw new CheckpointError(`${dir}: ${parentArr.length} parent links for ${visitedSize} states: the checkpoint is damaged`);
+  const parents = ParentLinks.fromRaw(parentArr, actionArr);
   const readPacked = (name: string): PackedStates => {
-    const bytes = new Uint8Array(readFileSync(join(dir, `${name}.bin`)));
-    const lengths = u32(join(dir, `${name}-lengths.bin`));
-    const ids = u32(join(dir, `${name}-ids.bin`));
+    const bytes = new Uint8Array(readChecked(dir, `${name}.bin`, files));
+    const lengths = u32(`${name}-lengths.bin`);
+    const ids = u32(`${name}-ids.bin`);
     let total = 0;
     for (const n of lengths) total += n;
     if (ids.length !== lengths.length || total !== bytes.length) throw new CheckpointError(`${dir}: ${name} files do not agree`);
+    for (const id of ids) if (id >= parentArr.length) throw new CheckpointError(`${dir}: ${name} names state ${id}, beyond the ${parentArr.length} states recorded`);
     return { ids, lengths, bytes };
   };
   const frontier = readPacked('frontier');

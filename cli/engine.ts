@@ -69,10 +69,13 @@ export function searchFor(config: PkvmConfig, variant: Variant, engine: Engine, 
   return { engine, model: model as unknown as Search['model'], properties, reachables: pkvmReachables<unknown>(config, variant, read) };
 }
 
-type SideModel = Model<unknown, PkvmAction, PkvmOutcome> & { read(s: unknown): StateReader; operation(n: string): unknown };
+type SideModel = Model<unknown, PkvmAction, PkvmOutcome> & { read(s: unknown): StateReader; operation(n: string): unknown; describeAction(a: PkvmAction): string };
 
 export interface DiffSearch {
   readonly engine: Engine;
+  /** The two sides, each on the engine. */
+  readonly a: SideModel;
+  readonly b: SideModel;
   readonly model: Model<Pair<unknown, unknown>, PairAction<PkvmAction>, PairOutcome<PkvmOutcome, PkvmOutcome>>;
   readonly properties: StepProperty<Pair<unknown, unknown>, PairAction<PkvmAction>, PairOutcome<PkvmOutcome, PkvmOutcome>>[];
 }
@@ -91,5 +94,5 @@ export function diffSearch(config: PkvmConfig, a: Variant, b: Variant, requested
   const known = (x: PkvmAction) => x.op === 'step' || (sa.operation(x.op) !== undefined && sb.operation(x.op) !== undefined);
   const model = productModel(sa, sb, actionKey, known);
   // each side's states are read with its own model: packed layouts differ with the state extensions
-  return { engine, model, properties: [agreement<unknown>(config, a, b, (s) => sa.read(s), (s) => sb.read(s))] };
+  return { engine, a: sa, b: sb, model, properties: [agreement<unknown>(config, a, b, (s) => sa.read(s), (s) => sb.read(s))] };
 }

@@ -4,9 +4,8 @@
  */
 import { writeFileSync, readFileSync } from 'node:fs';
 import { CheckpointError, concretePath, randomWalks, type CheckResult, type Progress, type Violation } from '../checker/index.ts';
-import { productModel } from '../checker/product.ts';
 import { instrument, type CoverageReport } from '../model/coverage.ts';
-import { actionKey, type PkvmOutcome } from '../model/system.ts';
+import type { PkvmOutcome } from '../model/system.ts';
 import type { PkvmAction } from '../model/operations.ts';
 import { selectProperties } from '../invariants/index.ts';
 import { diffSearch, engineFor, isPacked, searchFor, type Engine } from './engine.ts';
@@ -14,6 +13,7 @@ import type { PkvmConfig } from '../model/config.ts';
 import { ConfigError, validateConfig } from '../model/config.ts';
 import { PkvmModel } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
+import type { PkvmState } from '../model/state.ts';
 import { buildTrace } from '../traces/build.ts';
 import { parseTrace, TraceFormatError, type TraceFile } from '../traces/format.ts';
 import { replayTrace, type TraceReplay } from '../traces/replay.ts';
@@ -128,6 +128,10 @@ export function runCheck(req: CheckRequest): CheckReport {
       variantSource: req.variantSource,
     };
   }
+  if (req.symmetry && req.config.cpus > 1)
+    throw new UsageError(
+      `--symmetry cannot be combined with --cpus ${req.config.cpus}: a CPU's call record (its action and what it read) names domains and guests that the canonical form does not permute, so states that are not symmetric would be merged`,
+    );
   if (req.por) {
     if (!isPacked(engine)) throw new UsageError(`--por needs the packed or compiled engine (variant '${req.variant.name}' runs on the ${engine} one)`);
     for (const [flag, given] of Object.entries({ symmetry: req.symmetry, bitstate: req.bitstateBytes, checkpoint: req.checkpoint, resume: req.resume }))
@@ -277,17 +281,18 @@ export function runDiff(req: {
   });
   if (result.status !== 'violation') return { a: req.a, b: req.b, config: req.config, result, steps: [], message: null, trace: null };
   const v = result.violations[0];
-  // rebuild the shared sequence on the readable models, then replay it on each side as an ordinary trace
-  const ma = new PkvmModel(req.config, req.a);
-  const mb = new PkvmModel(req.config, req.b);
-  const product = productModel(ma, mb, actionKey, (x) => ma.operation(x.op) !== undefined && mb.operation(x.op) !== undefined);
+  // rebuild the shared sequence on the readable models (the same product), then replay it on the first side as an ordinary trace
+  const readable = diffSearch(req.config, req.a, req.b, 'readable');
+  const ma = readable.a as unknown as PkvmModel;
+  const mb = readable.b as unknown as PkvmModel;
+  const product = readable.model;
   let st = product.initialStates()[v.path.init];
   const steps: { call: string; a: string; b: string }[] = [];
   const aIndices: number[] = [];
   for (const ai of v.path.actions) {
     const act = product.actions(st)[ai];
     const { state, outcome } = product.step(st, act);
-    if (act.a) aIndices.push(ma.actions(st.a).indexOf(act.a));
+    if (act.a) aIndices.push(ma.actions(st.a as PkvmState).indexOf(act.a));
     steps.push({
       call: act.a ? ma.describeAction(act.a) : mb.describeAction(act.b!),
       a: outcome.a ? retName(outcome.a.ret) : 'not possible',

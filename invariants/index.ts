@@ -9,6 +9,7 @@ import { PKVM_ID_GUEST, PKVM_ID_HYP, PKVM_NOPAGE, PKVM_PAGE_OWNED, PKVM_PAGE_SHA
 import { lockName, lockRank } from '../model/kernel/base.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import { ObjectReader, type StateReader } from '../model/memory.ts';
+import { UndoneReader } from '../model/concurrent/cpu-memory.ts';
 import type { PkvmAction } from '../model/operations.ts';
 import { deepEqual, lockCount, type FailureKind, type HostPte, type IoPte, type PkvmState } from '../model/state.ts';
 import type { PkvmOutcome } from '../model/system.ts';
@@ -282,22 +283,39 @@ function ioEmpty(e: IoPte): boolean {
   return true;
 }
 
-function failureAtomicity<S>(read: ReadState<S>, extKey: (s: S) => string): StepProperty<S, PkvmAction, PkvmOutcome> {
+/**
+ * A failing call leaves the state as it was. With one CPU a call is one step: its before and after
+ * states. With several, a call is judged whole, at its last step: the state then against the same
+ * state with the call's own writes undone (what other CPUs did meanwhile is in both).
+ */
+function failureAtomicity<S>(read: ReadState<S>, extKey: (r: StateReader) => string, extNames: readonly string[], config: PkvmConfig): StepProperty<S, PkvmAction, PkvmOutcome> {
   return {
     kind: 'step',
     name: 'failure-atomicity',
-    description: 'A host or guest call that returns an error leaves the state as it was.',
+    description: 'A host or guest call that returns an error leaves the state as it was (with several CPUs: the call as a whole, its own writes).',
     check(before, action, outcome, after) {
-      if (outcome.ret === 0 || before === after) return null;
+      if (outcome.ret === 0) return null;
       if (outcome.failures.some((f) => f.kind === 'uninitialised')) return null;
+      if (outcome.cpu) {
+        const call = outcome.call;
+        if (!outcome.cpu.finished || !call || call.undo.length === 0) return null;
+        const ra = read(after);
+        if (ra.panic()) return null;
+        const undone = new UndoneReader(ra, call.undo, extNames);
+        if (observablyEqual(undone, ra) && extKey(undone) === extKey(ra)) return null;
+        return { message: `${outcome.cpu.op} (CPU ${outcome.cpu.cpu}) returned ${retName(outcome.ret)} but changed the state`, key: outcome.cpu.op };
+      }
+      if (before === after) return null;
       if (before instanceof Uint8Array ? bytesEqual(before, after as Uint8Array) : deepEqual(before, after)) return null;
       const ra = read(after);
       if (ra.panic()) return null;
-      if (observablyEqual(read(before), ra) && extKey(before) === extKey(after)) return null;
+      const rb = read(before);
+      if (observablyEqual(rb, ra) && extKey(rb) === extKey(ra)) return null;
       return { message: `${action.op} returned ${retName(outcome.ret)} but changed the state`, key: action.op };
     },
-    relevant: (_action, outcome) => outcome.ret !== 0 && !outcome.failures.some((f) => f.kind === 'uninitialised'),
-    holdsWhenUnchanged: true,
+    relevant: (_action, outcome) => outcome.ret !== 0 && !outcome.failures.some((f) => f.kind === 'uninitialised') && (!outcome.cpu || outcome.cpu.finished),
+    // (with several CPUs the call's last step may write nothing after earlier steps did)
+    holdsWhenUnchanged: config.cpus === 1,
   };
 }
 
@@ -413,9 +431,8 @@ export function pkvmProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'v
     counts: (r) => (r === lastR ? (lastCounts ??= iommuMappingCounts(r, (lastIommu ??= iommuMappings(r)))) : iommuMappingCounts(r)),
   };
   const extNames = Object.keys(variant?.state ?? {}).sort();
-  const extKey = (s: S) => {
+  const extKey = (r: StateReader) => {
     if (!extNames.length) return '';
-    const r = rd(s);
     return extNames.map((n) => Array.from({ length: variant!.state[n].size === 'pages' ? r.nrPages : (variant!.state[n].size as number) }, (_, i) => r.ext(n, i)).join(',')).join('|');
   };
   return [
@@ -429,7 +446,7 @@ export function pkvmProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'v
     noFailure<S>('WARN_ON', 'no-warn', 'No host-reachable WARN_ON at EL2.'),
     noFailure<S>('uninitialised', 'no-uninitialised-return', 'No hypercall returns, or branches on, an uninitialised value.'),
     noFailure<S>('lock-assert', 'lock-discipline', 'Every hyp_assert_lock_held() holds: page tables are changed only under their lock; locks are released by whoever took them.'),
-    failureAtomicity(rd, extKey),
+    failureAtomicity(rd, extKey, extNames, config),
     whenNoLockHeld(rd, pinnedShared(rd, views)),
     noDeadlock(rd),
     lockOrder as StepProperty<S, PkvmAction, PkvmOutcome>,

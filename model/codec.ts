@@ -6,7 +6,7 @@ import { freeze } from 'immer';
 import type { StoredPageState } from './constants.ts';
 import type { PkvmConfig } from './config.ts';
 import { IOPT_BLOCK_PAGES } from './constants.ts';
-import { Layout, PAGE_BYTES, PackedReader, failureId, failureOf, guestPteOf, hostPteCode, hostPteOf, ioBlockOf, ioTableOf } from './memory.ts';
+import { Layout, PAGE_BYTES, failureId, failureOf, guestPteOf, hostPteCode, hostPteOf, ioBlockOf, ioTableOf } from './memory.ts';
 import { isBacked, lockCount, type GuestPte, type HostPte, type IoPte, type PkvmState, type StateExtensions } from './state.ts';
 
 export class PkvmCodec {
@@ -137,7 +137,7 @@ export class PkvmCodec {
       for (let i = 0; i < L.extLengths[k]; i++, e += 2) arr.push(b[e] | (b[e + 1] << 8));
       ext[name] = arr;
     });
-    const cpus = c.cpus > 1 ? Array.from({ length: c.cpus }, (_, k) => L.readCpu(b, k, PackedReader.nlocals)) : [];
+    const cpus = c.cpus > 1 ? Array.from({ length: c.cpus }, (_, k) => L.readCpu(b, k)) : [];
     const locks = c.cpus > 1 ? Array.from({ length: lockCount(c) }, (_, k) => b[L.lockOffset + k] - 1) : [];
     const iotlb = c.iotlb ? Array.from({ length: c.domains }, (_, d) => Array.from({ length: c.iovas }, (_, slot) => (b[L.iotlbOffset + d * c.iovas + slot] === 0 ? null : b[L.iotlbOffset + d * c.iovas + slot] - 1))) : [];
     const sched = c.preemptions >= 0 ? { last: b[L.schedOffset] - 1, preemptions: b[L.schedOffset + 1] } : null;

@@ -42,6 +42,16 @@ export interface PkvmConfig {
   readonly iotlb: boolean;
   /** Context bound: at most this many preemptions on a path (-1: unbounded). */
   readonly preemptions: number;
+  /**
+   * Concurrent mode: the most values a CPU's call record holds (what the call read so far, and
+   * what its first writes replaced); a call that needs more is an error that names this bound.
+   */
+  readonly cpuLog: number;
+  /**
+   * State accesses one step may make (a sequential call, or a CPU's step with its replay): a step
+   * that goes past it is kernel code that does not return, reported as a hang (no-hang).
+   */
+  readonly stepBudget: number;
 }
 
 export const DEFAULT_CONFIG: PkvmConfig = Object.freeze({
@@ -59,6 +69,8 @@ export const DEFAULT_CONFIG: PkvmConfig = Object.freeze({
   cpus: 1,
   iotlb: false,
   preemptions: -1,
+  cpuLog: 64,
+  stepBudget: 1_000_000,
 });
 
 /** Limits that keep a configuration explorable and representable in the compact encoding. */
@@ -72,6 +84,8 @@ export const CONFIG_LIMITS = {
   maxRange: 4,
   maxPins: 4,
   cpus: 4,
+  cpuLog: 255,
+  stepBudget: 1_000_000_000,
 } as const;
 
 export class ConfigError extends Error {
@@ -115,7 +129,11 @@ export function validateConfig(c: PkvmConfig): PkvmConfig {
   const preemptions = c.preemptions ?? -1;
   if (!Number.isInteger(preemptions) || preemptions < -1 || preemptions > 255) throw new ConfigError(`--preemptions must be an integer from 0 to 255 (got ${preemptions})`);
   if (preemptions >= 0 && cpus < 2) throw new ConfigError('--preemptions bounds the interleaving of CPUs: it needs --cpus 2 or more');
-  return Object.freeze({ ...c, cpus, iotlb: c.iotlb ?? false, preemptions });
+  const cpuLog = c.cpuLog ?? DEFAULT_CONFIG.cpuLog;
+  int('cpu-log', cpuLog, 8, CONFIG_LIMITS.cpuLog);
+  const stepBudget = c.stepBudget ?? DEFAULT_CONFIG.stepBudget;
+  int('step-budget', stepBudget, 100, CONFIG_LIMITS.stepBudget);
+  return Object.freeze({ ...c, cpus, iotlb: c.iotlb ?? false, preemptions, cpuLog, stepBudget });
 }
 
 export function totalPages(c: PkvmConfig): number {

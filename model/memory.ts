@@ -11,7 +11,7 @@
  */
 import type { ByteRecorder } from './compiled.ts';
 import { createDraft, current, finishDraft, freeze, type Draft } from 'immer';
-import { IOPT_BLOCK_PAGES, RET_UNINITIALISED, type AnnotationOwner, type StoredPageState } from './constants.ts';
+import { IOPT_BLOCK_PAGES, type AnnotationOwner, type StoredPageState } from './constants.ts';
 import { type PkvmConfig, totalPages } from './config.ts';
 import {
   IDLE_CPU,
@@ -19,7 +19,6 @@ import {
   extensionLength,
   lockCount,
   type CpuState,
-  type Frame,
   type GuestPte,
   type HostPte,
   type HypFailure,
@@ -83,7 +82,21 @@ export interface Memory extends StateReader {
   snapshot(): unknown;
   /** The immer draft, for code that reads and writes the state object directly (readable backend only). */
   draft(): Draft<PkvmState>;
+  /** Concurrent mode (a CPU's call, cpu-memory.ts): the code is about to take lock `id`. */
+  lockPoint?(id: number): void;
+  /** Concurrent mode: the accesses up to atomicEnd are one atomic access (one interleaving point). */
+  atomicBegin?(what: string): void;
+  atomicEnd?(): void;
 }
+
+// ------------------------------------------------------------------ the step budget
+
+/**
+ * Thrown by a step's memory when the step has made more state accesses than the configuration's
+ * step budget allows: kernel code that does not return (a loop) is stopped there and reported as
+ * a hang (PkvmSystem.run), instead of hanging the checker.
+ */
+export const OVER_BUDGET: unique symbol = Symbol('pkvm-check: the step is over its budget');
 
 // ------------------------------------------------------------------ interned values
 
@@ -159,21 +172,8 @@ export function failureOf(id: number): HypFailure | null {
 // ------------------------------------------------------------------ byte layout
 
 export const PAGE_BYTES = 8;
-/** Concurrent mode: the deepest call stack of a CPU, and the locals of a frame. */
-export const MAX_FRAMES = 3;
-export const MAX_LOCALS = 8;
-const FRAME_BYTES = 3 + 2 * MAX_LOCALS;
-const CPU_BYTES = 4 + MAX_FRAMES * FRAME_BYTES;
-
-/** A local is stored as a signed 16-bit value; the uninitialised marker has a code of its own. */
-function encodeLocal(v: number): number {
-  if (v === RET_UNINITIALISED) return -32768;
-  if (!Number.isInteger(v) || v < -32767 || v > 32767) throw new Error(`a CPU local does not fit in 16 bits: ${v}`);
-  return v;
-}
-function decodeLocal(v: number): number {
-  return v === -32768 ? RET_UNINITIALISED : v;
-}
+/** Concurrent mode: a CPU's call encodes its action, the lock it waits for, its resume point, its log's length and log (16-bit codes). */
+const CPU_HEADER = 5;
 
 /** Offsets of the canonical byte encoding of a configuration (and a variant's state extensions). */
 export class Layout {
@@ -192,6 +192,9 @@ export class Layout {
   readonly iotlbOffset: number;
   readonly schedOffset: number;
   readonly size: number;
+  /** Concurrent mode: the most codes a CPU's log holds, and the bytes of a CPU's record. */
+  readonly cpuLog: number;
+  readonly cpuBytes: number;
 
   constructor(
     readonly config: PkvmConfig,
@@ -215,52 +218,45 @@ export class Layout {
     this.extStart = start;
     this.cpuOffset = o;
     const cpus = config.cpus > 1 ? config.cpus : 0;
-    this.lockOffset = this.cpuOffset + cpus * CPU_BYTES;
+    this.cpuLog = config.cpuLog;
+    this.cpuBytes = CPU_HEADER + 2 * this.cpuLog;
+    this.lockOffset = this.cpuOffset + cpus * this.cpuBytes;
     this.iotlbOffset = this.lockOffset + (cpus ? lockCount(config) : 0);
     this.schedOffset = this.iotlbOffset + (config.iotlb ? config.domains * config.iovas : 0);
     this.size = this.schedOffset + (config.preemptions >= 0 ? 2 : 0);
   }
 
   cpuBase(c: number): number {
-    return this.cpuOffset + c * CPU_BYTES;
+    return this.cpuOffset + c * this.cpuBytes;
   }
 
   /** Encodes a CPU's state at its place in a byte string. */
   writeCpu(b: Uint8Array, c: number, cpu: CpuState): void {
     const o = this.cpuBase(c);
-    for (let i = o; i < o + CPU_BYTES; i++) b[i] = 0;
+    if (cpu.log.length > this.cpuLog) throw new Error(`a CPU log of ${cpu.log.length} codes, more than the ${this.cpuLog} a state holds`);
     b[o] = cpu.op & 0xff;
     b[o + 1] = cpu.op >>> 8;
     b[o + 2] = cpu.wait;
-    b[o + 3] = cpu.frames.length;
-    if (cpu.frames.length > MAX_FRAMES) throw new Error(`a CPU call stack deeper than ${MAX_FRAMES} frames`);
-    cpu.frames.forEach((f, i) => {
-      const fo = o + 4 + i * FRAME_BYTES;
-      b[fo] = f.prog;
-      b[fo + 1] = f.pc;
-      b[fo + 2] = f.into;
-      if (f.locals.length > MAX_LOCALS) throw new Error(`a frame with more than ${MAX_LOCALS} locals`);
-      f.locals.forEach((v, k) => {
-        const e = encodeLocal(v) & 0xffff;
-        b[fo + 3 + 2 * k] = e & 0xff;
-        b[fo + 4 + 2 * k] = e >>> 8;
-      });
-    });
+    b[o + 3] = cpu.resume;
+    b[o + 4] = cpu.log.length;
+    let k = o + CPU_HEADER;
+    for (let i = 0; i < cpu.log.length; i++, k += 2) {
+      const v = cpu.log[i];
+      b[k] = v & 0xff;
+      b[k + 1] = v >>> 8;
+    }
+    // the rest of the log is zero, so that equal calls have equal bytes
+    for (const end = o + this.cpuBytes; k < end; k++) b[k] = 0;
   }
 
-  readCpu(b: Uint8Array, c: number, nlocals: (prog: number) => number): CpuState {
+  readCpu(b: Uint8Array, c: number): CpuState {
     const o = this.cpuBase(c);
     const op = b[o] | (b[o + 1] << 8);
     if (op === 0) return IDLE_CPU;
-    const frames: Frame[] = [];
-    for (let i = 0; i < b[o + 3]; i++) {
-      const fo = o + 4 + i * FRAME_BYTES;
-      const prog = b[fo];
-      const locals: number[] = [];
-      for (let k = 0; k < nlocals(prog); k++) locals.push(decodeLocal(((b[fo + 3 + 2 * k] | (b[fo + 4 + 2 * k] << 8)) << 16) >> 16));
-      frames.push({ prog, pc: b[fo + 1], into: b[fo + 2], locals });
-    }
-    return { op, wait: b[o + 2], frames };
+    const n = b[o + 4];
+    const log: number[] = new Array<number>(n);
+    for (let i = 0, k = o + CPU_HEADER; i < n; i++, k += 2) log[i] = b[k] | (b[k + 1] << 8);
+    return { op, wait: b[o + 2], resume: b[o + 3], log };
   }
 }
 
@@ -340,8 +336,16 @@ function extError(name: string, i: number, names: readonly string[], length: num
 /** Copy on write over a frozen state object: the first write opens an immer draft. */
 export class ObjectMemory extends ObjectReader implements Memory {
   private d: Draft<PkvmState> | null = null;
+  /** State accesses left in the step's budget. */
+  private budget: number;
+
+  constructor(base: PkvmState, config: PkvmConfig) {
+    super(base, config);
+    this.budget = config.stepBudget;
+  }
 
   protected override get cur(): PkvmState {
+    if (--this.budget < 0) throw OVER_BUDGET;
     return (this.d ?? this.base) as PkvmState;
   }
   get dirty(): boolean {
@@ -475,10 +479,8 @@ export class PackedReader implements StateReader {
     const o = this.layout.panicOffset;
     return failureOf((this.b[o] | (this.b[o + 1] << 8) | (this.b[o + 2] << 16) | (this.b[o + 3] << 24)) >>> 0);
   }
-  /** The number of locals each program has (set by the model, for decoding CPU frames). */
-  static nlocals: (prog: number) => number = () => MAX_LOCALS;
   cpu(c: number): CpuState {
-    return this.config.cpus > 1 ? this.layout.readCpu(this.b, c, PackedReader.nlocals) : IDLE_CPU;
+    return this.config.cpus > 1 ? this.layout.readCpu(this.b, c) : IDLE_CPU;
   }
   lockOwner(id: number): number {
     return this.config.cpus > 1 ? this.b[this.layout.lockOffset + id] - 1 : -1;
@@ -500,17 +502,66 @@ export class PackedReader implements StateReader {
 /** Copy on write over a byte encoding. */
 export class PackedMemory extends PackedReader implements Memory {
   private copied = false;
+  /** State accesses left in the step's budget. */
+  protected budget = this.layout.config.stepBudget;
 
   /** Starts a new step on other bytes (the packed engine reuses one memory object). */
   reset(b: Uint8Array): void {
     this.b = b;
     this.copied = false;
+    this.budget = this.layout.config.stepBudget;
+  }
+
+  /** One state access of the step (see OVER_BUDGET). */
+  protected tick(): void {
+    if (--this.budget < 0) throw OVER_BUDGET;
+  }
+  override hostPte(pfn: number): HostPte {
+    this.tick();
+    return super.hostPte(pfn);
+  }
+  override hypPte(pfn: number): StoredPageState | null {
+    this.tick();
+    return super.hypPte(pfn);
+  }
+  override refcount(pfn: number): number {
+    this.tick();
+    return super.refcount(pfn);
+  }
+  override pageFlags(pfn: number): number {
+    this.tick();
+    return super.pageFlags(pfn);
+  }
+  override ghost(counter: GhostCounter, pfn: number): number {
+    this.tick();
+    return super.ghost(counter, pfn);
+  }
+  override vmDying(vm: number): boolean {
+    this.tick();
+    return super.vmDying(vm);
+  }
+  override guestPte(vm: number, ipa: number): GuestPte | null {
+    this.tick();
+    return super.guestPte(vm, ipa);
+  }
+  override ioPgd(domain: number, idx: number): IoPte {
+    this.tick();
+    return super.ioPgd(domain, idx);
+  }
+  override ext(name: string, i: number): number {
+    this.tick();
+    return super.ext(name, i);
+  }
+  override iotlb(domain: number, slot: number): number | null {
+    this.tick();
+    return super.iotlb(domain, slot);
   }
 
   get dirty(): boolean {
     return this.copied;
   }
   protected w(): Uint8Array {
+    this.tick();
     if (!this.copied) {
       this.b = this.b.slice();
       this.copied = true;
@@ -620,6 +671,7 @@ export class RecordingMemory extends PackedMemory {
     return this.recorder.written.length > 0;
   }
   protected override w(): Uint8Array {
+    this.tick();
     return this.b;
   }
   override snapshot(): Uint8Array {

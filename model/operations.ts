@@ -50,10 +50,12 @@ export interface OperationSpec {
   run(hyp: Hyp, args: Args): number;
   /** Spec bookkeeping after a non-fatal run (ghost references taken or dropped by contract). */
   ghost?(hyp: Hyp, args: Args, ret: number): void;
-  /** Concurrent mode: the locks the operation's hypervisor code takes, in order. */
+  /**
+   * Concurrent mode, operations that do not run on a CPU (the hypervisor's own activity): the
+   * locks the operation takes; it runs atomically between CPU steps when they are all free.
+   * (Operations on CPUs run their code step by step and take their locks as the code does.)
+   */
   locks?(args: Args): Lock[];
-  /** Concurrent mode: the program that runs the operation step by step, with its parameters. */
-  program?(args: Args, config: PkvmConfig): { name: string; args: number[] } | null;
 }
 
 const ALL: readonly HostBehaviour[] = ['driver', 'iommu', 'adversarial'];
@@ -104,7 +106,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'The host touches a page: no fault if mapped, else handle_host_mem_abort() maps it lazily or injects an abort.',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => range(totalPages(c)).map((pfn) => ({ pfn })),
-    locks: () => ['host_mmu.lock'],
     run(hyp, a) {
       const addr = phys(hyp, (a.pfn as number));
       if (hyp.host_s2_leaf(addr).kind === 'valid') {
@@ -125,7 +126,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num' },
     staticArgs: (c) => pfnArgs(c, false).map((pfn) => ({ pfn })),
     enabled: (_s, a, c) => c.host !== 'driver' || (a.pfn as number) < c.ramPages,
-    locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
     run: (hyp, a) => hyp.__pkvm_host_share_hyp((a.pfn as number)),
   },
   {
@@ -136,7 +136,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num' },
     staticArgs: (c) => pfnArgs(c, false).map((pfn) => ({ pfn })),
     enabled: (_s, a, c) => c.host !== 'driver' || (a.pfn as number) < c.ramPages,
-    locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
     run: (hyp, a) => hyp.__pkvm_host_unshare_hyp((a.pfn as number)),
   },
   {
@@ -153,7 +152,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
           .map((nr_pages) => ({ pfn, nr_pages })),
       ),
     enabled: (_s, a, c) => c.host !== 'driver' || (a.pfn as number) + (a.nr_pages as number) <= c.ramPages,
-    locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
     run: (hyp, a) => hyp.__pkvm_host_donate_hyp((a.pfn as number), (a.nr_pages as number)),
   },
   {
@@ -164,8 +162,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num' },
     staticArgs: (c) => (c.maxPins > 0 ? pfnArgs(c, true).map((pfn) => ({ pfn })) : []),
     enabled: (s, a, c) => s.ghost('pins', (a.pfn as number)) < c.maxPins,
-    locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
-    program: (a) => ({ name: 'hyp_pin_shared_mem', args: [(a.pfn as number)] }),
     run: (hyp, a) => hyp.hyp_pin_shared_mem((a.pfn as number)),
     ghost(hyp, a, ret) {
       if (ret === 0) hyp.mem.setGhost('pins', (a.pfn as number), hyp.mem.ghost('pins', (a.pfn as number)) + 1);
@@ -179,7 +175,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num', gfn: 'num', vm: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).flatMap((gfn) => pfnArgs(c, false).map((pfn) => ({ pfn, gfn, vm })))),
     enabled: (s, a, c) => !s.vmDying((a.vm as number)) && (c.host !== 'driver' || (a.pfn as number) < c.ramPages),
-    locks: (a) => ['host_mmu.lock', `vm[${(a.vm as number)}].lock`],
     run: (hyp, a) => hyp.__pkvm_host_share_guest((a.pfn as number), (a.gfn as number), (a.vm as number)),
   },
   {
@@ -190,7 +185,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num', gfn: 'num', vm: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).flatMap((gfn) => pfnArgs(c, false).map((pfn) => ({ pfn, gfn, vm })))),
     enabled: (s, a, c) => !s.vmDying((a.vm as number)) && (c.host !== 'driver' || (a.pfn as number) < c.ramPages),
-    locks: (a) => ['host_mmu.lock', `vm[${(a.vm as number)}].lock`],
     run: (hyp, a) => hyp.__pkvm_host_donate_guest((a.pfn as number), (a.gfn as number), (a.vm as number)),
   },
   {
@@ -201,7 +195,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { vm: 'num' },
     staticArgs: (c) => range(c.guests).map((vm) => ({ vm })),
     enabled: (s, a) => !s.vmDying((a.vm as number)),
-    locks: (a) => ['host_mmu.lock', `vm[${(a.vm as number)}].lock`],
     run: (hyp, a) => hyp.__pkvm_teardown_vm((a.vm as number)),
   },
   {
@@ -212,7 +205,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { pfn: 'num' },
     staticArgs: (c) => pfnArgs(c, false).map((pfn) => ({ pfn })),
     enabled: (_s, a, c) => c.host !== 'driver' || (a.pfn as number) < c.ramPages,
-    locks: () => ['host_mmu.lock'],
     run: (hyp, a) => hyp.__pkvm_host_reclaim_page((a.pfn as number)),
   },
   // ---------------------------------------------------------------- IOMMU, as the Linux driver drives it
@@ -237,7 +229,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
       return out;
     },
     enabled: (s, a) => iovaSlotsFree(s, (a.domain as number), (a.iova as number) / PAGE_SIZE, (a.npages as number)),
-    program: (a) => ({ name: 'iommu_map', args: [(a.domain as number), (a.iova as number) / PAGE_SIZE, (a.pfn as number), (a.npages as number)] }),
     run(hyp, a) {
       const domain = (a.domain as number);
       const pfn = (a.pfn as number);
@@ -277,7 +268,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
       return out;
     },
     enabled: (s, a) => iovaSlotsMapped(s, (a.domain as number), (a.iova as number) / PAGE_SIZE, (a.npages as number)),
-    program: (a) => ({ name: 'iommu_unmap', args: [(a.domain as number), (a.iova as number) / PAGE_SIZE, (a.npages as number)] }),
     run: (hyp, a) => unmapRange(hyp, (a.domain as number), (a.iova as number), (a.npages as number) * PAGE_SIZE),
   },
   // ---------------------------------------------------------------- IOMMU hypercalls with any arguments
@@ -303,7 +293,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
               }
       return out;
     },
-    program: (a) => ({ name: 'kvm_iommu_map_pages', args: [(a.domain as number), (a.iova as number) / PAGE_SIZE, (a.paddr as number), (a.pgsize as number) / PAGE_SIZE, (a.pgcount as number), (a.prot as number)] }),
     run: (hyp, a) =>
       hyp.kvm_iommu_map_pages((a.domain as number), (a.iova as number), phys(hyp, (a.paddr as number)), (a.pgsize as number), (a.pgcount as number), (a.prot as number)),
   },
@@ -325,7 +314,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
             }
       return out;
     },
-    program: (a) => ({ name: 'kvm_iommu_unmap_pages', args: [(a.domain as number), (a.iova as number) / PAGE_SIZE, (a.pgsize as number) / PAGE_SIZE, (a.pgcount as number)] }),
     run: (hyp, a) => hyp.kvm_iommu_unmap_pages((a.domain as number), (a.iova as number), (a.pgsize as number), (a.pgcount as number)),
   },
   {
@@ -342,7 +330,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
           if (pfn * PAGE_SIZE + size <= n * PAGE_SIZE) for (const is_ram of [true, false]) out.push({ phys: pfn, size, is_ram });
       return out;
     },
-    program: (a) => ({ name: '__pkvm_host_share_dma', args: [(a.phys as number), (a.size as number) / (PAGE_SIZE / 2), a.is_ram ? 1 : 0] }),
     run: (hyp, a) => hyp.__pkvm_host_share_dma(phys(hyp, (a.phys as number)), (a.size as number), a.is_ram as boolean),
     ghost(hyp, a, ret) {
       if (ret !== 0) return;
@@ -364,7 +351,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
       for (let pfn = 0; pfn < n; pfn++) for (const size of dmaSizes(c)) if (pfn * PAGE_SIZE + size <= n * PAGE_SIZE) out.push({ phys: pfn, size });
       return out;
     },
-    program: (a) => ({ name: '__pkvm_host_unshare_dma', args: [(a.phys as number), (a.size as number) / (PAGE_SIZE / 2)] }),
     run: (hyp, a) => hyp.__pkvm_host_unshare_dma(phys(hyp, (a.phys as number)), (a.size as number)),
     ghost(hyp, a, ret) {
       if (ret !== 0) return;
@@ -382,7 +368,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { vm: 'num', ipa: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).map((ipa) => ({ vm, ipa }))),
     enabled: (s, a) => !s.vmDying((a.vm as number)),
-    locks: (a) => ['host_mmu.lock', `vm[${(a.vm as number)}].lock`],
     run: (hyp, a) => hyp.__pkvm_guest_share_host((a.vm as number), (a.ipa as number) * PAGE_SIZE),
   },
   {
@@ -392,7 +377,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { vm: 'num', ipa: 'num' },
     staticArgs: (c) => range(c.guests).flatMap((vm) => range(c.guestIpas).map((ipa) => ({ vm, ipa }))),
     enabled: (s, a) => !s.vmDying((a.vm as number)),
-    locks: (a) => ['host_mmu.lock', `vm[${(a.vm as number)}].lock`],
     run: (hyp, a) => hyp.__pkvm_guest_unshare_host((a.vm as number), (a.ipa as number) * PAGE_SIZE),
   },
   {
@@ -506,7 +490,6 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'Memory pressure in the host stage-2 pool: host_stage2_try() unmaps every non-memory range and retries.',
     argFormats: {},
     staticArgs: (c) => (c.mmioPages > 0 ? [{}] : []),
-    locks: () => ['host_mmu.lock'],
     run: (hyp) => hyp.host_stage2_memory_pressure(),
   },
 ];

@@ -93,24 +93,25 @@ export interface PkvmState {
   readonly sched: { readonly last: number; readonly preemptions: number } | null;
 }
 
-/** One frame of a CPU's call stack: a program, a label, and the program's locals. */
-export interface Frame {
-  readonly prog: number;
-  readonly pc: number;
-  /** Where the value of the call this frame waits for goes: a local index, or 255 for none. */
-  readonly into: number;
-  readonly locals: readonly number[];
-}
-
+/**
+ * A CPU's call in progress (concurrent mode). The call is the same kernel code the sequential
+ * model runs; it stops at interleaving points (see model/concurrent/cpu-memory.ts), and its next
+ * step runs the code again from the start on what it read so far (`log`), up to the point where
+ * it stopped, then on the live state. So a call's locals are never spelled out: they follow from
+ * its arguments and what it read.
+ */
 export interface CpuState {
   /** 1 + the index of the action (operation and arguments) the CPU runs; 0 when idle. */
   readonly op: number;
   /** 1 + the id of the lock the CPU waits for; 0 when it is not waiting. */
   readonly wait: number;
-  readonly frames: readonly Frame[];
+  /** The interleaving point (numbered from 0 in the order the call meets them) where the next step goes on. */
+  readonly resume: number;
+  /** What the call read so far, and the value each of its first writes of a location replaced, in order (codes, see cpu-memory.ts). */
+  readonly log: readonly number[];
 }
 
-export const IDLE_CPU: CpuState = freeze({ op: 0, wait: 0, frames: [] }, true);
+export const IDLE_CPU: CpuState = freeze({ op: 0, wait: 0, resume: 0, log: [] }, true);
 
 /** Lock ids in states: the fixed locks, then one per VM. */
 export const FIXED_LOCKS = ['host_mmu.lock', 'pkvm_pgd_lock', 'iommu_lock', 'hyp_pool.lock'] as const;
@@ -129,6 +130,11 @@ export interface StateExtension {
   readonly initial?: number | ((index: number, config: PkvmConfig) => number);
   /** How an entry is printed in traces (null: leave it out). */
   readonly describe?: (value: number, index: number) => string | null;
+  /**
+   * The lock that protects it from other CPUs (with several CPUs, an access under this lock is
+   * no interleaving point). Without one, every access by a CPU is a point.
+   */
+  readonly lock?: 'host_mmu.lock' | 'pkvm_pgd_lock' | 'iommu_lock' | 'hyp_pool.lock';
 }
 
 export type StateExtensions = Readonly<Record<string, StateExtension>>;

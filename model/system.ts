@@ -10,14 +10,14 @@
  * Both enumerate the same actions in the same order and produce equal states (tested).
  */
 import { freeze } from 'immer';
-import { retName } from './constants.ts';
+import { RET_UNINITIALISED, retName } from './constants.ts';
 import { type PkvmConfig, validateConfig } from './config.ts';
 import { PkvmCodec } from './codec.ts';
 import type { Acquisition, SubCall } from './kernel/base.ts';
-import { Scheduler, type CpuStepInfo } from './concurrent/scheduler.ts';
+import { Scheduler, type CallEffect, type CpuStepInfo } from './concurrent/scheduler.ts';
 import type { Hyp } from './kernel/hyp.ts';
 import { ByteRecorder, DecisionTree, type PathNode } from './compiled.ts';
-import { Layout, ObjectMemory, ObjectReader, PackedMemory, PackedReader, RecordingMemory, TracingMemory, writePanic, type Memory, type StateReader } from './memory.ts';
+import { Layout, ObjectMemory, ObjectReader, OVER_BUDGET, PackedMemory, PackedReader, RecordingMemory, TracingMemory, writePanic, type Memory, type StateReader } from './memory.ts';
 import { OPERATIONS_BY_NAME, formatArg, operationsFor, type OperationSpec, type PkvmAction } from './operations.ts';
 import { initialState, type HypFailure, type PkvmState } from './state.ts';
 import { RFC_V1, VariantError, type Variant } from './variant.ts';
@@ -33,6 +33,8 @@ export interface PkvmOutcome {
   readonly acquisitions: readonly Acquisition[];
   /** Concurrent mode: which CPU stepped, from where to where, and the locks it holds after. */
   readonly cpu: CpuStepInfo | null;
+  /** Concurrent mode, a call's last step: what the whole call changed (failure atomicity is judged on whole calls). */
+  readonly call: CallEffect | null;
 }
 
 /** What both representations share: the configuration, the variant, the operations and their actions. */
@@ -102,28 +104,37 @@ abstract class PkvmSystem<S> {
   private hypObject: Hyp | null = null;
 
   /** Runs one operation on a memory; returns the hypervisor (its record and fatal failure) and the value returned. */
-  protected run(mem: Memory, action: PkvmAction): { hyp: Hyp; ret: number; info: CpuStepInfo | null } {
+  protected run(mem: Memory, action: PkvmAction): { hyp: Hyp; ret: number; info: CpuStepInfo | null; call: CallEffect | null } {
     // one hypervisor object per model, reset for every step (steps never nest)
     let hyp = this.hypObject;
     if (hyp) hyp.reset(mem);
     else hyp = this.hypObject = new this.variant.hyp(mem, this.config);
-    if (this.scheduler) {
-      const r = this.scheduler.run(mem, hyp, action);
-      return { hyp, ret: r.ret, info: r.info };
+    try {
+      if (this.scheduler) {
+        const r = this.scheduler.run(mem, hyp, action);
+        return { hyp, ret: r.ret, info: r.info, call: r.call };
+      }
+      const spec = this.opsByName.get(action.op);
+      if (!spec) throw new Error(`unknown operation ${action.op}`);
+      const ret = spec.run(hyp, action.args);
+      if (!hyp.fatal) {
+        const left = hyp.heldLocks();
+        if (left.length) hyp.lockLeak(action.op, left);
+      }
+      if (!hyp.fatal && spec.ghost) spec.ghost(hyp, action.args, ret);
+      return { hyp, ret, info: null, call: null };
+    } catch (e) {
+      if (e !== OVER_BUDGET) throw e;
+      // the code does not return: a hang, in the state as it was when the budget ran out
+      hyp.mem = mem;
+      hyp.quiet = false;
+      hyp.hang(action.op === 'step' ? `cpu ${action.cpu}'s call` : action.op, `the step makes more than ${this.config.stepBudget.toLocaleString('en-US')} state accesses without returning (--step-budget)`);
+      return { hyp, ret: RET_UNINITIALISED, info: null, call: null };
     }
-    const spec = this.opsByName.get(action.op);
-    if (!spec) throw new Error(`unknown operation ${action.op}`);
-    const ret = spec.run(hyp, action.args);
-    if (!hyp.fatal) {
-      const left = hyp.heldLocks();
-      if (left.length) hyp.lockLeak(action.op, left);
-    }
-    if (!hyp.fatal && spec.ghost) spec.ghost(hyp, action.args, ret);
-    return { hyp, ret, info: null };
   }
 
-  protected outcome(hyp: Hyp, ret: number, info: CpuStepInfo | null): PkvmOutcome {
-    return { ret, failures: hyp.rec.failures, branches: hyp.rec.branches, subcalls: hyp.rec.subcalls, accesses: hyp.rec.accesses, acquisitions: hyp.rec.acquisitions, cpu: info };
+  protected outcome(hyp: Hyp, ret: number, info: CpuStepInfo | null, call: CallEffect | null): PkvmOutcome {
+    return { ret, failures: hyp.rec.failures, branches: hyp.rec.branches, subcalls: hyp.rec.subcalls, accesses: hyp.rec.accesses, acquisitions: hyp.rec.acquisitions, cpu: info, call };
   }
 
   describeAction(action: PkvmAction): string {
@@ -141,6 +152,8 @@ abstract class PkvmSystem<S> {
    * guests' byte blocks.
    */
   canonicalizeBytes(b: Uint8Array): Uint8Array {
+    // a CPU's call record names domains and guests in its action and its log: not permuted here
+    if (this.config.cpus > 1) throw new Error('symmetry reduction is not available with several CPUs');
     const L = this.codec.layout;
     let out: Uint8Array | null = null;
     const sortBlocks = (offset: number, size: number, count: number) => {
@@ -190,10 +203,10 @@ export class PkvmModel extends PkvmSystem<PkvmState> {
 
   step(state: PkvmState, action: PkvmAction): { readonly state: PkvmState; readonly outcome: PkvmOutcome } {
     const mem = new ObjectMemory(state, this.config);
-    const { hyp, ret, info } = this.run(mem, action);
+    const { hyp, ret, info, call } = this.run(mem, action);
     let next = mem.finish();
     if (hyp.fatal) next = freeze({ ...(hyp.fatalSnapshot as PkvmState), panic: hyp.fatal }, true);
-    return { state: next, outcome: this.outcome(hyp, ret, info) };
+    return { state: next, outcome: this.outcome(hyp, ret, info, call) };
   }
 
   encode(state: PkvmState): Uint8Array {
@@ -238,13 +251,13 @@ export class PackedPkvmModel extends PkvmSystem<Uint8Array> {
     let mem = this.memObject;
     if (mem) mem.reset(state);
     else mem = this.memObject = new PackedMemory(state, this.layout);
-    const { hyp, ret, info } = this.run(mem, action);
+    const { hyp, ret, info, call } = this.run(mem, action);
     let next = mem.finish();
     if (hyp.fatal) {
       next = hyp.fatalSnapshot as Uint8Array;
       writePanic(next, this.layout, hyp.fatal);
     }
-    return { state: next, outcome: this.outcome(hyp, ret, info) };
+    return { state: next, outcome: this.outcome(hyp, ret, info, call) };
   }
 
   private traceObject: TracingMemory | null = null;
@@ -258,14 +271,14 @@ export class PackedPkvmModel extends PkvmSystem<Uint8Array> {
     if (mem) mem.trace(state);
     else mem = this.traceObject = new TracingMemory(state, this.layout);
     this.isEnabled(mem, action);
-    const { hyp, ret, info } = this.run(mem, action);
+    const { hyp, ret, info, call } = this.run(mem, action);
     let next = mem.finish();
     if (hyp.fatal) {
       next = hyp.fatalSnapshot as Uint8Array;
       writePanic(next, this.layout, hyp.fatal);
       mem.markPanic();
     }
-    return { state: next, outcome: this.outcome(hyp, ret, info), footprint: mem.fp };
+    return { state: next, outcome: this.outcome(hyp, ret, info, call), footprint: mem.fp };
   }
 
   encode(state: Uint8Array): Uint8Array {
@@ -464,7 +477,7 @@ export class CompiledPkvmModel extends PackedPkvmModel {
     const rec = this.recorder;
     const mem = this.recMem;
     mem.begin(state);
-    const { hyp, ret, info } = this.run(mem, action);
+    const { hyp, ret, info, call } = this.run(mem, action);
     let offsets: number[] = rec.written;
     let final = rec.cur;
     if (hyp.fatal) {
@@ -476,7 +489,7 @@ export class CompiledPkvmModel extends PackedPkvmModel {
     }
     offsets = [...offsets].sort((a, b) => a - b);
     try {
-      return tree.add(rec, offsets, offsets.map((o) => final[o]), this.outcome(hyp, ret, info));
+      return tree.add(rec, offsets, offsets.map((o) => final[o]), this.outcome(hyp, ret, info, call));
     } catch (e) {
       // the kernel code read something besides the state: a piece keeps state between steps
       throw new VariantError(

@@ -10,7 +10,8 @@ import { Hyp, type HypClass, pieceNames } from './kernel/hyp.ts';
 import type { OperationSpec } from './operations.ts';
 import type { StateExtensions } from './state.ts';
 import type { ViewHooks } from './views.ts';
-import type { Program } from './concurrent/program.ts';
+import { CallTooLong, SUSPEND } from './concurrent/cpu-memory.ts';
+import { OVER_BUDGET } from './memory.ts';
 
 /** The replaceable pieces: every method of the hypervisor, typed with `this` bound to it. */
 export type Pieces = {
@@ -39,8 +40,6 @@ export interface Variant {
   readonly removeOperations: readonly string[];
   /** Operations added to the model. */
   readonly addOperations: readonly OperationSpec[];
-  /** Concurrent mode: programs that replace or add to the built-in ones, by name. */
-  readonly programs?: Readonly<Record<string, Program>>;
 }
 
 export class VariantError extends Error {
@@ -69,8 +68,6 @@ export interface VariantSpec {
   readonly views?: ViewHooks;
   readonly removeOperations?: readonly string[];
   readonly addOperations?: readonly OperationSpec[];
-  /** Concurrent mode: programs replacing built-in ones (same name) or new ones. */
-  readonly programs?: Readonly<Record<string, Program>>;
 }
 
 /** The seed as posted, on the base it was written for: the model's reference design. */
@@ -92,7 +89,8 @@ function wrap(variant: string, piece: string, impl: (...args: unknown[]) => unkn
     try {
       return impl.apply(this, args);
     } catch (e) {
-      if (e instanceof VariantError) throw e;
+      // (a CPU's step ending at an interleaving point, and the model's own errors, pass through)
+      if (e instanceof VariantError || e === SUSPEND || e === OVER_BUDGET || e instanceof CallTooLong) throw e;
       throw new VariantError(variant, piece, `threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
     }
   };
@@ -121,6 +119,8 @@ export function defineVariant(spec: VariantSpec): Variant {
   for (const [k, e] of Object.entries(spec.state ?? {})) {
     if (!e || (e.size !== 'pages' && !(Number.isInteger(e.size) && e.size > 0)) || !(Number.isInteger(e.max) && e.max > 0 && e.max <= 0xffff))
       throw new VariantError(name, null, `state '${k}' needs size ('pages' or a positive integer) and max (1..65535)`);
+    if (e.lock !== undefined && !['host_mmu.lock', 'pkvm_pgd_lock', 'iommu_lock', 'hyp_pool.lock'].includes(e.lock))
+      throw new VariantError(name, null, `state '${k}': lock must be host_mmu.lock, pkvm_pgd_lock, iommu_lock or hyp_pool.lock (got ${String(e.lock)})`);
   }
   const cls = class extends base.hyp {};
   Object.defineProperty(cls, 'name', { value: `Hyp_${name.replace(/[^a-z0-9_]/gi, '_')}` });
@@ -138,12 +138,5 @@ export function defineVariant(spec: VariantSpec): Variant {
     views: { ...base.views, ...(spec.views ?? {}) },
     removeOperations: [...removed],
     addOperations: [...base.addOperations.filter((o) => !(spec.addOperations ?? []).some((n) => n.name === o.name)), ...(spec.addOperations ?? [])],
-    // a variant's programs spell out its pieces as they are in this variant
-    programs: {
-      ...(base.programs ?? {}),
-      ...Object.fromEntries(
-        Object.entries(spec.programs ?? {}).map(([k, p]) => [k, { ...p, writtenAgainst: Object.fromEntries((p.spells ?? []).map((x) => [x, (cls.prototype as unknown as Record<string, unknown>)[x]])) }]),
-      ),
-    },
   };
 }

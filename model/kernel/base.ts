@@ -78,6 +78,11 @@ export class HypBase {
   rec: ExecutionRecord = { failures: NONE, branches: NONE, subcalls: NONE, accesses: NONE, acquisitions: NONE };
   /** Concurrent mode: the CPU running this step (-1 in sequential mode, where locks are the step's own). */
   cpu = -1;
+  /**
+   * Concurrent mode: the part of a call that is replayed (its earlier steps) records nothing:
+   * its failures, branches, accesses and acquisitions were reported when it first ran.
+   */
+  quiet = false;
   /** Set by the first fatal failure; later code runs on but its effects are dropped. */
   fatal: HypFailure | null = null;
   /** The state at the instant of the fatal failure, in the memory's representation. */
@@ -101,6 +106,7 @@ export class HypBase {
     this.fatalSnapshot = null;
     this.heldMask = 0;
     this.cpu = -1;
+    this.quiet = false;
     this.resetStep();
   }
 
@@ -118,7 +124,7 @@ export class HypBase {
   // ---------------------------------------------------------------- failures
 
   protected fail(kind: FailureKind, where: string, detail: Detail): void {
-    if (this.fatal) return;
+    if (this.fatal || this.quiet) return;
     const f: HypFailure = { kind, where, detail: typeof detail === 'function' ? detail() : detail };
     if (this.rec.failures === NONE) this.rec.failures = [];
     this.rec.failures.push(f);
@@ -152,18 +158,21 @@ export class HypBase {
 
   /** Records that a named branch of the code was taken. */
   branch(name: string): void {
+    if (this.quiet) return;
     if (this.rec.branches === NONE) this.rec.branches = [];
     this.rec.branches.push(name);
   }
 
   /** Records a nested hypercall (formatted only if somebody reads it). */
   recordSubcall(fmt: () => string, ret: number): void {
+    if (this.quiet) return;
     if (this.rec.subcalls === NONE) this.rec.subcalls = [];
     this.rec.subcalls.push(new LazySubCall(fmt, ret));
   }
 
   /** Records that someone accessed a page (a device, the host, a guest). */
   recordAccess(by: string, pfn: number): void {
+    if (this.quiet) return;
     if (this.rec.accesses === NONE) this.rec.accesses = [];
     this.rec.accesses.push({ by, pfn });
   }
@@ -231,8 +240,11 @@ export class HypBase {
    */
   protected __hyp_refcount_fetch_add(pfn: number, addend: number, where: string): number {
     if (!this.vmemmap_entry(pfn, where)) return RET_HYP_PANIC;
+    // one atomic access (with several CPUs: one interleaving point)
+    this.mem.atomicBegin?.(`${where}(pfn ${pfn})`);
     const next = (((this.mem.refcount(pfn) + addend) % this.refcountModulus) + this.refcountModulus) % this.refcountModulus;
     this.mem.setRefcount(pfn, next);
+    this.mem.atomicEnd?.();
     const signed = this.asSigned(next);
     if (this.BUG_ON(signed < 0, where, () => `hyp_page.refcount of pfn ${pfn} ${addend > 0 ? 'overflows' : 'underflows'} (${this.config.refcountBits}-bit, now ${signed})`))
       return RET_HYP_PANIC;
@@ -280,51 +292,52 @@ export class HypBase {
   // ---------------------------------------------------------------- locks
 
   /**
-   * hyp_spin_lock(). Sequential mode: the step's own bookkeeping. Concurrent mode: the lock's
-   * owner in the state; a CPU's program takes its locks in steps of their own (where it can
-   * wait), so code that takes a lock its CPU already holds continues, and code that takes a
-   * free lock takes it within the step.
+   * hyp_spin_lock(). The locks a call holds are its own bookkeeping (one bit each), in both
+   * modes; with several CPUs the lock's owner is also in the state, and taking it is an
+   * interleaving point (the CPU may have to wait: see cpu-memory.ts). A spinlock is not
+   * recursive: taking one the CPU holds spins forever.
    */
   hyp_spin_lock(lock: Lock): void {
-    if (this.cpu >= 0) {
-      const id = lockId(lock);
-      const owner = this.mem.lockOwner(id);
-      if (owner === this.cpu) return;
-      if (owner >= 0) throw new Error(`CPU ${this.cpu} takes ${lock} inside a step while CPU ${owner} holds it: its program must wait for it in a step of its own`);
-      this.recordAcquisition(lock);
-      this.mem.setLockOwner(id, this.cpu);
+    const bit = lockBit(lock);
+    if (this.heldMask & bit) {
+      this.hang('hyp_spin_lock', () => `${this.cpu >= 0 ? `CPU ${this.cpu}` : 'the CPU'} takes ${lock} again while holding it: a spinlock is not recursive (self-deadlock)`);
       return;
     }
-    this.recordAcquisition(lock);
-    this.heldMask |= lockBit(lock);
+    if (this.cpu >= 0) {
+      const id = lockId(lock);
+      this.mem.lockPoint?.(id);
+      this.recordAcquisition(lock);
+      this.mem.setLockOwner(id, this.cpu);
+    } else this.recordAcquisition(lock);
+    this.heldMask |= bit;
   }
 
   hyp_spin_unlock(lock: Lock): void {
-    if (this.cpu >= 0) {
-      const id = lockId(lock);
-      if (!this.mem.lockHeldBy(id, this.cpu)) {
-        this.fail('lock-assert', 'hyp_spin_unlock', () => `CPU ${this.cpu} releases ${lock}, which it does not hold`);
-        return;
-      }
-      this.mem.setLockOwner(id, -1);
+    const bit = lockBit(lock);
+    if (!(this.heldMask & bit)) {
+      this.fail('lock-assert', 'hyp_spin_unlock', () => `${this.cpu >= 0 ? `CPU ${this.cpu}` : 'the CPU'} releases ${lock}, which it does not hold`);
       return;
     }
-    this.heldMask &= ~lockBit(lock);
+    this.heldMask &= ~bit;
+    if (this.cpu >= 0) this.mem.setLockOwner(lockId(lock), -1);
   }
 
   /** Whether this CPU holds the lock. */
   holds(lock: Lock): boolean {
-    if (this.cpu >= 0) return this.mem.lockHeldBy(lockId(lock), this.cpu);
     return (this.heldMask & lockBit(lock)) !== 0;
+  }
+
+  holdsLockId(id: number): boolean {
+    return (this.heldMask & (1 << id)) !== 0;
+  }
+
+  holdsNoLock(): boolean {
+    return this.heldMask === 0;
   }
 
   /** The locks this CPU holds, in lock-id order (a shared frozen array). */
   heldLocks(): readonly Lock[] {
-    if (this.cpu < 0) return locksOfMask(this.heldMask);
-    let mask = 0;
-    const n = 4 + this.config.guests;
-    for (let id = 0; id < n; id++) if (this.mem.lockHeldBy(id, this.cpu)) mask |= 1 << id;
-    return locksOfMask(mask);
+    return locksOfMask(this.heldMask);
   }
 
   /** A call returned to its caller still holding locks (sequential mode). */
@@ -333,6 +346,7 @@ export class HypBase {
   }
 
   protected recordAcquisition(lock: Lock): void {
+    if (this.quiet) return;
     if (this.rec.acquisitions === NONE) this.rec.acquisitions = [];
     this.rec.acquisitions.push({ lock, held: this.heldLocks() });
   }

@@ -217,7 +217,10 @@ export class IoPgtableArm extends HypBase {
     if (!this.config.iotlb) return;
     const first = Math.floor(iova / PAGE_SIZE);
     const n = Math.max(1, Math.ceil(size / PAGE_SIZE));
+    // one command to the SMMU (with several CPUs: one interleaving point, the IOTLB being the SMMU's)
+    this.mem.atomicBegin?.(`the TLBI of domain ${domain}, IOVA ${hexs(iova)} + ${hexs(size)}`);
     for (let slot = first; slot < first + n && slot < this.config.iovas; slot++) if (this.mem.iotlb(domain, slot) !== null) this.mem.setIotlb(domain, slot, null);
+    this.mem.atomicEnd?.();
   }
 
   /** iommu_iotlb_sync: performs the gathered invalidations. */

@@ -5,8 +5,6 @@
  * caught only when CPUs interleave (or, for the lock order, by the order check).
  */
 import { EINVAL, PAGE_SIZE } from '../constants.ts';
-import { acquire, call, defineProgram, done, goto, pause } from '../concurrent/program.ts';
-import { IOMMU_UNMAP, PIN, SHARE_DMA } from '../concurrent/programs.ts';
 import type { Hyp } from '../kernel/hyp.ts';
 import { defineVariant } from '../variant.ts';
 import { RFC_V1_BASE_FIX } from './base-fix.ts';
@@ -53,32 +51,6 @@ export const UNSHARE_BEFORE_TLBI = defineVariant({
       return ret;
     },
   },
-  programs: {
-    kvm_iommu_unmap_pages: defineProgram({
-      ...IOMMU_UNMAP,
-      spells: ['kvm_iommu_unmap_checks'],
-      steps: {
-        ...IOMMU_UNMAP.steps,
-        unit(h, l) {
-          if (l.done >= l.pgpages * l.pgcount) return goto('unlock');
-          const u = h.kvm_iommu_unmap_unit(l.domain, (l.slot + l.done) * PAGE_SIZE, l.pgpages * PAGE_SIZE);
-          h.tlbGather = false; // the gathered range is in the locals until the sync step
-          l.ret = u.ret;
-          if (l.ret) return goto('unlock');
-          l.pfn = h.hyp_phys_to_pfn(u.paddr);
-          l.unmapped = u.unmapped / PAGE_SIZE;
-          return call('__pkvm_host_unshare_dma', [l.pfn, 2 * l.pgpages], 'ret', 'unshared');
-        },
-        // the unshare has released the host lock: others may run before the sync
-        unshared: () => pause('sync'),
-        // iommu_iotlb_sync, after the unshare
-        sync(h, l) {
-          h.smmu_tlb_inv_range(l.domain, (l.slot + l.done) * PAGE_SIZE, l.unmapped * PAGE_SIZE);
-          return goto('next');
-        },
-      },
-    }),
-  },
 });
 
 /** __pkvm_host_share_dma with its two locks taken the other way round. */
@@ -107,21 +79,6 @@ export const SHARE_DMA_LOCK_INVERSION = defineVariant({
       return ret;
     },
   },
-  programs: {
-    __pkvm_host_share_dma: defineProgram({
-      ...SHARE_DMA,
-      spells: ['__pkvm_host_share_dma_page', '__pkvm_host_unshare_dma_page', '__host_check_page_dma_shared'],
-      locks: ['pkvm_pgd_lock', 'host_mmu.lock'],
-      steps: {
-        ...SHARE_DMA.steps,
-        entry(h, l) {
-          const next = SHARE_DMA.steps.entry(h, l);
-          return next.k === 'acquire' ? acquire('pkvm_pgd_lock', 'hyp') : next;
-        },
-        hyp: () => acquire('host_mmu.lock', 'loop'),
-      },
-    }),
-  },
 });
 
 /** hyp_pin_shared_mem that checks the states under the locks, drops them, then takes the reference. */
@@ -142,27 +99,6 @@ export const PIN_DROPS_LOCKS = defineVariant({
       if (!ret) this.hyp_page_ref_inc(this.hyp_phys_to_page(p));
       return ret;
     },
-  },
-  programs: {
-    hyp_pin_shared_mem: defineProgram({
-      ...PIN,
-      spells: ['__host_check_page_state_range'],
-      steps: {
-        ...PIN.steps,
-        pin(h, l) {
-          const p = h.hyp_pfn_to_phys(l.pfn);
-          l.ret = h.__host_check_page_state_range(p, PAGE_SIZE, 1);
-          if (!l.ret) l.ret = h.__hyp_check_page_state_range(p, PAGE_SIZE, 2);
-          h.hyp_unlock_component();
-          h.host_unlock_component();
-          return l.ret ? done(l.ret) : pause('inc');
-        },
-        inc(h, l) {
-          h.hyp_page_ref_inc(h.hyp_phys_to_page(h.hyp_pfn_to_phys(l.pfn)));
-          return done(0);
-        },
-      },
-    }),
   },
 });
 

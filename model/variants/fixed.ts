@@ -20,7 +20,6 @@ import {
 import { Hyp } from '../kernel/hyp.ts';
 import type { PkvmMemTransition } from '../kernel/mem_protect.ts';
 import { defineVariant } from '../variant.ts';
-import { IOMMU_MAP_FIXED, IOMMU_UNMAP_FIXED, SHARE_DMA_FIXED, UNSHARE_DMA_FIXED } from '../concurrent/programs.ts';
 
 /** How the IOMMU hypercalls account for the pages they map: share/unshare_dma here, use/unuse_dma in RFC v2. */
 export interface DmaAccounting {
@@ -156,10 +155,4 @@ export const RFC_V1_FIXED = defineVariant({
     },
   },
   // with several CPUs: the steps of the fixed paths (a variant changing one of their pieces runs that piece in one step)
-  programs: {
-    __pkvm_host_share_dma: SHARE_DMA_FIXED,
-    __pkvm_host_unshare_dma: UNSHARE_DMA_FIXED,
-    kvm_iommu_map_pages: IOMMU_MAP_FIXED,
-    kvm_iommu_unmap_pages: IOMMU_UNMAP_FIXED,
-  },
 });

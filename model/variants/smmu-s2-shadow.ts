@@ -50,8 +50,9 @@ export const SMMU_S2_SHADOW = defineVariant({
   description:
     "Mostafa Saleh's later pKVM SMMUv3 postings (v3 Jul 2025 'DMA isolation only', v4 Aug 2025; read: v4 10/28 'KVM: arm64: iommu: Shadow host stage-2 page table', lore 20250819215156.2494305-11-smostafa@google.com): there is no per-page DMA count and no IOMMU map hypercall; the SMMU stage-2 is an identity map that shadows the host CPU stage-2 (state 'smmu_idmap', 0 = no access, 1 = R|W, and the flag 'smmu_initialised'). Until the hypervisor's kvm_iommu_init() runs, devices reach nothing (GBPA=abort); its snapshot walk (operation kvm_iommu_init_idmap) gives R|W to every page whose host stage-2 entry is zero or valid, MMIO included, leaves annotated pages unmapped, and sets kvm_idmap_initialized. From then on host_stage2_set_owner_locked calls kvm_iommu_host_stage2_idmap() under the host lock (owner host: R|W, any other owner: no access), so a donation removes DMA access in the same critical section; host_stage2_idmap_locked, which the model's base also uses to give the host access (guest share to the host, shares, faults), calls it with R|W as Android's update_iommu does. The seed's IOMMU entry points are removed. Base: rfc-v1-fixed's pKVM tree (its hyp_ack_unshare and reclaim fixes are upstream by 2025); the host state stays in the host stage-2.",
   state: {
-    smmu_idmap: { size: 'pages', max: 1, describe: (value: number) => (value === SMMU_RW ? 'SMMU identity map R|W' : null) },
-    smmu_initialised: { size: 1, max: 1, describe: (value: number) => (value ? 'kvm_idmap_initialized' : null) },
+    // (both written under the host lock; the SMMU reads the identity map at any time, as a device action)
+    smmu_idmap: { size: 'pages', max: 1, describe: (value: number) => (value === SMMU_RW ? 'SMMU identity map R|W' : null), lock: 'host_mmu.lock' },
+    smmu_initialised: { size: 1, max: 1, describe: (value: number) => (value ? 'kvm_idmap_initialized' : null), lock: 'host_mmu.lock' },
   },
   add: {
     /** kvm_iommu_host_stage2_idmap(): mirror a host stage-2 change, once the snapshot is taken. */
@@ -122,7 +123,7 @@ export const SMMU_SHADOW_V4_INIT_FLAG: Variant = defineVariant({
   base: SMMU_S2_SHADOW,
   description:
     "smmu-s2-shadow with kvm_iommu_snapshot_host_stage2() exactly as posted in v4 10/28 (Aug 2025): 'kvm_idmap_initialized = !!ret;' sets the flag only when the walk fails (the later posting has '= !ret'), so after a successful snapshot kvm_iommu_host_stage2_idmap() returns early forever and a donated page stays in the SMMU identity map.",
-  state: { smmu_snapshot_taken: { size: 1, max: 1, describe: (value: number) => (value ? 'snapshot taken' : null) } },
+  state: { smmu_snapshot_taken: { size: 1, max: 1, describe: (value: number) => (value ? 'snapshot taken' : null), lock: 'host_mmu.lock' } },
   replace: {
     kvm_iommu_snapshot_host_stage2(this: Hyp): number {
       this.host_lock_component();

@@ -4,16 +4,10 @@
  * also be made a lot more scalable because they wouldn't need to take any page table locks when
  * updating page state, a cmpxchg may be sufficient".
  */
-import { EINVAL, EPERM, PAGE_SIZE, PKVM_ID_HOST, PKVM_ID_HYP, PKVM_PAGE_OWNED, PKVM_PAGE_SHARED_OWNED } from '../constants.ts';
-import { acquire, defineProgram, done, goto, pause } from '../concurrent/program.ts';
-import { IOMMU_MAP_FIXED, IOMMU_UNMAP_FIXED } from '../concurrent/programs.ts';
+import { EINVAL, EPERM, PAGE_SIZE, PKVM_PAGE_OWNED, PKVM_PAGE_SHARED_OWNED } from '../constants.ts';
 import type { Hyp } from '../kernel/hyp.ts';
-import type { PkvmMemDonation } from '../kernel/mem_protect.ts';
-import { OPERATIONS_BY_NAME, type OperationSpec } from '../operations.ts';
 import { defineVariant } from '../variant.ts';
 import { decodeHostState, VMEMMAP_STATE } from './vmemmap-state.ts';
-
-const HALF = PAGE_SIZE / 2;
 
 /** The hypervisor of this variant, with the pieces it adds. */
 type CHyp = Hyp & {
@@ -32,6 +26,16 @@ function dmaGet(h: Hyp, phys: number, is_ram: boolean): number {
   if (!h.addr_is_memory(phys)) return is_ram ? -EINVAL : 0;
   if (!is_ram) return -EINVAL;
   const pfn = h.hyp_phys_to_pfn(phys);
+  h.mem.atomicBegin?.(`cmpxchg on hyp_page of pfn ${pfn}`);
+  try {
+    return dmaGetLocked(h, pfn);
+  } finally {
+    h.mem.atomicEnd?.();
+  }
+}
+
+/** The body of the cmpxchg: the value read and the value written. */
+function dmaGetLocked(h: Hyp, pfn: number): number {
   const state = decodeHostState(h.mem.ext('host_state', pfn));
   const rc = h.mem.refcount(pfn);
   if (rc === 0) {
@@ -50,6 +54,15 @@ function dmaGet(h: Hyp, phys: number, is_ram: boolean): number {
 function dmaPut(h: Hyp, phys: number): number {
   if (!h.addr_is_memory(phys)) return 0;
   const pfn = h.hyp_phys_to_pfn(phys);
+  h.mem.atomicBegin?.(`cmpxchg on hyp_page of pfn ${pfn}`);
+  try {
+    return dmaPutLocked(h, pfn);
+  } finally {
+    h.mem.atomicEnd?.();
+  }
+}
+
+function dmaPutLocked(h: Hyp, pfn: number): number {
   const rc = h.mem.refcount(pfn);
   if (h.BUG_ON(rc === 0, 'hyp_page_dma_put', () => `refcount of pfn ${pfn} underflows`)) return 0;
   h.mem.setRefcount(pfn, rc - 1);
@@ -60,107 +73,11 @@ function dmaPut(h: Hyp, phys: number): number {
   return 0;
 }
 
-/** __pkvm_host_share_dma without page-table locks: one cmpxchg per page, each a step of its own. */
-const SHARE_DMA_CMPXCHG = defineProgram({
-  name: '__pkvm_host_share_dma',
-  params: ['phys', 'halves', 'is_ram'],
-  locals: ['n', 'i', 'ret'],
-  entry: 'entry',
-  spells: ['hyp_page_dma_get', 'hyp_page_dma_put'],
-  fallback: (h, l) => h.__pkvm_host_share_dma(h.hyp_pfn_to_phys(l.phys), l.halves * HALF, l.is_ram !== 0),
-  steps: {
-    entry(h, l) {
-      const size = l.halves * HALF;
-      if (!h.PAGE_ALIGNED(h.hyp_pfn_to_phys(l.phys)) || !h.PAGE_ALIGNED(size) || size === 0) return done(-EINVAL);
-      l.n = size / PAGE_SIZE;
-      return goto('page');
-    },
-    page(h, l) {
-      if (l.i >= l.n) return done(0);
-      l.ret = c(h).hyp_page_dma_get(h.hyp_pfn_to_phys(l.phys + l.i), l.is_ram !== 0);
-      if (l.ret || h.fatal) return goto('rollback');
-      l.i += 1;
-      return pause('page');
-    },
-    rollback(h, l) {
-      l.i -= 1;
-      if (l.i < 0 || h.fatal) return done(l.ret);
-      c(h).hyp_page_dma_put(h.hyp_pfn_to_phys(l.phys + l.i));
-      return pause('rollback');
-    },
-  },
-});
-
-/** __pkvm_host_unshare_dma without page-table locks: one cmpxchg per page. */
-const UNSHARE_DMA_CMPXCHG = defineProgram({
-  name: '__pkvm_host_unshare_dma',
-  params: ['phys', 'halves'],
-  locals: ['n', 'i'],
-  entry: 'entry',
-  spells: ['hyp_page_dma_put'],
-  fallback: (h, l) => h.__pkvm_host_unshare_dma(h.hyp_pfn_to_phys(l.phys), l.halves * HALF),
-  steps: {
-    entry(h, l) {
-      const size = l.halves * HALF;
-      if (!h.PAGE_ALIGNED(h.hyp_pfn_to_phys(l.phys)) || !h.PAGE_ALIGNED(size) || size === 0) return done(-EINVAL);
-      l.n = size / PAGE_SIZE;
-      return goto('page');
-    },
-    page(h, l) {
-      if (l.i >= l.n || h.fatal) return done(0);
-      c(h).hyp_page_dma_put(h.hyp_pfn_to_phys(l.phys + l.i));
-      l.i += 1;
-      return pause('page');
-    },
-  },
-});
-
-const donationOf = (h: Hyp, pfn: number, nr_pages: number): PkvmMemDonation => {
-  const phys = h.hyp_pfn_to_phys(pfn);
-  return { tx: { nr_pages, initiator: { id: PKVM_ID_HOST, addr: phys, completer_addr: phys }, completer: { id: PKVM_ID_HYP } } };
-};
-
-/**
- * __pkvm_host_donate_hyp as the kernel runs it: under host_mmu.lock and pkvm_pgd_lock,
- * check_donation() reads the page states, then __do_donate() writes them. The locks keep every
- * locked path out of that window, not a lock-free one.
- */
-const DONATE_HYP = defineProgram({
-  name: '__pkvm_host_donate_hyp',
-  params: ['pfn', 'nr_pages'],
-  locals: ['ret'],
-  entry: 'entry',
-  spells: ['__pkvm_host_donate_hyp', 'do_donate', 'check_donation', '__do_donate'],
-  locks: ['host_mmu.lock', 'pkvm_pgd_lock'],
-  fallback: (h, l) => h.__pkvm_host_donate_hyp(l.pfn, l.nr_pages),
-  steps: {
-    entry: () => acquire('host_mmu.lock', 'hyp'),
-    hyp: () => acquire('pkvm_pgd_lock', 'check'),
-    check(h, l) {
-      l.ret = h.check_donation(donationOf(h, l.pfn, l.nr_pages));
-      return l.ret ? goto('unlock') : pause('update');
-    },
-    update(h, l) {
-      const d = h.__do_donate(donationOf(h, l.pfn, l.nr_pages));
-      l.ret = h.WARN_ON(d !== 0, 'do_donate', () => `__do_donate failed (${d}) after check_donation passed`) ? 1 : 0;
-      return goto('unlock');
-    },
-    unlock(h, l) {
-      h.hyp_unlock_component();
-      h.host_unlock_component();
-      return done(l.ret);
-    },
-  },
-});
-
-const donateHyp = OPERATIONS_BY_NAME.get('__pkvm_host_donate_hyp')!;
-const DONATE_HYP_OP: OperationSpec = { ...donateHyp, program: (a) => ({ name: '__pkvm_host_donate_hyp', args: [Number(a.pfn), Number(a.nr_pages)] }) };
-
 export const VMEMMAP_CMPXCHG = defineVariant({
   name: 'vmemmap-cmpxchg',
   base: VMEMMAP_STATE,
   description:
-    "The lock-free DMA paths Jean-Philippe Brucker sketched in the seed's review thread (10 Feb 2023): with the host's page state in the hyp vmemmap (vmemmap-state), 'the iommu_map() and unmap() path could also be made a lot more scalable because they wouldn't need to take any page table locks when updating page state, a cmpxchg may be sufficient'. __pkvm_host_share_dma and __pkvm_host_unshare_dma take neither host_mmu.lock nor pkvm_pgd_lock (iommu_lock still serialises the IOMMU hypercalls): each page's host_state and hyp_page.refcount change together in one compare-and-swap, one step per page. Every other host transition keeps its locks and checks the state, then updates it (check_donation, then __do_donate, as two steps with __pkvm_host_donate_hyp); the locks no longer keep the DMA path out of that window.",
+    "The lock-free DMA paths Jean-Philippe Brucker sketched in the seed's review thread (10 Feb 2023): with the host's page state in the hyp vmemmap (vmemmap-state), 'the iommu_map() and unmap() path could also be made a lot more scalable because they wouldn't need to take any page table locks when updating page state, a cmpxchg may be sufficient'. __pkvm_host_share_dma and __pkvm_host_unshare_dma take neither host_mmu.lock nor pkvm_pgd_lock (iommu_lock still serialises the IOMMU hypercalls): each page's host_state and hyp_page.refcount change together in one compare-and-swap, one step per page. Every other host transition keeps its locks and checks the state, then updates it (check_donation, then __do_donate, in __pkvm_host_donate_hyp); the locks no longer keep the DMA path out of that window: with several CPUs every access of host_state is an interleaving point.",
   add: {
     /** One cmpxchg on hyp_page taking a DMA reference (see dmaGet). */
     hyp_page_dma_get(this: Hyp, phys: number, is_ram: boolean): number {
@@ -190,14 +107,6 @@ export const VMEMMAP_CMPXCHG = defineVariant({
       return 0;
     },
   },
-  removeOperations: ['__pkvm_host_donate_hyp'],
-  addOperations: [DONATE_HYP_OP],
-  programs: {
-    __pkvm_host_share_dma: SHARE_DMA_CMPXCHG,
-    __pkvm_host_unshare_dma: UNSHARE_DMA_CMPXCHG,
-    __pkvm_host_donate_hyp: DONATE_HYP,
-    // rfc-v1-fixed's, under iommu_lock only: the share and unshare they call take no other lock
-    kvm_iommu_map_pages: defineProgram({ ...IOMMU_MAP_FIXED, locks: ['iommu_lock'] }),
-    kvm_iommu_unmap_pages: defineProgram({ ...IOMMU_UNMAP_FIXED, locks: ['iommu_lock'] }),
-  },
+  // the DMA paths change host_state with no lock: no lock protects it from other CPUs any more
+  state: { host_state: { ...VMEMMAP_STATE.state.host_state, lock: undefined } },
 });

@@ -58,6 +58,8 @@ export const VMEMMAP_STATE = defineVariant({
       max: 3,
       initial: (i: number, c: PkvmConfig) => (i < c.ramPages ? PKVM_PAGE_OWNED : HOST_STATE_NOPAGE),
       describe: (value: number) => `host_state ${HOST_STATE_NAMES[value] ?? value}`,
+      // written and read under the host lock, as the host stage-2 was
+      lock: 'host_mmu.lock',
     },
   },
   add: {

@@ -94,7 +94,7 @@ describe('the reduction changes no verdict', () => {
       ['pin-drops-locks', CONFIGS['two cpus'], 8],
       ['unshare-before-tlbi', CONFIGS['two cpus, iotlb'], 12],
       ['rfc-v1-fixed', CONFIGS['two cpus, iotlb'], 12],
-      ['rfc-v1', CONFIGS['two cpus'], 6],
+      ['rfc-v1', CONFIGS['two cpus'], 7],
     ];
     for (const [name, config, depth] of cases) {
       const full = verdicts(config, name, depth, false);

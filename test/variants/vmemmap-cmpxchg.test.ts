@@ -1,7 +1,8 @@
 /**
  * vmemmap-cmpxchg: lock-free DMA paths (one compare-and-swap per page) on the vmemmap page
  * state. Sequentially the design keeps every invariant; with two CPUs a donation's check and
- * update, under the page-table locks, no longer exclude the lock-free DMA path.
+ * update, under the page-table locks, no longer exclude the lock-free DMA path: host_state is
+ * declared unlocked, so every access of it is an interleaving point.
  */
 import { describe, expect, it } from 'vitest';
 import { check, replayPath } from '../../checker/index.ts';
@@ -32,14 +33,20 @@ describe('vmemmap-cmpxchg', () => {
     let s = m.initialStates()[0];
     const start = m.actions(s).find((a) => a.cpu === 1 && a.op === 'iommu_map' && a.args.pfn === 0 && a.args.npages === 1 && a.args.iova === 0)!;
     s = m.step(s, start).state;
-    // the share took no page-table lock: only iommu_lock is held
-    expect([0, 1, 2].map((id) => m.read(s).lockOwner(id))).toEqual([-1, -1, 1]);
+    // the start takes iommu_lock and stops before the compare-and-swap (an atomic access, no lock)
+    expect(m.read(s).ext('host_state', 0)).toBe(PKVM_PAGE_OWNED);
+    expect(m.read(s).cpu(1).op).not.toBe(0);
+    const r = m.stepWithFootprint(s, m.actions(s).find((a) => a.cpu === 1 && a.op === 'step')!);
+    // the cmpxchg's step: no page-table lock taken (only iommu_lock, released at the end)
+    expect(r.outcome.acquisitions.map((a) => a.lock)).toEqual([]);
+    s = r.state;
+    expect([0, 1, 2].map((id) => m.read(s).lockOwner(id))).toEqual([-1, -1, -1]);
     expect(m.read(s).ext('host_state', 0)).toBe(PKVM_PAGE_SHARED_OWNED);
     expect(m.read(s).refcount(0)).toBe(1);
     expect(m.read(s).ext('host_state', 1)).toBe(PKVM_PAGE_OWNED);
   });
 
-  it('two CPUs: a donation to the hypervisor checks the page, a lock-free DMA map takes it, the donation completes (5 steps)', () => {
+  it('two CPUs: a donation to the hypervisor checks the page and annotates it, a lock-free DMA map takes it before the donation writes host_state (5 steps)', () => {
     const { m, r } = search({ cpus: 2, guests: 0, domains: 1 });
     expect(r.status).toBe('violation');
     if (r.status !== 'violation') return;
@@ -49,7 +56,7 @@ describe('vmemmap-cmpxchg', () => {
     expect(v.finding.message).toMatch(/reachable by DMA through domain 0 .* owned by the hypervisor/);
     const rep = replayPath(m, v.path);
     const steps = rep.steps.map((s) => `${s.action.cpu}:${s.action.op}`);
-    expect(steps).toEqual(['0:__pkvm_host_donate_hyp', '0:step', '1:iommu_map', '0:step', '1:step']);
+    expect(steps).toEqual(['0:__pkvm_host_donate_hyp', '0:step', '0:step', '1:iommu_map', '1:step']);
     // four steps are not enough
     expect(search({ cpus: 2, guests: 0, domains: 1 }, 4).r.status).toBe('ok');
   });

@@ -1,0 +1,519 @@
+/**
+ * Concurrent mode: how one CPU's call runs as steps, with the same kernel code as the sequential
+ * model. The call's code is run from its start at every step of the CPU, on this memory, which
+ * stands between the code and the state:
+ *
+ * - up to the interleaving point where the CPU stopped (`resume`), the code is replayed: every
+ *   read returns what the call read the first time (its log, in the CPU's record in the state)
+ *   and every write is dropped (it is in the state already); the hypervisor records nothing;
+ * - from that point on, it runs live: reads come from the state and go to the log, writes go to
+ *   the state, until the next interleaving point, where the step ends (the CPU's record keeps the
+ *   point and the log), or the call returns.
+ *
+ * Interleaving points are where another CPU, the hyp allocator or a device can act and make a
+ * difference, found by one rule at the memory, not spelled out per function:
+ * - before the code takes a lock (hyp_spin_lock): the CPU may have to wait for it;
+ * - before an access to state that no lock the CPU holds protects from the others: the refcount
+ *   of a hyp_page (the allocator changes it under its own lock; an atomic helper is one access,
+ *   see atomicBegin), the IOTLB (the SMMU's), state a variant declares unlocked, and any state
+ *   the code reads or writes without holding the lock that protects it (so that a variant that
+ *   forgets a lock gets every interleaving of its accesses).
+ * An access under the lock that protects it is no point: no other CPU that respects the lock can
+ * tell the difference. A call that has touched nothing yet takes its first lock in its first step
+ * when the lock is free (nobody can tell that apart either).
+ *
+ * Every write of a location that the call has not written before also logs the value it
+ * replaces, so that the call's last step knows what the whole call changed (`undo`): failure
+ * atomicity is judged on whole calls.
+ */
+import type { StoredPageState } from '../constants.ts';
+import type { PkvmConfig } from '../config.ts';
+import { lockName } from '../kernel/base.ts';
+import { guestPteOf, hostPteCode, hostPteOf, ioBlockOf, ioTableOf, type GhostCounter, type Memory, type StateReader } from '../memory.ts';
+import type { CpuState, GuestPte, HostPte, HypFailure, IoPte, PkvmState, StateExtensions } from '../state.ts';
+import type { Draft } from 'immer';
+
+/** Thrown by the memory where a CPU's step ends; caught by the scheduler (never a modelled outcome). */
+export const SUSPEND: unique symbol = Symbol('pkvm-check: the CPU stops at an interleaving point');
+
+/** What the memory needs of the hypervisor running the call. */
+export interface CallHyp {
+  readonly fatal: HypFailure | null;
+  /** No record of failures, branches, accesses or acquisitions (the replayed part of a call). */
+  quiet: boolean;
+  holdsLockId(id: number): boolean;
+  holdsNoLock(): boolean;
+}
+
+/** Lock ids of the components (base.ts's order). */
+const HOST = 0;
+const HYP = 1;
+const IOMMU = 2;
+/** No lock protects it from the others. */
+const NONE = -1;
+
+/** Kinds of locations, for the call's first writes. */
+const enum Loc {
+  Host = 1,
+  Hyp,
+  Refcount,
+  Flags,
+  Ghost,
+  Dying,
+  Guest,
+  IoPgd,
+  Ext,
+  Iotlb,
+}
+
+const locId = (kind: Loc, a: number, b: number) => kind * 0x1000000 + a * 0x1000 + b;
+const GHOSTS: readonly GhostCounter[] = ['pins', 'pool', 'dmaRefs'];
+
+/** A location the call wrote and the value (as a code) it held before the call's first write. */
+export interface CallWrite {
+  readonly kind: Loc;
+  readonly a: number;
+  readonly b: number;
+  readonly codes: readonly number[];
+}
+
+/** Values as log codes (16 bits each; an io-pgtable entry takes two). */
+const hypCode = (st: StoredPageState | null) => (st === null ? 0 : st + 1);
+const hypOf = (c: number): StoredPageState | null => (c === 0 ? null : ((c - 1) as StoredPageState));
+const guestCode = (g: GuestPte | null) => (g === null ? 0 : g.pfn * 4 + g.state + 1);
+const guestOf = (c: number): GuestPte | null => (c === 0 ? null : guestPteOf((c - 1) >> 2, ((c - 1) & 3) as StoredPageState));
+const tlbCode = (pfn: number | null) => (pfn === null ? 0 : pfn + 1);
+const tlbOf = (c: number) => (c === 0 ? null : c - 1);
+function ioCodes(e: IoPte): [number, number] {
+  if (e === null) return [0, 0];
+  if (e.type === 'block') return [1, e.pfn];
+  return [2 + (e.ptes[0] === null ? 0 : e.ptes[0] + 1), e.ptes[1] === null ? 0 : e.ptes[1] + 1];
+}
+function ioOf(c0: number, c1: number): IoPte {
+  if (c0 === 0) return null;
+  if (c0 === 1) return ioBlockOf(c1);
+  return ioTableOf(c0 === 2 ? null : c0 - 3, c1 === 0 ? null : c1 - 1);
+}
+
+/** The undone form of a call's first writes: reads of them give the values they replaced (for failure atomicity). */
+export function undoValue(w: CallWrite): unknown {
+  switch (w.kind) {
+    case Loc.Host:
+      return hostPteOf(w.codes[0]);
+    case Loc.Hyp:
+      return hypOf(w.codes[0]);
+    case Loc.Guest:
+      return guestOf(w.codes[0]);
+    case Loc.IoPgd:
+      return ioOf(w.codes[0], w.codes[1]);
+    case Loc.Dying:
+      return w.codes[0] === 1;
+    case Loc.Iotlb:
+      return tlbOf(w.codes[0]);
+    default:
+      return w.codes[0];
+  }
+}
+
+export { Loc as CallLocation };
+
+export class CpuMemory implements Memory {
+  real!: Memory;
+  hyp!: CallHyp;
+  readonly config: PkvmConfig;
+  readonly nrPages: number;
+  private readonly extLock: ReadonlyMap<string, number>;
+  private readonly extIndex: ReadonlyMap<string, number>;
+  private readonly cap: number;
+
+  private cpuIndex = 0;
+  private log: number[] = [];
+  private pos = 0;
+  private points = 0;
+  private resume = 0;
+  private live = false;
+  private starting = false;
+  private touched = false;
+  private atomicDepth = 0;
+  private atomicPointed = false;
+  private atomicWhat = '';
+  private written = new Set<number>();
+  /** The call's first writes, in order, with the values they replaced. */
+  undo: CallWrite[] = [];
+  /** Where the step ended: the point, the lock waited for (-1: none), and what the point is. */
+  suspendAt = 0;
+  waitLock = -1;
+  stoppedAt = '';
+  /** What the step resumed at ('' for a call that starts). */
+  resumedAt = '';
+
+  constructor(config: PkvmConfig, extensions: StateExtensions, extLocks: (lock: string) => number) {
+    this.config = config;
+    this.nrPages = config.ramPages + config.mmioPages;
+    const names = Object.keys(extensions).sort();
+    this.extIndex = new Map(names.map((n, i) => [n, i]));
+    this.extLock = new Map(names.map((n) => [n, extensions[n].lock ? extLocks(extensions[n].lock!) : NONE]));
+    this.cap = config.cpuLog;
+  }
+
+  /** Starts a step of CPU c's call on the step's memory: `cpu` is its record (a new call: op set, log empty). */
+  begin(real: Memory, hyp: CallHyp, c: number, cpu: CpuState, starting: boolean): void {
+    this.real = real;
+    this.hyp = hyp;
+    this.cpuIndex = c;
+    this.log = starting ? [] : [...cpu.log];
+    this.pos = 0;
+    this.points = 0;
+    this.resume = starting ? -1 : cpu.resume;
+    this.live = starting;
+    this.starting = starting;
+    this.touched = false;
+    this.atomicDepth = 0;
+    this.atomicPointed = false;
+    this.written = new Set();
+    this.undo = [];
+    this.suspendAt = 0;
+    this.waitLock = -1;
+    this.stoppedAt = '';
+    this.resumedAt = '';
+    hyp.quiet = !starting;
+  }
+
+  /** The call's record after a step that ended at a point. */
+  record(op: number): CpuState {
+    if (this.log.length > this.cap) throw new CallTooLong(this.cap);
+    return { op, wait: this.waitLock + 1, resume: this.suspendAt, log: this.log };
+  }
+
+  /** Points the call has met so far (its steps end at them). */
+  get pointsMet(): number {
+    return this.points;
+  }
+
+  /** Whether the code is past its replayed part. */
+  get isLive(): boolean {
+    return this.live;
+  }
+
+  // ---------------------------------------------------------------- interleaving points
+
+  /**
+   * An interleaving point (number `points`, counted the same way live and replayed): replayed,
+   * the one the CPU stopped at makes the code go live; live, the step ends here (throws SUSPEND)
+   * unless `goOn`.
+   */
+  private point(wait: number, what: string | (() => string), goOn = false): void {
+    const idx = this.points++;
+    if (!this.live) {
+      if (idx === this.resume) {
+        this.live = true;
+        this.hyp.quiet = false;
+        this.resumedAt = typeof what === 'string' ? what : what();
+      }
+      return;
+    }
+    if (goOn) return;
+    this.suspendAt = idx;
+    this.waitLock = wait;
+    this.stoppedAt = typeof what === 'string' ? what : what();
+    throw SUSPEND;
+  }
+
+  /**
+   * hyp_spin_lock is about to take lock `id`: a point, where the CPU may wait. A call that has
+   * touched nothing yet and holds no lock takes a free lock at once.
+   */
+  lockPoint(id: number): void {
+    if (this.hyp.fatal) return;
+    const now = this.live && this.starting && !this.touched && this.hyp.holdsNoLock() && this.real.lockOwner(id) < 0;
+    this.point(id, () => `to take ${lockName(id)}`, now);
+  }
+
+  /** An atomic access (a helper's read-modify-write, a TLBI command): one point for all its accesses. */
+  atomicBegin(what: string): void {
+    if (this.atomicDepth++ === 0) {
+      this.atomicPointed = false;
+      this.atomicWhat = what;
+    }
+  }
+
+  atomicEnd(): void {
+    if (this.atomicDepth > 0) this.atomicDepth--;
+  }
+
+  /** Before an access of the state that `lock` protects (NONE: nothing does): a point unless the CPU holds that lock. */
+  private access(lock: number, what: string | (() => string)): void {
+    if (this.live) this.touched = true;
+    if (this.hyp.fatal) return;
+    if (this.atomicDepth > 0) {
+      if (this.atomicPointed) return;
+      this.atomicPointed = true;
+      const atomic = this.atomicWhat;
+      this.point(-1, () => `before ${atomic}`);
+      return;
+    }
+    if (lock >= 0 && this.hyp.holdsLockId(lock)) return;
+    this.point(-1, () => `before ${typeof what === 'string' ? what : what()}${lock >= 0 ? ` without ${lockName(lock)}` : ''}`);
+  }
+
+  /** The next code of the replayed log, or (live) logs `code`. */
+  private read1(code: () => number): number {
+    if (!this.live) return this.log[this.pos++];
+    const c = code();
+    this.log.push(c);
+    return c;
+  }
+
+  /** Before the call's first write of a location: its current value goes to the log and the undo list. */
+  private first(kind: Loc, a: number, b: number, codes: () => number[]): void {
+    const id = locId(kind, a, b);
+    if (this.written.has(id)) return;
+    this.written.add(id);
+    let cs: number[];
+    if (this.live) {
+      cs = codes();
+      for (const c of cs) this.log.push(c);
+    } else {
+      const n = kind === Loc.IoPgd ? 2 : 1;
+      cs = this.log.slice(this.pos, this.pos + n);
+      this.pos += n;
+    }
+    this.undo.push({ kind, a, b, codes: cs });
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  hostPte(pfn: number): HostPte {
+    this.access(HOST, () => `the host stage-2 entry of pfn ${pfn}`);
+    return hostPteOf(this.read1(() => hostPteCode(this.real.hostPte(pfn))));
+  }
+  hypPte(pfn: number): StoredPageState | null {
+    this.access(HYP, () => `the hyp stage-1 entry of pfn ${pfn}`);
+    return hypOf(this.read1(() => hypCode(this.real.hypPte(pfn))));
+  }
+  refcount(pfn: number): number {
+    this.access(NONE, () => `hyp_page.refcount of pfn ${pfn}`);
+    return this.read1(() => this.real.refcount(pfn));
+  }
+  pageFlags(pfn: number): number {
+    this.access(HOST, () => `hyp_page.flags of pfn ${pfn}`);
+    return this.read1(() => this.real.pageFlags(pfn));
+  }
+  /** The specification's bookkeeping: never a point (no kernel code races on it), but replayed as read. */
+  ghost(counter: GhostCounter, pfn: number): number {
+    return this.read1(() => this.real.ghost(counter, pfn));
+  }
+  vmDying(vm: number): boolean {
+    this.access(4 + vm, () => `guest ${vm}'s state`);
+    return this.read1(() => (this.real.vmDying(vm) ? 1 : 0)) === 1;
+  }
+  guestPte(vm: number, ipa: number): GuestPte | null {
+    this.access(4 + vm, () => `guest ${vm}'s stage-2 entry of IPA page ${ipa}`);
+    return guestOf(this.read1(() => guestCode(this.real.guestPte(vm, ipa))));
+  }
+  ioEntries(domain: number): number {
+    return this.real.ioEntries(domain);
+  }
+  ioPgd(domain: number, idx: number): IoPte {
+    this.access(IOMMU, () => `domain ${domain}'s io-pgtable entry ${idx}`);
+    if (!this.live) {
+      const c0 = this.log[this.pos++];
+      return ioOf(c0, this.log[this.pos++]);
+    }
+    const e = this.real.ioPgd(domain, idx);
+    const [c0, c1] = ioCodes(e);
+    this.log.push(c0, c1);
+    return e;
+  }
+  ext(name: string, i: number): number {
+    this.access(this.extLock.get(name) ?? NONE, () => `state '${name}'[${i}]`);
+    return this.read1(() => this.real.ext(name, i));
+  }
+  iotlb(domain: number, slot: number): number | null {
+    this.access(NONE, () => `domain ${domain}'s IOTLB`);
+    return tlbOf(this.read1(() => tlbCode(this.real.iotlb(domain, slot))));
+  }
+
+  // the scheduler's and the hardware's own records: no points, no log
+  panic(): HypFailure | null {
+    return this.real.panic();
+  }
+  cpu(c: number): CpuState {
+    return this.real.cpu(c);
+  }
+  lockOwner(id: number): number {
+    return this.real.lockOwner(id);
+  }
+  lockHeldBy(id: number, cpu: number): boolean {
+    return this.real.lockHeldBy(id, cpu);
+  }
+  sched(): { readonly last: number; readonly preemptions: number } | null {
+    return this.real.sched();
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  setHostPte(pfn: number, pte: HostPte): void {
+    this.access(HOST, () => `the host stage-2 entry of pfn ${pfn}`);
+    this.first(Loc.Host, pfn, 0, () => [hostPteCode(this.real.hostPte(pfn))]);
+    if (this.live) this.real.setHostPte(pfn, pte);
+  }
+  setHypPte(pfn: number, st: StoredPageState | null): void {
+    this.access(HYP, () => `the hyp stage-1 entry of pfn ${pfn}`);
+    this.first(Loc.Hyp, pfn, 0, () => [hypCode(this.real.hypPte(pfn))]);
+    if (this.live) this.real.setHypPte(pfn, st);
+  }
+  setRefcount(pfn: number, v: number): void {
+    this.access(NONE, () => `hyp_page.refcount of pfn ${pfn}`);
+    this.first(Loc.Refcount, pfn, 0, () => [this.real.refcount(pfn)]);
+    if (this.live) this.real.setRefcount(pfn, v);
+  }
+  setPageFlags(pfn: number, v: number): void {
+    this.access(HOST, () => `hyp_page.flags of pfn ${pfn}`);
+    this.first(Loc.Flags, pfn, 0, () => [this.real.pageFlags(pfn)]);
+    if (this.live) this.real.setPageFlags(pfn, v);
+  }
+  setGhost(counter: GhostCounter, pfn: number, v: number): void {
+    this.first(Loc.Ghost, GHOSTS.indexOf(counter), pfn, () => [this.real.ghost(counter, pfn)]);
+    if (this.live) this.real.setGhost(counter, pfn, v);
+  }
+  setVmDying(vm: number, dying: boolean): void {
+    this.access(4 + vm, () => `guest ${vm}'s state`);
+    this.first(Loc.Dying, vm, 0, () => [this.real.vmDying(vm) ? 1 : 0]);
+    if (this.live) this.real.setVmDying(vm, dying);
+  }
+  setGuestPte(vm: number, ipa: number, pte: GuestPte | null): void {
+    this.access(4 + vm, () => `guest ${vm}'s stage-2 entry of IPA page ${ipa}`);
+    this.first(Loc.Guest, vm, ipa, () => [guestCode(this.real.guestPte(vm, ipa))]);
+    if (this.live) this.real.setGuestPte(vm, ipa, pte);
+  }
+  setIoPgd(domain: number, idx: number, pte: IoPte): void {
+    this.access(IOMMU, () => `domain ${domain}'s io-pgtable entry ${idx}`);
+    this.first(Loc.IoPgd, domain, idx, () => ioCodes(this.real.ioPgd(domain, idx)));
+    if (this.live) this.real.setIoPgd(domain, idx, pte);
+  }
+  setIoLeaf(domain: number, idx: number, k: number, pfn: number | null): void {
+    this.access(IOMMU, () => `domain ${domain}'s io-pgtable entry ${idx}`);
+    this.first(Loc.IoPgd, domain, idx, () => ioCodes(this.real.ioPgd(domain, idx)));
+    if (this.live) this.real.setIoLeaf(domain, idx, k, pfn);
+  }
+  setExt(name: string, i: number, v: number): void {
+    this.access(this.extLock.get(name) ?? NONE, () => `state '${name}'[${i}]`);
+    this.first(Loc.Ext, this.extIndex.get(name) ?? 0xfff, i, () => [this.real.ext(name, i)]);
+    if (this.live) this.real.setExt(name, i, v);
+  }
+  setIotlb(domain: number, slot: number, pfn: number | null): void {
+    this.access(NONE, () => `domain ${domain}'s IOTLB`);
+    this.first(Loc.Iotlb, domain, slot, () => [tlbCode(this.real.iotlb(domain, slot))]);
+    if (this.live) this.real.setIotlb(domain, slot, pfn);
+  }
+  setCpu(c: number, cpu: CpuState): void {
+    if (this.live) this.real.setCpu(c, cpu);
+  }
+  setLockOwner(id: number, owner: number): void {
+    if (this.live) this.real.setLockOwner(id, owner);
+  }
+  setSched(last: number, preemptions: number): void {
+    if (this.live) this.real.setSched(last, preemptions);
+  }
+
+  get dirty(): boolean {
+    return this.real.dirty;
+  }
+  snapshot(): unknown {
+    return this.real.snapshot();
+  }
+  draft(): Draft<PkvmState> {
+    throw new Error('with several CPUs, kernel code must read and write the state through this.mem (a call is replayed from what it read), not the state object (this.s)');
+  }
+
+  /** Which CPU runs the call. */
+  get cpuId(): number {
+    return this.cpuIndex;
+  }
+}
+
+/** A call that reads more between its start and its end than a CPU's record holds. */
+export class CallTooLong extends Error {
+  override readonly name = 'CallTooLong';
+  constructor(readonly cap: number) {
+    super(`a call read more than the ${cap} values a CPU's record holds (raise --cpu-log)`);
+  }
+}
+
+/**
+ * A state as it would be had a call not run: a reader of the state after the call's last step
+ * that gives, for every location the call wrote, the value it held before the call's first write
+ * of it (other CPUs' changes kept). Failure atomicity compares the two.
+ */
+export class UndoneReader implements StateReader {
+  readonly config: PkvmConfig;
+  readonly nrPages: number;
+  private readonly undone = new Map<number, unknown>();
+  private readonly extIndex: ReadonlyMap<string, number>;
+
+  constructor(
+    private readonly base: StateReader,
+    undo: readonly CallWrite[],
+    extNames: readonly string[],
+  ) {
+    this.config = base.config;
+    this.nrPages = base.nrPages;
+    this.extIndex = new Map(extNames.map((n, i) => [n, i]));
+    for (const w of undo) this.undone.set(locId(w.kind, w.a, w.b), undoValue(w));
+  }
+
+  private at<T>(kind: Loc, a: number, b: number, read: () => T): T {
+    const id = locId(kind, a, b);
+    return this.undone.has(id) ? (this.undone.get(id) as T) : read();
+  }
+
+  hostPte(pfn: number): HostPte {
+    return this.at(Loc.Host, pfn, 0, () => this.base.hostPte(pfn));
+  }
+  hypPte(pfn: number): StoredPageState | null {
+    return this.at(Loc.Hyp, pfn, 0, () => this.base.hypPte(pfn));
+  }
+  refcount(pfn: number): number {
+    return this.at(Loc.Refcount, pfn, 0, () => this.base.refcount(pfn));
+  }
+  pageFlags(pfn: number): number {
+    return this.at(Loc.Flags, pfn, 0, () => this.base.pageFlags(pfn));
+  }
+  ghost(counter: GhostCounter, pfn: number): number {
+    return this.at(Loc.Ghost, GHOSTS.indexOf(counter), pfn, () => this.base.ghost(counter, pfn));
+  }
+  vmDying(vm: number): boolean {
+    return this.at(Loc.Dying, vm, 0, () => this.base.vmDying(vm));
+  }
+  guestPte(vm: number, ipa: number): GuestPte | null {
+    return this.at(Loc.Guest, vm, ipa, () => this.base.guestPte(vm, ipa));
+  }
+  ioEntries(domain: number): number {
+    return this.base.ioEntries(domain);
+  }
+  ioPgd(domain: number, idx: number): IoPte {
+    return this.at(Loc.IoPgd, domain, idx, () => this.base.ioPgd(domain, idx));
+  }
+  ext(name: string, i: number): number {
+    return this.at(Loc.Ext, this.extIndex.get(name) ?? 0xfff, i, () => this.base.ext(name, i));
+  }
+  iotlb(domain: number, slot: number): number | null {
+    return this.at(Loc.Iotlb, domain, slot, () => this.base.iotlb(domain, slot));
+  }
+  panic(): HypFailure | null {
+    return this.base.panic();
+  }
+  cpu(c: number): CpuState {
+    return this.base.cpu(c);
+  }
+  lockOwner(id: number): number {
+    return this.base.lockOwner(id);
+  }
+  lockHeldBy(id: number, cpu: number): boolean {
+    return this.base.lockHeldBy(id, cpu);
+  }
+  sched(): { readonly last: number; readonly preemptions: number } | null {
+    return this.base.sched();
+  }
+}

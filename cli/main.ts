@@ -8,10 +8,11 @@ import { HOST_BEHAVIOURS } from '../model/config.ts';
 import { OPERATIONS } from '../model/operations.ts';
 import { pieceNames } from '../model/kernel/hyp.ts';
 import { pkvmProperties } from '../invariants/index.ts';
-import { DEFAULT_CONFIG } from '../model/config.ts';
+import { ConfigError, DEFAULT_CONFIG } from '../model/config.ts';
+import { CallTooLong } from '../model/concurrent/cpu-memory.ts';
 import { VariantError } from '../model/variant.ts';
 import { EXIT, UsageError } from './errors.ts';
-import { configFromArgs, nonNegative, positive, wholeNumber, withBounds, withVariant, type BoundArgs } from './options.ts';
+import { configFromArgs, nonNegative, positive, wholeNumber, withBounds, withVariant, writableFile, type BoundArgs } from './options.ts';
 import { loadVariant } from './variants.ts';
 import { printCheck, printDiff, printReplay, printVerify, processIo, progressPrinter, type Io } from './output.ts';
 import { runCheck, runDiff, runReplay, runVerify } from './run.ts';
@@ -80,6 +81,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         const maxStates = wholeNumber('max-states', a['max-states'], 1);
         const timeLimit = nonNegative('time-limit', a['time-limit']);
         if (a.random && (!Number.isInteger(a.runs) || a.runs < 1)) throw new UsageError(`--runs must be a positive integer (got ${a.runs})`);
+        if (a.random)
+          for (const [flag, given] of Object.entries({ checkpoint: a.checkpoint, resume: a.resume, bitstate: a.bitstate, 'frontier-memory': a['frontier-memory'], por: a.por, symmetry: a.symmetry }))
+            if (given !== undefined && given !== false) throw new UsageError(`--random cannot be combined with --${flag} (random walks keep no visited set, frontier or checkpoint; use the breadth-first search)`);
+        if (a.trace) writableFile('trace-out', a['trace-out']);
         const seed = a.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
         if (a.seed !== undefined && !Number.isInteger(a.seed)) throw new UsageError(`--seed must be an integer (got ${a.seed})`);
         const report = runCheck({
@@ -166,6 +171,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
+        if (a.trace) writableFile('trace-out', a['trace-out']);
         const report = runDiff({
           workers: workersOption(a.workers),
           sources: { a: a.a as string, b: a.b as string },
@@ -228,7 +234,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.err(`pkvm-check: ${e.message.replace(/\s*\n\s*/g, ' ')}`);
       return EXIT.usage;
     }
+    if (e instanceof ConfigError || e instanceof CallTooLong) {
+      io.err(`pkvm-check: ${e.message}`);
+      return EXIT.usage;
+    }
     io.err(`pkvm-check: internal error: ${e instanceof Error ? e.message : String(e)}${debug ? '' : ' (run with --debug for the stack)'}`);
-    return EXIT.usage;
+    return EXIT.internal;
   }
 }

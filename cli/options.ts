@@ -1,5 +1,7 @@
 /** Option builders shared by the commands, and the translation of flags into a configuration. */
 import type { Argv } from 'yargs';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG, HOST_BEHAVIOURS, type HostBehaviour, type PkvmConfig, validateConfig } from '../model/config.ts';
 import { BUILTIN_VARIANTS } from '../model/variants/index.ts';
 import { UsageError } from './errors.ts';
@@ -90,4 +92,29 @@ export function wholeNumber(name: string, v: number | undefined, min: number): n
 export function positive(name: string, v: number): number {
   if (!Number.isFinite(v) || v <= 0) throw new UsageError(`--${name} must be a positive number (got ${v})`);
   return v;
+}
+
+/**
+ * A file the command will write once its search is done: its folder must exist and be writable
+ * now, so that a long run never ends with a result it cannot save.
+ */
+export function writableFile(flag: string, file: string): void {
+  const dir = dirname(resolve(file));
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    throw new UsageError(`--${flag} ${file}: the folder ${dir} does not exist`);
+  }
+  if (!isDir) throw new UsageError(`--${flag} ${file}: ${dir} is not a folder`);
+  try {
+    accessSync(dir, fsConstants.W_OK);
+  } catch {
+    throw new UsageError(`--${flag} ${file}: the folder ${dir} is not writable`);
+  }
+  try {
+    if (statSync(file).isDirectory()) throw new UsageError(`--${flag} ${file} is a folder, not a file`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+  }
 }

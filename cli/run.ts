@@ -2,7 +2,7 @@
  * The commands' logic: each builds a report (plain data), and output.ts prints it and picks the
  * exit code. Nothing here prints, except progress lines on stderr.
  */
-import { writeFileSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { CheckpointError, concretePath, randomWalks, type CheckResult, type Progress, type Violation } from '../checker/index.ts';
 import { instrument, type CoverageReport } from '../model/coverage.ts';
 import type { PkvmOutcome } from '../model/system.ts';
@@ -15,8 +15,8 @@ import { PkvmModel } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
 import type { PkvmState } from '../model/state.ts';
 import { buildTrace } from '../traces/build.ts';
-import { parseTrace, TraceFormatError, type TraceFile } from '../traces/format.ts';
-import { replayTrace, type TraceReplay } from '../traces/replay.ts';
+import { parseTrace, TraceFormatError, writeTraceFile, type TraceFile } from '../traces/format.ts';
+import { IllegalStepError, replayTrace, type TraceReplay } from '../traces/replay.ts';
 import { UsageError } from './errors.ts';
 import { pkvmDiffFactory, pkvmFactory, searchWith, variantSource } from './worker-model.ts';
 import { retName } from '../model/constants.ts';
@@ -87,7 +87,7 @@ function writeTraces(model: PkvmModel, props: readonly { name: string; descripti
     const description = props.find((p) => p.name === v.property)?.description ?? '';
     const trace = buildTrace(model, v.path, { ...v, description });
     const file = traceOut ? traceFileName(traceOut, v.finding.key ? `${v.property}.${v.finding.key}` : v.property, i === 0) : null;
-    if (file) writeFileSync(file, `${JSON.stringify(trace, null, 1)}\n`);
+    if (file) writeTraceFile(file, trace);
     return { invariant: v.property, length: v.path.actions.length, key: v.finding.key ?? null, file, trace };
   });
 }
@@ -303,7 +303,7 @@ export function runDiff(req: {
   let trace: string | null = null;
   if (req.traceOut && aIndices.length === v.path.actions.length) {
     const t = buildTrace(ma, { init: 0, actions: aIndices }, null);
-    writeFileSync(req.traceOut, `${JSON.stringify(t, null, 1)}\n`);
+    writeTraceFile(req.traceOut, t);
     trace = req.traceOut;
   }
   return { a: req.a, b: req.b, config: req.config, result, steps, message: v.finding.message, trace };
@@ -356,5 +356,10 @@ export async function runReplay(file: string, variant: Variant | null, resolve: 
   const props = selectProperties(config, undefined, v);
   if (trace.violation && !props.some((p) => p.name === trace.violation!.invariant))
     throw new UsageError(`malformed trace file ${file}: unknown invariant '${trace.violation.invariant}'`);
-  return { file, trace, variant: v, replay: replayTrace(model, trace, props) };
+  try {
+    return { file, trace, variant: v, replay: replayTrace(model, trace, props) };
+  } catch (e) {
+    if (e instanceof IllegalStepError) throw new UsageError(`trace ${file}: ${e.message}`);
+    throw e;
+  }
 }

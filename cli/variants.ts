@@ -37,7 +37,7 @@ export async function loadVariant(name: string | undefined): Promise<Variant> {
   try {
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (e) {
-    throw new VariantError(n, null, `cannot load the module: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    throw new VariantError(n, null, `cannot load the module: ${loadError(e, file)}`);
   }
   let exported = mod.default ?? mod.variant;
   if (exported === undefined) throw new VariantError(n, null, 'the module must default-export a variant spec (or a function returning one)');
@@ -55,4 +55,18 @@ export async function loadVariant(name: string | undefined): Promise<Variant> {
     if (!base) throw new VariantError(spec.name ?? n, null, `unknown base variant '${spec.base}'`);
   } else base = spec.base;
   return defineVariant({ ...spec, base } as VariantSpec);
+}
+
+/**
+ * What went wrong loading a module, in one line with where: a syntax error's file:line:column
+ * (the loader reports it on a line of its own), or the module's frame of the stack.
+ */
+export function loadError(e: unknown, file: string): string {
+  if (!(e instanceof Error)) return String(e);
+  const lines = e.message.split('\n').map((l) => l.trim()).filter(Boolean);
+  const located = lines.find((l) => /:\d+:\d+: /.test(l));
+  if (located) return located.replace(/^file:\/\//, '');
+  const frame = (e.stack ?? '').split('\n').find((l) => l.includes(file) || l.includes(pathToFileURL(file).href));
+  const at = frame ? /((?:file:\/\/)?[^\s()]+:\d+:\d+)/.exec(frame)?.[1] : undefined;
+  return `${lines[0] ?? e.name}${at ? ` (at ${at.replace(/^file:\/\//, '')})` : ''}`;
 }

@@ -3,6 +3,7 @@
  * imports this module and calls `pkvmSearch` with the same JSON arguments, so it builds the model
  * and properties the CLI's own thread builds (searchFor), in the same order.
  */
+import { availableParallelism } from 'node:os';
 import { check } from '../checker/bfs.ts';
 import { checkParallel, type ModelFactory } from '../checker/parallel.ts';
 import type { CheckOptions, CheckResult, Model, Property } from '../checker/types.ts';
@@ -78,6 +79,8 @@ export function searchWith<S, A, O>(
 export function workersOption(workers: number | undefined, conflicts: Readonly<Record<string, unknown>> = {}): number {
   if (workers === undefined) return 1;
   if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer (got ${workers})`);
+  const cores = availableParallelism();
+  if (workers > 4 * cores) throw new UsageError(`--workers ${workers} is more than 4 per core (this machine has ${cores}): at most ${4 * cores}`);
   if (workers > 1)
     for (const [flag, given] of Object.entries(conflicts))
       if (given !== undefined && given !== false) throw new UsageError(`--workers ${workers} cannot be combined with --${flag} (the parallel search has no ${flag} mode; use --workers 1)`);

@@ -82,12 +82,14 @@ abstract class PkvmSystem<S> {
 
   private ids: Map<PkvmAction, number> | null = null;
 
+  /** Every action the model can enable, in any state, in a fixed order. */
+  allActions(): readonly PkvmAction[] {
+    return this.scheduler ? this.scheduler.allActions() : this.ops.flatMap((o) => o.actions);
+  }
+
   /** Partial-order reduction: a small integer naming an action, the same in every state. */
   actionId(action: PkvmAction): number {
-    if (!this.ids) {
-      const all = this.scheduler ? this.scheduler.allActions() : this.ops.flatMap((o) => o.actions);
-      this.ids = new Map(all.map((a, i) => [a, i]));
-    }
+    if (!this.ids) this.ids = new Map(this.allActions().map((a, i) => [a, i]));
     const id = this.ids.get(action);
     if (id === undefined) throw new Error(`action ${this.describeAction(action)} is not one of the model's actions`);
     return id;

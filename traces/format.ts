@@ -3,6 +3,7 @@
  * variant, the violated invariant, every step (operation, arguments, return value, failures,
  * what changed) and the fingerprints of the states, so that replay can tell whether it reproduces.
  */
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { retName } from '../model/constants.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import type { PkvmAction } from '../model/operations.ts';
@@ -93,3 +94,18 @@ export function parseTrace(text: string): TraceFile {
 }
 
 export { retName };
+
+/**
+ * Writes a trace file: into a temporary file beside it, then renamed over it, so that a reader
+ * (or a run interrupted while writing) never sees half a trace.
+ */
+export function writeTraceFile(file: string, trace: TraceFile): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, `${JSON.stringify(trace, null, 1)}\n`);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}

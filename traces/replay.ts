@@ -1,8 +1,12 @@
 /**
  * Re-executes a trace file on a model (the variant it was found on, or another one) and says,
  * step by step, whether the calls return the same, the states are the same, and whether the
- * recorded violation happens again.
+ * recorded violation happens again. Each step is the expansion step every search runs
+ * (checker/expand.ts), so a replay judges the properties exactly as the search that found the
+ * trace did.
  */
+import { Expander, type Sink } from '../checker/expand.ts';
+import { PropertySet } from '../checker/properties.ts';
 import type { Property } from '../checker/types.ts';
 import { retName } from '../model/constants.ts';
 import type { PkvmAction } from '../model/operations.ts';
@@ -27,46 +31,58 @@ export type TraceReplay =
   | { readonly status: 'not-reproduced'; readonly steps: readonly ReplayStepReport[]; readonly invariant: string | null; readonly identical: boolean }
   | { readonly status: 'diverged'; readonly steps: readonly ReplayStepReport[]; readonly atStep: number; readonly reason: string };
 
+/** A trace step whose call is no action of the model at all (not of this variant, not within these bounds): the trace is bad input. */
+export class IllegalStepError extends Error {
+  override readonly name = 'IllegalStepError';
+}
+
 export function replayTrace(model: PkvmModel, trace: TraceFile, properties: readonly Property<PkvmState, PkvmAction, PkvmOutcome>[]): TraceReplay {
   const inits = model.initialStates();
   if (trace.init >= inits.length) return { status: 'diverged', steps: [], atStep: 0, reason: `the model has no initial state ${trace.init}` };
+  const props = new PropertySet(properties);
+  const expander = new Expander(model, props);
+  const known = new Set(model.allActions().map(actionKey));
   let state = inits[trace.init];
   const wanted = trace.violation?.invariant ?? null;
   const steps: ReplayStepReport[] = [];
   let identical = true;
-  const checkState = (s: PkvmState) =>
-    properties.flatMap((p) => {
-      if (p.kind !== 'state') return [];
-      const f = p.check(s);
-      return f ? [{ invariant: p.name, message: f.message }] : [];
-    });
-  const initViolations = checkState(state);
-  const hit0 = initViolations.find((v) => v.invariant === wanted);
+  let violated: { invariant: string; message: string }[] = [];
+  const judge = (s: PkvmState) => props.judgeState(s, (k, f) => violated.push({ invariant: props.state[k].name, message: f.message }));
+  judge(state);
+  const hit0 = violated.find((v) => v.invariant === wanted);
   if (hit0) return { status: 'reproduced', steps, atStep: 0, invariant: hit0.invariant, message: hit0.message, identical };
+  let changed = false;
+  const sink: Sink = {
+    stepFinding(_ai, k, f) {
+      violated.push({ invariant: props.step[k].name, message: f.message });
+      return false;
+    },
+    successor() {
+      changed = true;
+      return false;
+    },
+  };
   for (const rec of trace.steps) {
-    const actions = model.actions(state);
     const key = actionKey(rec.action);
-    const action = actions.find((a) => actionKey(a) === key);
-    if (!action)
+    if (!known.has(key)) throw new IllegalStepError(`step ${rec.step}: ${model.describeAction(rec.action)} is not an action of variant '${model.variant.name}' within the trace's bounds`);
+    const ai = model.actions(state).findIndex((a) => actionKey(a) === key);
+    if (ai < 0)
       return {
         status: 'diverged',
         steps,
         atStep: rec.step,
         reason: state.panic ? `the hypervisor has already stopped (${state.panic.kind} in ${state.panic.where})` : `${rec.call} is not possible in this state`,
       };
-    const { state: next, outcome } = model.step(state, action);
-    const violated = [
-      ...properties.flatMap((p) => {
-        if (p.kind !== 'step') return [];
-        const f = p.check(state, action, outcome, next);
-        return f ? [{ invariant: p.name, message: f.message }] : [];
-      }),
-      ...checkState(next),
-    ];
+    violated = [];
+    changed = false;
+    expander.stepOne(state, ai, sink);
+    const next = changed ? expander.successorState() : state;
+    const outcome = expander.outcome();
+    judge(next);
     const sameState = stateFingerprint(model, next) === rec.fingerprint;
     const sameRet = outcome.ret === rec.ret;
     identical &&= sameState && sameRet;
-    steps.push({ step: rec.step, call: model.describeAction(action), recordedRet: rec.retName, ret: retName(outcome.ret), sameRet, sameState, violated });
+    steps.push({ step: rec.step, call: model.describeAction(expander.action(ai)), recordedRet: rec.retName, ret: retName(outcome.ret), sameRet, sameState, violated });
     const hit = violated.find((v) => v.invariant === wanted);
     if (hit) return { status: 'reproduced', steps, atStep: rec.step, invariant: hit.invariant, message: hit.message, identical };
     state = next;

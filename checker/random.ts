@@ -128,5 +128,71 @@ export function randomWalks<S, A, O>(model: Model<S, A, O>, properties: readonly
   if (!details.failed || !details.counterexample) return { ...base, status: 'ok' };
   const failure = walk(w, details.counterexample[0]).violation ?? last;
   if (!failure) return { ...base, status: 'ok' };
-  return { ...base, status: 'violation', violation: failure, replayPath: details.counterexamplePath ?? '' };
+  return { ...base, status: 'violation', violation: shorten(w, failure), replayPath: details.counterexamplePath ?? '' };
+}
+
+/**
+ * A walk's failure with the steps it does not need taken out: each step in turn is dropped while
+ * the rest, taken by the same actions (a step whose action is not enabled any more is skipped),
+ * still violates the same property. Greedy, so the result is short, not always shortest (the
+ * breadth-first search gives shortest traces).
+ */
+function shorten<S, A, O>(w: Walker<S, A, O>, v: Violation): Violation {
+  const { model } = w;
+  const key = (a: A) => (model.describeAction ? model.describeAction(a) : JSON.stringify(a));
+  const run = (keys: readonly string[]): { violation: Violation; keys: string[] } | null => {
+    let state = model.initialStates()[v.path.init];
+    const taken: number[] = [];
+    const used: string[] = [];
+    let hit: Violation | null = null;
+    const props = w.props;
+    const check = (s: S) =>
+      props.judgeState(s, (k, finding) => {
+        if (!hit && props.state[k].name === v.property) hit = { property: v.property, kind: 'state', finding, path: { init: v.path.init, actions: [...taken] } };
+      });
+    check(state);
+    let changed = false;
+    const sink: Sink = {
+      stepFinding(_ai, k, finding) {
+        if (!hit && props.step[k].name === v.property) hit = { property: v.property, kind: 'step', finding, path: { init: v.path.init, actions: [...taken] } };
+        return false;
+      },
+      successor() {
+        changed = true;
+        return false;
+      },
+    };
+    for (const k of keys) {
+      if (hit) break;
+      const ai = model.actions(state).findIndex((a) => key(a) === k);
+      if (ai < 0) continue;
+      taken.push(ai);
+      used.push(k);
+      changed = false;
+      w.expander.stepOne(state, ai, sink);
+      if (hit) break;
+      if (changed) state = w.expander.successorState();
+      check(state);
+    }
+    return hit ? { violation: hit, keys: used } : null;
+  };
+  // the failing walk's actions, by key
+  let state = model.initialStates()[v.path.init];
+  let keys: string[] = [];
+  for (const ai of v.path.actions) {
+    const a = model.actions(state)[ai];
+    keys.push(key(a));
+    state = model.step(state, a).state;
+  }
+  let best = run(keys);
+  if (!best) return v;
+  keys = best.keys;
+  for (let i = 0; i < keys.length; ) {
+    const tried = run([...keys.slice(0, i), ...keys.slice(i + 1)]);
+    if (tried && tried.keys.length < keys.length) {
+      best = tried;
+      keys = tried.keys;
+    } else i++;
+  }
+  return best.violation;
 }

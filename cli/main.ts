@@ -131,7 +131,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('por', { type: 'boolean', default: false, describe: 'partial-order reduction (sleep sets): fewer transitions, same verdicts', group: 'Search:' })
           .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
       async (a) => {
-        const config = configFromArgs(a as unknown as BoundArgs);
+        // verify models the IOTLB unless told not to: a missing TLB invalidation shows only there
+        const config = configFromArgs({ ...(a as unknown as BoundArgs), iotlb: a.iotlb ?? true });
         const names = a.variant && a.variant.length ? a.variant : BUILTIN_VARIANTS.map((v) => v.name);
         const variants = [];
         for (const name of names) variants.push(await loadVariant(name));

@@ -20,7 +20,7 @@ export function withBounds<T>(y: Argv<T>) {
     .option('max-pins', { type: 'number', default: DEFAULT_CONFIG.maxPins, describe: 'most pins of one page', group: 'Model bounds:' })
     .option('host', { type: 'string', default: DEFAULT_CONFIG.host, choices: Object.keys(HOST_BEHAVIOURS), describe: 'host behaviour', group: 'Model bounds:' })
     .option('cpus', { type: 'number', default: 1, describe: 'CPUs: 1 runs each call atomically; 2 or more interleave their steps', group: 'Concurrency:' })
-    .option('iotlb', { type: 'boolean', describe: 'model the SMMU IOTLBs (default: on with 2 CPUs or more)', group: 'Concurrency:' })
+    .option('iotlb', { type: 'boolean', describe: 'model the SMMU IOTLBs (default: on with 2 CPUs or more, and in verify; --no-iotlb: off)', group: 'Concurrency:' })
     .option('preemptions', { type: 'number', describe: 'context bound: at most this many preemptions per path', group: 'Concurrency:' })
     .option('step-budget', { type: 'number', default: DEFAULT_CONFIG.stepBudget, describe: 'state accesses one step may make; a step that goes past it is kernel code that does not return (no-hang)', group: 'Model bounds:' })
     .option('cpu-log', { type: 'number', default: DEFAULT_CONFIG.cpuLog, describe: "values a CPU's call record holds (what the call read so far); a call that needs more stops the check", group: 'Concurrency:' });

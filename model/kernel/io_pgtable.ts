@@ -150,7 +150,7 @@ export class IoPgtableArm extends HypBase {
     for (let i = 0; i < PTES_PER_L2_TABLE; i++) ptes.push(i >= start && i < start + n ? null : blkPfn + i);
     this.writePte({ domain, lvl: lvl - 1, parent: -1 }, parentIdx, ioTableOf(ptes[0], ptes[1]));
     if (start >= 0) {
-      for (let i = 0; i < n; i++) this.smmu_tlb_inv_range(domain, parentIdx * IOPT_BLOCK_SIZE + (start + i) * splitSz, splitSz);
+      for (let i = 0; i < n; i++) this.io_pgtable_tlb_add_page(domain, parentIdx * IOPT_BLOCK_SIZE + (start + i) * splitSz, splitSz);
       return n * size;
     }
     return this.__arm_lpae_unmap(iova, size, pgcount, t);
@@ -168,10 +168,13 @@ export class IoPgtableArm extends HypBase {
       while (i < n) {
         pte = this.readPte(t, idx + i);
         if (this.WARN_ON(pte === null, '__arm_lpae_unmap', () => `IOVA ${hexs(iova + i * size)} is not mapped`)) break;
-        if (this.isTable(t, pte)) this.branch('__arm_lpae_unmap: frees a whole table');
+        const table = this.isTable(t, pte);
+        if (table) this.branch('__arm_lpae_unmap: frees a whole table');
         this.writePte(t, idx + i, null);
-        // io_pgtable_tlb_flush_walk / io_pgtable_tlb_add_page: the driver invalidates at once (no gather)
-        this.smmu_tlb_inv_range(t.domain, this.entryIova(t, idx + i), size);
+        // a table: also flush any partial walks; a leaf: the page's invalidation (the driver does
+        // both at once, with no gather)
+        if (table) this.io_pgtable_tlb_flush_walk(t.domain, this.entryIova(t, idx + i), size);
+        else this.io_pgtable_tlb_add_page(t.domain, this.entryIova(t, idx + i), size);
         i++;
       }
       return i * size;
@@ -221,6 +224,16 @@ export class IoPgtableArm extends HypBase {
     this.mem.atomicBegin?.(`the TLBI of domain ${domain}, IOVA ${hexs(iova)} + ${hexs(size)}`);
     for (let slot = first; slot < first + n && slot < this.config.iovas; slot++) if (this.mem.iotlb(domain, slot) !== null) this.mem.setIotlb(domain, slot, null);
     this.mem.atomicEnd?.();
+  }
+
+  /** io_pgtable_tlb_add_page: the invalidation of an unmapped leaf (the SMMU driver's tlb_add_page). */
+  io_pgtable_tlb_add_page(domain: number, iova: number, size: number): void {
+    this.smmu_tlb_inv_range(domain, iova, size);
+  }
+
+  /** io_pgtable_tlb_flush_walk: the invalidation of a freed table's range, walk caches included. */
+  io_pgtable_tlb_flush_walk(domain: number, iova: number, size: number): void {
+    this.smmu_tlb_inv_range(domain, iova, size);
   }
 
   /** iommu_iotlb_sync: performs the gathered invalidations. */

@@ -15,6 +15,13 @@ function mutant(name: string, description: string, replace: Parameters<typeof de
 
 export const MUTANTS: readonly Variant[] = [
   mutant(
+    'unmap-no-tlb-add-page',
+    "arm_lpae's unmap of a leaf (and the split of a block) skips io_pgtable_tlb_add_page: the page leaves the io-pgtable but the SMMU's IOTLB may still cache its translation, and the page is unshared and can be donated while a device still reaches it. Only the IOTLB shows it (--iotlb; on by default with several CPUs and in verify).",
+    {
+      io_pgtable_tlb_add_page(this: Hyp): void {},
+    },
+  ),
+  mutant(
     'share-dma-no-ref-rollback',
     'In __pkvm_host_share_dma_page, the refcount taken before the check is not dropped when the check fails.',
     {

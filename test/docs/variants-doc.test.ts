@@ -154,10 +154,10 @@ describe('8. verify of the examples (iommu host, depth 6)', () => {
       ]),
     );
     expect(rows).toEqual({
-      'rfc-v1-fixed': { states: 10269, violated: {} },
-      'what-if-host-side-only': { states: 13885, violated: { 'dma-isolation': 3, 'single-owner': 5 } },
-      'dma-passthrough': { states: 28133, violated: { 'dma-isolation': 2 } },
-      'dma-passthrough-fixed': { states: 13890, violated: {} },
+      'rfc-v1-fixed': { states: 28845, violated: {} },
+      'what-if-host-side-only': { states: 35289, violated: { 'dma-isolation': 3, 'single-owner': 5 } },
+      'dma-passthrough': { states: 64289, violated: { 'dma-isolation': 2 } },
+      'dma-passthrough-fixed': { states: 36080, violated: {} },
     });
   });
 });

@@ -88,7 +88,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
           }
         : {}),
       ...(first ? { violation: { invariant: first.invariant, length: first.length, trace: first.file, message: first.trace.violation?.message } } : {}),
-      violations: r.traces.map((t) => ({ invariant: t.invariant, length: t.length, trace: t.file, message: t.trace.violation?.message })),
+      violations: r.traces.map((t) => ({ invariant: t.invariant, key: t.key, length: t.length, trace: t.file, message: t.trace.violation?.message })),
       reachable: r.result ? r.result.examples.map((e) => ({ property: e.property, length: e.path.actions.length })) : [],
       ...(r.coverage ? { coverage: r.coverage } : {}),
     };

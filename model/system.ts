@@ -158,20 +158,38 @@ abstract class PkvmSystem<S> {
     if (this.config.cpus > 1) throw new Error('symmetry reduction is not available with several CPUs');
     const L = this.codec.layout;
     let out: Uint8Array | null = null;
-    const sortBlocks = (offset: number, size: number, count: number) => {
-      if (count < 2 || size === 0) return;
+    /** Sorts `count` components, each the bytes of its parts (offset, size per component), moving every part together. */
+    const sortComponents = (count: number, parts: readonly { offset: number; size: number }[]) => {
+      if (count < 2) return;
+      const width = parts.reduce((n, p) => n + p.size, 0);
+      if (width === 0) return;
       const src = out ?? b;
-      const blocks: Uint8Array[] = [];
-      for (let i = 0; i < count; i++) blocks.push(src.subarray(offset + i * size, offset + (i + 1) * size));
+      const keys: Uint8Array[] = [];
+      for (let i = 0; i < count; i++) {
+        const k = new Uint8Array(width);
+        let o = 0;
+        for (const p of parts) {
+          k.set(src.subarray(p.offset + i * p.size, p.offset + (i + 1) * p.size), o);
+          o += p.size;
+        }
+        keys.push(k);
+      }
       let sorted = true;
-      for (let i = 1; i < count && sorted; i++) if (compareBytes(blocks[i - 1], blocks[i]) > 0) sorted = false;
+      for (let i = 1; i < count && sorted; i++) if (compareBytes(keys[i - 1], keys[i]) > 0) sorted = false;
       if (sorted) return;
-      const copies = blocks.map((x) => x.slice()).sort(compareBytes);
+      keys.sort(compareBytes);
       out ??= b.slice();
-      copies.forEach((x, i) => out!.set(x, offset + i * size));
+      keys.forEach((k, i) => {
+        let o = 0;
+        for (const p of parts) {
+          out!.set(k.subarray(o, o + p.size), p.offset + i * p.size);
+          o += p.size;
+        }
+      });
     };
-    sortBlocks(L.vmOffset, L.vmBytes, this.config.guests);
-    sortBlocks(L.domOffset, L.domBytes, this.config.domains);
+    sortComponents(this.config.guests, [{ offset: L.vmOffset, size: L.vmBytes }]);
+    // a domain is its io-pgtable and, when modelled, its IOTLB
+    sortComponents(this.config.domains, [{ offset: L.domOffset, size: L.domBytes }, ...(this.config.iotlb ? [{ offset: L.iotlbOffset, size: this.config.iovas }] : [])]);
     return out ?? b;
   }
 }

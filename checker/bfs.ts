@@ -24,6 +24,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
   const maxStates = options.maxStates ?? Infinity;
   const deadline = options.timeLimitSeconds !== undefined ? Date.now() + options.timeLimitSeconds * 1000 : Infinity;
   const progressEvery = options.progressIntervalMs ?? 2000;
+  const interrupt = options.interrupt ?? null;
   const keepBytes = typeof model.decode === 'function';
   if ((options.checkpoint || options.resume) && !keepBytes) throw new Error('checkpoints need a model that can decode its encodings');
   if (options.por && (options.symmetry || options.bitstateBytes !== undefined || options.checkpoint || options.resume))
@@ -219,6 +220,9 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
         if (now >= deadline) {
           cutBy = 'time';
           stopped = true;
+        } else if (interrupt && Atomics.load(interrupt, 0) !== 0) {
+          cutBy = 'interrupt';
+          stopped = true;
         }
         if (options.checkpoint && !stopped && k + 1 < current.length && now - lastCheckpoint >= options.checkpoint.everySeconds * 1000) {
           saveAt(current, k + 1, next);
@@ -239,6 +243,8 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
         }
       }
     }
+    // cut by time or interrupted inside the level: a last checkpoint, from where it stopped
+    if (options.checkpoint && (cutBy === 'time' || cutBy === 'interrupt')) saveAt(current, k, next);
     if (next.length > 0) {
       depth++;
       levels.push(fresh);

@@ -50,6 +50,8 @@ export interface WorkerData {
   readonly stopAtFirst: boolean;
   /** Epoch milliseconds, or null. */
   readonly deadline: number | null;
+  /** Non-zero element 0: stop as at the deadline (CheckOptions.interrupt). */
+  readonly interrupt: Int32Array | null;
 }
 
 /** The visited set's slots (SharedVisited.slots) and every worker's smallest keys of the level's new states, all in shared memory. */

@@ -57,6 +57,7 @@ const stop = data.stop;
 const progress = data.progress;
 const stopAtFirst = data.stopAtFirst;
 const deadline = data.deadline ?? Infinity;
+const interrupt = data.interrupt;
 
 /** State numbers claimed at a time (a shared counter touched once per block, not per state). */
 const NUMBER_BLOCK = 64;
@@ -282,7 +283,7 @@ function visit(r: RoundState, rank: number, expand: boolean): boolean {
   progress[progressAt] = roundTransitions;
   progress[progressAt + 1] = newCount;
   progress[progressAt + 2] = expanded;
-  if ((expanded & 255) === 0 && Date.now() >= deadline) r.timedOut = true;
+  if ((expanded & 255) === 0 && (Date.now() >= deadline || (interrupt !== null && Atomics.load(interrupt, 0) !== 0))) r.timedOut = true;
   return true;
 }
 

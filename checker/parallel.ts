@@ -66,12 +66,12 @@ export interface ParallelOptions extends CheckOptions {
 type Done = Extract<FromWorker, { type: 'done' }>;
 type DoneList = Done[];
 
-/** The worker bootstrap (evaluated as a script): register the loader, then import the worker module. */
-const BOOT = `
+/** The worker bootstrap (evaluated as a script, workerData.boot = { loaders, entry }): register the loaders, then import the worker module. */
+export const BOOT = `
 const { workerData } = require('node:worker_threads');
 (async () => {
-  const { loader, entry } = workerData.boot;
-  if (loader) {
+  const { loaders, entry } = workerData.boot;
+  for (const loader of loaders) {
     const m = await import(loader);
     if (typeof m.register === 'function') m.register();
   }
@@ -97,11 +97,16 @@ workers.forEach((w, i) => {
 
 type SupervisorReport = { type: 'error'; worker: number; message: string; stack: string } | { type: 'exit'; worker: number; code: number };
 
-function defaultLoader(): string | null {
+/**
+ * The loaders workers register before anything else, as the command line does: tsx's ESM and
+ * CommonJS APIs (TypeScript sources, a variant module in a folder without a package.json
+ * included), or none where tsx is not installed.
+ */
+export function defaultLoaders(): string[] {
   try {
-    return import.meta.resolve('tsx/esm/api');
+    return [import.meta.resolve('tsx/esm/api'), import.meta.resolve('tsx/cjs/api')];
   } catch {
-    return null;
+    return [];
   }
 }
 
@@ -153,7 +158,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
   const reportChannel = new MessageChannel();
   const report = reportChannel.port1;
 
-  const boot = { loader: options.loader === undefined ? defaultLoader() : options.loader, entry: new URL('./parallel-worker.ts', import.meta.url).href };
+  const boot = { loaders: options.loader === undefined ? defaultLoaders() : options.loader === null ? [] : [options.loader], entry: new URL('./parallel-worker.ts', import.meta.url).href };
   const workers = workerPorts.map((ports, index) => {
     const data: WorkerData & { boot: typeof boot } = {
       index,
@@ -168,6 +173,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
       symmetry: !!options.symmetry,
       stopAtFirst,
       deadline,
+      interrupt: options.interrupt ?? null,
       boot,
     };
     return { data, transfer: [ports.control] };
@@ -473,7 +479,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
     }
     if (level.timedOut) {
       stopped = true;
-      cutBy ??= 'time';
+      cutBy ??= options.interrupt && Atomics.load(options.interrupt, 0) !== 0 ? 'interrupt' : 'time';
       if (cutP === Infinity) queued = level.parent!.kept - level.expanded + level.kept;
     }
   };

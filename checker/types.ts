@@ -130,7 +130,8 @@ export interface Example {
   readonly path: Path;
 }
 
-export type Bound = 'depth' | 'states' | 'time';
+/** What cut a search short: a bound, or an interruption (Ctrl-C). */
+export type Bound = 'depth' | 'states' | 'time' | 'interrupt';
 
 export interface Stats {
   /** Distinct states found (initial states included). */
@@ -221,4 +222,9 @@ export interface CheckOptions {
   readonly checkpoint?: { readonly dir: string; readonly everySeconds: number; readonly identity: string };
   /** Continue a search from a checkpoint folder (its identity must match). */
   readonly resume?: { readonly dir: string; readonly identity: string };
+  /**
+   * Stop soon after element 0 becomes non-zero (another thread sets it, e.g. on Ctrl-C): the
+   * search ends as if a bound cut it ('interrupt'), with a final checkpoint if it keeps them.
+   */
+  readonly interrupt?: Int32Array;
 }

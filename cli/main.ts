@@ -87,7 +87,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         if (a.trace) writableFile('trace-out', a['trace-out']);
         const seed = a.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
         if (a.seed !== undefined && !Number.isInteger(a.seed)) throw new UsageError(`--seed must be an integer (got ${a.seed})`);
-        const report = runCheck({
+        const report = await runCheck({
+          interruptible: io === processIo,
+          notice: (t) => io.err(t),
           config,
           variant,
           invariants: a.invariant,

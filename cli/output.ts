@@ -88,12 +88,13 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
           }
         : {}),
       ...(first ? { violation: { invariant: first.invariant, length: first.length, trace: first.file, message: first.trace.violation?.message } } : {}),
+      ...(r.result?.cutBy === 'interrupt' ? { interrupted: true } : {}),
       violations: r.traces.map((t) => ({ invariant: t.invariant, key: t.key, length: t.length, trace: t.file, message: t.trace.violation?.message })),
       reachable: r.result ? r.result.examples.map((e) => ({ property: e.property, length: e.path.actions.length })) : [],
       ...(r.coverage ? { coverage: r.coverage } : {}),
     };
     io.out(JSON.stringify(out, null, 2));
-    return violated ? EXIT.violation : EXIT.ok;
+    return violated ? EXIT.violation : cut(r) === 'interrupt' ? EXIT.interrupted : EXIT.ok;
   }
   const lines: string[] = [];
   lines.push(`pkvm-check: ${describeConfig({ config: r.config, variant: r.variant.name })}`);
@@ -116,11 +117,13 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
     lines.push('');
   } else {
     lines.push(
-      r.mode === 'random'
-        ? r.random!.interrupted
-          ? `OK within the time limit: no violation in the ${n(r.random!.runs)} walks that ran to their end (of ${n(r.random!.requestedRuns)} asked for); random walks prove nothing about the states they did not visit`
-          : `OK: no violation found by ${n(r.random!.runs)} random walks; they prove nothing about the states they did not visit`
-        : 'OK: no invariant is violated within the bounds',
+      r.result?.cutBy === 'interrupt'
+        ? 'INTERRUPTED: no violation in the part of the space explored (not a verdict)'
+        : r.mode === 'random'
+          ? r.random!.interrupted
+            ? `OK within the time limit: no violation in the ${n(r.random!.runs)} walks that ran to their end (of ${n(r.random!.requestedRuns)} asked for); random walks prove nothing about the states they did not visit`
+            : `OK: no violation found by ${n(r.random!.runs)} random walks; they prove nothing about the states they did not visit`
+          : 'OK: no invariant is violated within the bounds',
     );
     lines.push('');
   }
@@ -131,7 +134,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
     );
     const cut = r.result.cutBy;
     lines.push(
-      `            ${r.result.exhausted ? 'state space exhausted' : cut ? `not exhausted: the ${cut} bound cut the search (${n(s.queued)} states left unexpanded)` : 'not exhausted: stopped at the first violation'}; ${s.bitstate ? `bitstate: ${n(s.bitstate.bits)} bits, hash factor ${s.bitstate.hashFactor.toFixed(0)}, expected coverage ${(100 * s.bitstate.expectedCoverage).toFixed(4)}%` : `fingerprint collision probability <= ${s.collisionProbability.toExponential(1)}`}`,
+      `            ${r.result.exhausted ? 'state space exhausted' : cut === 'interrupt' ? `not exhausted: interrupted (${n(s.queued)} states left unexpanded)` : cut ? `not exhausted: the ${cut} bound cut the search (${n(s.queued)} states left unexpanded)` : 'not exhausted: stopped at the first violation'}; ${s.bitstate ? `bitstate: ${n(s.bitstate.bits)} bits, hash factor ${s.bitstate.hashFactor.toFixed(0)}, expected coverage ${(100 * s.bitstate.expectedCoverage).toFixed(4)}%` : `fingerprint collision probability <= ${s.collisionProbability.toExponential(1)}`}`,
     );
     if (s.por)
       lines.push(
@@ -150,12 +153,15 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
       `statistics: ${n(r.random.runs)} walks${r.random.interrupted ? ` (the time limit stopped the runs; ${n(r.random.requestedRuns)} asked for)` : ''}, ${n(r.random.steps)} steps, longest walk ${n(r.random.longestWalk)} steps, ${r.random.seconds.toFixed(1)} s; reproduce with --seed ${r.random.seed}`,
     );
   }
+  if (r.checkpoint && (cut(r) === 'interrupt' || cut(r) === 'time')) lines.push(`checkpoint: the search as it stopped is in ${r.checkpoint}; --resume ${r.checkpoint} (same command) goes on from there`);
   const module = builtinVariant(r.variant.name) === r.variant || !r.variantSource ? '' : ` --variant ${r.variantSource}`;
   if (violated && r.traces[0].file) lines.push(`reproduce:  pkvm-check replay ${r.traces[0].file}${module}`);
   if (r.coverage) lines.push('', renderCoverage(r.coverage));
   io.out(lines.join('\n'));
-  return violated ? EXIT.violation : EXIT.ok;
+  return violated ? EXIT.violation : cut(r) === 'interrupt' ? EXIT.interrupted : EXIT.ok;
 }
+
+const cut = (r: CheckReport) => r.result?.cutBy ?? null;
 
 export function renderCoverage(c: CoverageReport): string {
   const out: string[] = [`coverage of ${c.variant}:`];

@@ -19,6 +19,7 @@ import { parseTrace, TraceFormatError, writeTraceFile, type TraceFile } from '..
 import { IllegalStepError, replayTrace, type TraceReplay } from '../traces/replay.ts';
 import { UsageError } from './errors.ts';
 import { pkvmDiffFactory, pkvmFactory, searchWith, variantSource } from './worker-model.ts';
+import { searchInThread } from './search-thread.ts';
 import { retName } from '../model/constants.ts';
 import { builtinVariant } from '../model/variants/index.ts';
 
@@ -45,6 +46,8 @@ export interface CheckReport {
   readonly engine: Engine;
   /** The variant as named on the command line (a module's path must be given again to replay). */
   readonly variantSource?: string;
+  /** The folder checkpoints were written to. */
+  readonly checkpoint?: string;
 }
 
 export interface CheckRequest {
@@ -73,6 +76,10 @@ export interface CheckRequest {
   readonly workers?: number;
   /** The variant as named on the command line (the workers load it themselves). */
   readonly variantSource?: string;
+  /** Run the search in a thread of its own, which Ctrl-C stops (the command line's own process). */
+  readonly interruptible?: boolean;
+  /** Where to tell the user what Ctrl-C did. */
+  readonly notice?: (text: string) => void;
 }
 
 function traceFileName(base: string, invariant: string, first: boolean): string {
@@ -92,7 +99,7 @@ function writeTraces(model: PkvmModel, props: readonly { name: string; descripti
   });
 }
 
-export function runCheck(req: CheckRequest): CheckReport {
+export async function runCheck(req: CheckRequest): Promise<CheckReport> {
   const cov = req.coverage ? instrument(req.variant) : null;
   const variant = cov ? cov.variant : req.variant;
   const engine = engineFor(variant, req.engine, { coverage: !!cov });
@@ -101,15 +108,14 @@ export function runCheck(req: CheckRequest): CheckReport {
   const props = search.properties;
   const readable = new PkvmModel(req.config, req.variant);
   const bounds = { depth: req.depth, maxStates: req.maxStates, timeLimit: req.timeLimit };
+  /** What the report says of the run, whatever the search. */
+  const about = () => ({ engine, variant: req.variant, config: req.config, invariants: props.map((p) => p.name), bounds, command: req.command, coverage: cov?.report(), variantSource: req.variantSource });
   if (req.random) {
     const r = randomWalks(model, props, { seed: req.random.seed, runs: req.random.runs, depth: req.depth ?? 50, timeLimitSeconds: req.timeLimit });
     const traces = r.status === 'violation' ? writeTraces(readable, props, [r.violation], req.traceOut) : [];
     return {
-      engine,
+      ...about(),
       mode: 'random',
-      variant: req.variant,
-      config: req.config,
-      invariants: props.map((p) => p.name),
       result: null,
       random: {
         seed: r.seed,
@@ -122,10 +128,6 @@ export function runCheck(req: CheckRequest): CheckReport {
         replayPath: r.status === 'violation' ? r.replayPath : undefined,
       },
       traces,
-      bounds,
-      command: req.command,
-      coverage: cov?.report(),
-      variantSource: req.variantSource,
     };
   }
   if (req.symmetry && req.config.cpus > 1)
@@ -141,8 +143,8 @@ export function runCheck(req: CheckRequest): CheckReport {
   const identity = JSON.stringify({ config: req.config, variant: req.variant.name, engine, invariants: props.map((p) => p.name), symmetry: !!req.symmetry, bitstate: req.bitstateBytes ?? null });
   let result: CheckResult;
   try {
-    const workerArgs = () => pkvmFactory({ config: req.config, variant: variantSource(req.variant, req.variantSource), engine, invariants: req.invariants, reachables: true });
-    result = searchWith(req.workers, workerArgs, model, [...props, ...search.reachables], {
+    const args = () => ({ config: req.config, variant: variantSource(req.variant, req.variantSource), engine, invariants: req.invariants, reachables: true });
+    const options = {
       maxDepth: req.depth,
       maxStates: req.maxStates,
       timeLimitSeconds: req.timeLimit,
@@ -154,7 +156,12 @@ export function runCheck(req: CheckRequest): CheckReport {
       frontierSpill: req.frontierMemoryBytes !== undefined ? { limitBytes: req.frontierMemoryBytes } : undefined,
       checkpoint: req.checkpoint ? { ...req.checkpoint, identity } : undefined,
       resume: req.resume ? { dir: req.resume, identity } : undefined,
-    });
+    };
+    // (coverage counts the calls of this thread's model: it runs here)
+    result =
+      req.interruptible && !cov
+        ? await searchInThread(args(), req.workers, options, req.notice ?? (() => {}))
+        : searchWith(req.workers, () => pkvmFactory(args()), model, [...props, ...search.reachables], options);
   } catch (e) {
     if (e instanceof CheckpointError) throw new UsageError(e.message);
     throw e;
@@ -171,7 +178,7 @@ export function runCheck(req: CheckRequest): CheckReport {
         ? result.violations
         : [];
   const traces = violations.length ? writeTraces(readable, props, violations, req.traceOut) : [];
-  return { engine, mode: 'bfs', variant: req.variant, config: req.config, invariants: props.map((p) => p.name), result, traces, bounds, command: req.command, coverage: cov?.report(), variantSource: req.variantSource };
+  return { ...about(), mode: 'bfs', result, traces, checkpoint: req.checkpoint?.dir };
 }
 
 export interface VerifyCell {

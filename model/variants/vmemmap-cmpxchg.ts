@@ -25,10 +25,14 @@ const c = (h: Hyp) => h as CHyp;
 function dmaGet(h: Hyp, phys: number, is_ram: boolean): number {
   if (!h.addr_is_memory(phys)) return is_ram ? -EINVAL : 0;
   if (!is_ram) return -EINVAL;
-  const pfn = h.hyp_phys_to_pfn(phys);
+  return cmpxchg(h, h.hyp_phys_to_pfn(phys), dmaGetLocked);
+}
+
+/** One compare-and-swap on struct hyp_page: its reads and writes are one atomic access. */
+function cmpxchg(h: Hyp, pfn: number, body: (h: Hyp, pfn: number) => number): number {
   h.mem.atomicBegin?.(`cmpxchg on hyp_page of pfn ${pfn}`);
   try {
-    return dmaGetLocked(h, pfn);
+    return body(h, pfn);
   } finally {
     h.mem.atomicEnd?.();
   }
@@ -53,13 +57,7 @@ function dmaGetLocked(h: Hyp, pfn: number): number {
 /** One cmpxchg dropping a DMA reference: the last one turns the page back to OWNED. */
 function dmaPut(h: Hyp, phys: number): number {
   if (!h.addr_is_memory(phys)) return 0;
-  const pfn = h.hyp_phys_to_pfn(phys);
-  h.mem.atomicBegin?.(`cmpxchg on hyp_page of pfn ${pfn}`);
-  try {
-    return dmaPutLocked(h, pfn);
-  } finally {
-    h.mem.atomicEnd?.();
-  }
+  return cmpxchg(h, h.hyp_phys_to_pfn(phys), dmaPutLocked);
 }
 
 function dmaPutLocked(h: Hyp, pfn: number): number {

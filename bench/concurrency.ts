@@ -3,7 +3,8 @@
  * variant on a configuration with two CPUs) is checked for every invariant (going on after a
  * violation, so that the search is the same whatever it finds; IOTLBs on, as `check --cpus 2`
  * has them) in full, with partial-order
- * reduction (sleep sets), and with preemption bounds 0, 1 and 2; one child process each.
+ * reduction (sleep sets), and with preemption bounds 0, 1 and 2; one child process each, on the
+ * compiled engine (the default; its footprints are its compiled paths').
  * Prints distinct states, transitions, transitions asleep, seconds and the verdict: the shortest
  * trace of each violated invariant. Measured, never asserted.
  *
@@ -15,7 +16,7 @@ import { cpus } from 'node:os';
 import { check } from '../checker/index.ts';
 import { selectProperties } from '../invariants/index.ts';
 import { DEFAULT_CONFIG, type PkvmConfig } from '../model/config.ts';
-import { PackedPkvmModel } from '../model/system.ts';
+import { CompiledPkvmModel } from '../model/system.ts';
 import { builtinVariant } from '../model/variants/index.ts';
 
 interface Scenario {
@@ -28,6 +29,7 @@ interface Scenario {
 
 const SCENARIOS: Scenario[] = [
   { name: 'seed', what: 'rfc-v1 (the seed), 2 CPUs, default bounds, depth <= 8', variant: 'rfc-v1', config: { cpus: 2, iotlb: true }, depth: 8 },
+  { name: 'iommu', what: 'rfc-v1, iommu host, 2 CPUs, default bounds, depth <= 6', variant: 'rfc-v1', config: { cpus: 2, iotlb: true, host: 'iommu' }, depth: 6 },
   { name: 'fixed', what: 'rfc-v1-fixed, 2 CPUs, 1 domain, no guest (exhaustive)', variant: 'rfc-v1-fixed', config: { cpus: 2, iotlb: true, domains: 1, guests: 0 } },
   { name: 'cmpxchg', what: 'vmemmap-cmpxchg, 2 CPUs, 1 domain, no guest, depth <= 6', variant: 'vmemmap-cmpxchg', config: { cpus: 2, iotlb: true, domains: 1, guests: 0 }, depth: 6 },
   { name: 'tlbi', what: 'unshare-before-tlbi, 2 CPUs, IOTLB, 1 RAM page, 1 domain, depth <= 12', variant: 'unshare-before-tlbi', config: { cpus: 2, iotlb: true, ramPages: 1, mmioPages: 0, domains: 1 }, depth: 12 },
@@ -50,7 +52,7 @@ if (child >= 0) {
   const mode = MODES[Number(args[child + 2])];
   const config: PkvmConfig = { ...DEFAULT_CONFIG, ...sc.config, preemptions: mode.preemptions };
   const variant = builtinVariant(sc.variant)!;
-  const model = new PackedPkvmModel(config, variant);
+  const model = new CompiledPkvmModel(config, variant);
   const props = selectProperties(config, undefined, variant, (b: Uint8Array) => model.read(b));
   const r = check(model, props, { stopAtFirstViolation: false, maxDepth: sc.depth, por: mode.por });
   const verdict = r.status === 'violation' ? r.violations.filter((v, i, all) => all.findIndex((w) => w.property === v.property) === i).map((v) => `${v.property} ${v.path.actions.length}`) : [];

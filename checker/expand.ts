@@ -11,6 +11,8 @@
  *   is built only when a step property reads it or the sink asks for it;
  * - by `step` (any model; `stepWithFootprint` for partial-order reduction): the successor's key is
  *   its encoding, canonical under symmetry.
+ * Partial-order reduction steps by bytes written when the model gives their footprints
+ * (`stepDeltaWithFootprint`).
  * Either way the step properties run where their gate says they can fail (StepGate), on the same
  * (before, action, outcome, after), and the sink sees the same transitions in the same order.
  */
@@ -79,8 +81,9 @@ export class Expander<S, A, O> {
     this.decode = typeof model.decode === 'function' ? model.decode.bind(model) : null;
     if (this.canon && !this.decode) throw new Error('symmetry reduction needs a model that can decode its encodings');
     this.footprints = !!options.footprints;
-    this.byDelta = !this.footprints && !this.canon && typeof model.stepDelta === 'function' && this.decode !== null;
-    this.batch = this.byDelta && typeof model.stepDeltas === 'function';
+    this.byDelta = !this.canon && typeof model.stepDelta === 'function' && this.decode !== null && (!this.footprints || typeof model.stepDeltaWithFootprint === 'function');
+    // (partial-order reduction takes some actions only: one step at a time)
+    this.batch = this.byDelta && !this.footprints && typeof model.stepDeltas === 'function';
   }
 
   /** The key a state is stored under: its encoding, canonical under symmetry. */
@@ -172,7 +175,13 @@ export class Expander<S, A, O> {
     this.succ = this.succKey = this.succRep = null;
     let stop = false;
     if (this.byDelta) {
-      const d = batched ?? this.model.stepDelta!(state, this.actions()[ai]);
+      let d: StepDelta<O>;
+      if (batched) d = batched;
+      else if (this.footprints) {
+        const r = this.model.stepDeltaWithFootprint!(state, this.actions()[ai]);
+        d = r.delta;
+        this.footprint = r.footprint;
+      } else d = this.model.stepDelta!(state, this.actions()[ai]);
       this.delta = d;
       this.lastOutcome = d.outcome;
       const bytes = state as unknown as Uint8Array;
@@ -185,6 +194,7 @@ export class Expander<S, A, O> {
         stop = this.judgeStep(ai, mask, state, this.actions()[ai], d.outcome, after, sink);
       }
       if (changed && sink.successor(ai, this.edited[0], this.edited[1])) stop = true;
+      if (sink.explored) sink.explored(ai);
     } else {
       this.delta = null;
       const action = this.actions()[ai];

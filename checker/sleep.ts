@@ -23,6 +23,17 @@ export interface SleepEntry {
   readonly fp: Footprint;
 }
 
+function sameEntries(a: readonly SleepEntry[], b: readonly SleepEntry[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) {
+    if (a[k].id !== b[k].id) return false;
+    const x = a[k].fp;
+    const y = b[k].fp;
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  }
+  return true;
+}
+
 /** Whether two footprints commute: no region written by one is read or written by the other. */
 export function independent(a: Footprint, b: Footprint): boolean {
   const w = a.length >>> 1;
@@ -33,7 +44,8 @@ export function independent(a: Footprint, b: Footprint): boolean {
 /** Interned sleep sets (entries sorted by id): states share them by index; index 0 is the empty set. */
 export class SleepSets {
   private readonly sets: (readonly SleepEntry[])[] = [[]];
-  private readonly index = new Map<string, number>([['', 0]]);
+  /** Sets by a hash of their entries (ids and footprints); a bucket holds the indices that share it. */
+  private readonly index = new Map<number, number | number[]>();
 
   get count(): number {
     return this.sets.length;
@@ -46,18 +58,19 @@ export class SleepSets {
   /** The index of a set (entries sorted by id, ids distinct). */
   intern(entries: readonly SleepEntry[]): number {
     if (entries.length === 0) return 0;
-    let key = '';
+    let h = 0x811c9dc5;
     for (const e of entries) {
-      key += e.id;
-      for (let i = 0; i < e.fp.length; i++) key += ',' + e.fp[i];
-      key += '|';
+      h = Math.imul(h ^ e.id, 0x01000193);
+      for (let i = 0; i < e.fp.length; i++) h = Math.imul(h ^ e.fp[i], 0x01000193);
     }
-    let i = this.index.get(key);
-    if (i === undefined) {
-      i = this.sets.length;
-      this.sets.push(entries);
-      this.index.set(key, i);
-    }
+    const bucket = this.index.get(h);
+    if (bucket !== undefined)
+      if (typeof bucket === 'number') {
+        if (sameEntries(this.sets[bucket], entries)) return bucket;
+      } else for (const i of bucket) if (sameEntries(this.sets[i], entries)) return i;
+    const i = this.sets.length;
+    this.sets.push(entries);
+    this.index.set(h, bucket === undefined ? i : typeof bucket === 'number' ? [bucket, i] : [...bucket, i]);
     return i;
   }
 
@@ -144,12 +157,20 @@ export class SleepSetReduction {
     return this.sets.intern(out);
   }
 
-  /** The action was explored from the state being expanded. */
+  /** The action was explored from the state being expanded (`explored` kept sorted by id). */
   explore(ctx: SleepContext, actionId: number, fp: Footprint): void {
     const d = ctx.explored;
-    d.push({ id: actionId, fp });
-    // actions mostly come in id order within a state: keep `explored` sorted
-    if (d.length > 1 && d[d.length - 2].id > actionId) d.sort((a, b) => a.id - b.id);
+    let lo = d.length;
+    if (lo > 0 && d[lo - 1].id > actionId) {
+      // actions come in id order within a CPU's group, not across groups: insert in place
+      let a = 0;
+      while (a < lo) {
+        const m = (a + lo) >>> 1;
+        if (d[m].id < actionId) a = m + 1;
+        else lo = m;
+      }
+      d.splice(a, 0, { id: actionId, fp });
+    } else d.push({ id: actionId, fp });
   }
 
   /** A new state's sleep set. */

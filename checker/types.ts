@@ -44,6 +44,11 @@ export interface Model<S, A, O = unknown> {
    * `out` in the order of `actions(state)`, in one call; returns how many.
    */
   stepDeltas?(state: S, out: StepDelta<O>[]): number;
+  /**
+   * Optional, with stepDelta and actionId: `stepDelta` with the step's footprint (as
+   * `stepWithFootprint` gives it), so that partial-order reduction steps by bytes written too.
+   */
+  stepDeltaWithFootprint?(state: S, action: A): { readonly delta: StepDelta<O>; readonly footprint: Footprint };
 }
 
 /**

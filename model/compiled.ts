@@ -24,6 +24,8 @@ export class PathNode<T> {
   outcome: T | undefined = undefined;
   /** Kept for the checker (what it derived from this step outcome). */
   memo: unknown = undefined;
+  /** The regions the path read and wrote (partial-order reduction; set by the model that compiles it). */
+  footprint: Uint32Array | null = null;
 }
 
 const EMPTY = new Int32Array(0);

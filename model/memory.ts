@@ -725,6 +725,37 @@ export class Regions {
     this.panic = this.sched + 1;
     this.count = this.panic + 1;
     this.words = Math.ceil(this.count / 32);
+    // the region of each byte of the encoding (footprints from the bytes a step read and wrote)
+    const of = new Int32Array(layout.size).fill(-1);
+    const span = (start: number, length: number, region: number) => of.fill(region, start, start + length);
+    for (let p = 0; p < layout.pages; p++) span(p * PAGE_BYTES, PAGE_BYTES, p);
+    for (let v = 0; v < c.guests; v++) span(layout.vmOffset + v * layout.vmBytes, layout.vmBytes, this.vm + v);
+    for (let d = 0; d < c.domains; d++) span(layout.domOffset + d * layout.domBytes, layout.domBytes, this.dom + d);
+    span(layout.panicOffset, 4, this.panic);
+    layout.extNames.forEach((n, k) => span(layout.extStart.get(n)!, 2 * layout.extLengths[k], this.ext + k));
+    for (let k = 0; k < cpus; k++) span(layout.cpuBase(k), layout.cpuBytes, this.cpu + k);
+    if (cpus) for (let id = 0; id < lockCount(c); id++) span(layout.lockOffset + id, 1, this.lock + id);
+    if (c.iotlb) for (let d = 0; d < c.domains; d++) span(layout.iotlbOffset + d * c.iovas, c.iovas, this.iotlb + d);
+    if (c.preemptions >= 0) span(layout.schedOffset, 2, this.sched);
+    this.ofByte = of;
+  }
+
+  /** The region of each byte of the encoding. */
+  readonly ofByte: Int32Array;
+
+  /** The footprint of a step that read bytes `read` and wrote bytes `written` (a write is a read too). */
+  footprintOf(read: ArrayLike<number>, written: ArrayLike<number>): Uint32Array {
+    const fp = new Uint32Array(2 * this.words);
+    for (let i = 0; i < read.length; i++) {
+      const r = this.ofByte[read[i]];
+      fp[r >>> 5] |= 1 << (r & 31);
+    }
+    for (let i = 0; i < written.length; i++) {
+      const r = this.ofByte[written[i]];
+      fp[r >>> 5] |= 1 << (r & 31);
+      fp[this.words + (r >>> 5)] |= 1 << (r & 31);
+    }
+    return fp;
   }
 }
 

@@ -17,7 +17,7 @@ import type { Acquisition, SubCall } from './kernel/base.ts';
 import { Scheduler, type CallEffect, type CpuStepInfo } from './concurrent/scheduler.ts';
 import type { Hyp } from './kernel/hyp.ts';
 import { ByteRecorder, DecisionTree, type PathNode } from './compiled.ts';
-import { Layout, ObjectMemory, ObjectReader, OVER_BUDGET, PackedMemory, PackedReader, RecordingMemory, TracingMemory, writePanic, type Memory, type StateReader } from './memory.ts';
+import { Layout, ObjectMemory, ObjectReader, OVER_BUDGET, PackedMemory, PackedReader, RecordingMemory, Regions, TracingMemory, writePanic, type Memory, type StateReader } from './memory.ts';
 import { OPERATIONS_BY_NAME, formatArg, operationsFor, type OperationSpec, type PkvmAction } from './operations.ts';
 import { initialState, type HypFailure, type PkvmState } from './state.ts';
 import { RFC_V1, VariantError, type Variant } from './variant.ts';
@@ -475,8 +475,38 @@ export class CompiledPkvmModel extends PackedPkvmModel {
     }
   }
 
-  override step(state: Uint8Array, action: PkvmAction): { readonly state: Uint8Array; readonly outcome: PkvmOutcome } {
+  private regions: Regions | null = null;
+  private enabledTracer: TracingMemory | null = null;
+
+  /**
+   * Partial-order reduction on compiled steps: the footprint of a step is its path's (the bytes
+   * it read and wrote, kept in the leaf when the path was compiled) with the regions its
+   * enabledness test reads (traced at every call: a few fields).
+   */
+  override stepWithFootprint(state: Uint8Array, action: PkvmAction): { readonly state: Uint8Array; readonly outcome: PkvmOutcome; readonly footprint: Uint32Array } {
+    const { delta, footprint } = this.stepDeltaWithFootprint(state, action);
+    return { ...this.apply(state, delta), footprint };
+  }
+
+  /** The same, as the bytes written (the checker fingerprints the successor from them). */
+  stepDeltaWithFootprint(state: Uint8Array, action: PkvmAction): { readonly delta: StepLeaf; readonly footprint: Uint32Array } {
     const leaf = this.stepDelta(state, action);
+    let tracer = this.enabledTracer;
+    if (tracer) tracer.trace(state);
+    else tracer = this.enabledTracer = new TracingMemory(state, this.layout);
+    this.isEnabled(tracer, action);
+    const fp = tracer.fp;
+    const path = leaf.footprint!;
+    for (let i = 0; i < fp.length; i++) fp[i] |= path[i];
+    return { delta: leaf, footprint: fp };
+  }
+
+  override step(state: Uint8Array, action: PkvmAction): { readonly state: Uint8Array; readonly outcome: PkvmOutcome } {
+    return this.apply(state, this.stepDelta(state, action));
+  }
+
+  /** The successor and outcome of a compiled step. */
+  private apply(state: Uint8Array, leaf: StepLeaf): { readonly state: Uint8Array; readonly outcome: PkvmOutcome } {
     const offsets = leaf.offsets;
     const n = offsets.length;
     if (n === 0) return { state, outcome: leaf.outcome! };
@@ -509,7 +539,10 @@ export class CompiledPkvmModel extends PackedPkvmModel {
     }
     offsets = [...offsets].sort((a, b) => a - b);
     try {
-      return tree.add(rec, offsets, offsets.map((o) => final[o]), this.outcome(hyp, ret, info, call));
+      const leaf = tree.add(rec, offsets, offsets.map((o) => final[o]), this.outcome(hyp, ret, info, call));
+      // the regions every state on this path reads and writes (partial-order reduction)
+      leaf.footprint = (this.regions ??= new Regions(this.layout)).footprintOf(rec.readOffsets, offsets);
+      return leaf;
     } catch (e) {
       // the kernel code read something besides the state: a piece keeps state between steps
       throw new VariantError(

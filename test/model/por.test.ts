@@ -1,6 +1,7 @@
 /**
- * Partial-order reduction on the pKVM model. The footprints the packed model reports are checked
- * against the model itself: two actions whose footprints do not conflict commute, in random
+ * Partial-order reduction on the pKVM model. The footprints the packed and the compiled models
+ * report (traced field by field, or kept with each compiled path) are checked against the model
+ * itself: two actions whose footprints do not conflict commute, in random
  * states of sequential and concurrent configurations (fast-check, pinned seed). Then the
  * reduction changes no verdict: every built-in variant, mutants and concurrency variants
  * included, has the same violated invariants with the same shortest trace lengths, and the
@@ -12,7 +13,7 @@ import { check } from '../../checker/index.ts';
 import { independent } from '../../checker/sleep.ts';
 import { selectProperties } from '../../invariants/index.ts';
 import { DEFAULT_CONFIG, type PkvmConfig } from '../../model/config.ts';
-import { PackedPkvmModel } from '../../model/system.ts';
+import { CompiledPkvmModel, PackedPkvmModel } from '../../model/system.ts';
 import { BUILTIN_VARIANTS } from '../../model/variants/index.ts';
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -25,10 +26,11 @@ const CONFIGS: Record<string, PkvmConfig> = {
 };
 
 describe('footprints: actions that do not conflict commute', () => {
+  for (const [engine, Model] of [['packed', PackedPkvmModel], ['compiled', CompiledPkvmModel]] as const)
   for (const [name, config] of Object.entries(CONFIGS))
     for (const v of ['rfc-v1', 'rfc-v1-fixed', 'unshare-before-tlbi'])
-      it(`${v}, ${name}`, () => {
-        const m = new PackedPkvmModel(config, variant(v));
+      it(`${v}, ${name}, ${engine} engine`, () => {
+        const m = new Model(config, variant(v));
         let pairs = 0;
         fc.assert(
           fc.property(fc.array(fc.nat(), { maxLength: 14 }), fc.nat(), fc.nat(), (walk, i, j) => {
@@ -69,7 +71,8 @@ describe('footprints: actions that do not conflict commute', () => {
 });
 
 function verdicts(config: PkvmConfig, name: string, depth: number, por: boolean) {
-  const m = new PackedPkvmModel(config, variant(name));
+  // (the default engine: its footprints are its compiled paths')
+  const m = new CompiledPkvmModel(config, variant(name));
   const props = selectProperties(config, undefined, variant(name), (s: Uint8Array) => m.read(s));
   const r = check(m, props, { stopAtFirstViolation: false, maxDepth: depth, por });
   return {

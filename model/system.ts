@@ -206,6 +206,8 @@ export class PkvmModel extends PkvmSystem<PkvmState> {
   constructor(config: PkvmConfig, variant: Variant = RFC_V1) {
     super(config, variant);
     this.init = initialState(this.config, variant.state);
+    // traces are built on this model: their CPU steps say which kernel function they stop in
+    this.scheduler?.describeCalls();
   }
 
   protected reader(s: PkvmState): StateReader {

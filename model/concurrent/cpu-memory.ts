@@ -146,6 +146,11 @@ export class CpuMemory implements Memory {
   stoppedAt = '';
   /** What the step resumed at ('' for a call that starts). */
   resumedAt = '';
+  /**
+   * Name the kernel function a point is in (from the JavaScript stack: costly, for traces only):
+   * the innermost method that is not one of `primitives` (the memory-level helpers).
+   */
+  describeCalls: { readonly pieces: ReadonlySet<string>; readonly primitives: ReadonlySet<string> } | null = null;
 
   constructor(config: PkvmConfig, extensions: StateExtensions, extLocks: (lock: string) => number) {
     this.config = config;
@@ -208,15 +213,34 @@ export class CpuMemory implements Memory {
       if (idx === this.resume) {
         this.live = true;
         this.hyp.quiet = false;
-        this.resumedAt = typeof what === 'string' ? what : what();
+        this.resumedAt = this.described(what);
       }
       return;
     }
     if (goOn) return;
     this.suspendAt = idx;
     this.waitLock = wait;
-    this.stoppedAt = typeof what === 'string' ? what : what();
+    this.stoppedAt = this.described(what);
     throw SUSPEND;
+  }
+
+  /** A point's description, with the kernel function it is in when calls are described. */
+  private described(what: string | (() => string)): string {
+    const text = typeof what === 'string' ? what : what();
+    const d = this.describeCalls;
+    if (!d) return text;
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 64;
+    const stack = new Error().stack ?? '';
+    Error.stackTraceLimit = limit;
+    const names: string[] = [];
+    for (const line of stack.split('\n')) {
+      const m = /^\s*at (?:[\w$]+\.)?([\w$]+) /.exec(line);
+      if (!m || !d.pieces.has(m[1]) || d.primitives.has(m[1])) continue;
+      if (names[names.length - 1] !== m[1]) names.push(m[1]);
+      if (names.length === 2) break;
+    }
+    return names.length ? `${names[0]}${names[1] ? ` (from ${names[1]})` : ''}: ${text}` : text;
   }
 
   /**

@@ -13,7 +13,8 @@
 import { freeze } from 'immer';
 import type { PkvmConfig } from '../config.ts';
 import { lockId, lockName } from '../kernel/base.ts';
-import type { Hyp } from '../kernel/hyp.ts';
+import { pieceNames, type Hyp } from '../kernel/hyp.ts';
+import { HypBase } from '../kernel/base.ts';
 import type { Memory, StateReader } from '../memory.ts';
 import type { OperationSpec, PkvmAction } from '../operations.ts';
 import { IDLE_CPU } from '../state.ts';
@@ -79,6 +80,12 @@ export class Scheduler {
     this.startActions = Array.from({ length: config.cpus }, (_, c) => entries.map((e, i) => freeze({ op: e.action.op, args: e.action.args, cpu: c, entry: i })));
     this.stepActions = Array.from({ length: config.cpus }, (_, c) => freeze({ op: 'step', args: {}, cpu: c }));
     this.cm = new CpuMemory(config, variant.state, (l) => lockId(l as Lock));
+  }
+
+  /** Traces: name the kernel function each step stops and goes on in (slower: from the stack). */
+  describeCalls(): void {
+    const base = new Set(Object.getOwnPropertyNames(HypBase.prototype));
+    this.cm.describeCalls = { pieces: new Set(pieceNames(this.variant.hyp)), primitives: base };
   }
 
   /** The enabled actions of a state, in a fixed order: CPU by CPU, then the atomic actions. */

@@ -74,6 +74,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
       variant: r.variant.name,
       config: r.config,
       invariants: r.invariants,
+      ...(r.config.cpus > 1 ? { atomicBetweenSteps: r.atomic } : {}),
       stats: jsonStats(r),
       ...(r.random
         ? {
@@ -99,6 +100,8 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
   const lines: string[] = [];
   lines.push(`pkvm-check: ${describeConfig({ config: r.config, variant: r.variant.name })}`);
   lines.push(`  invariants: ${r.invariants.join(', ')}`);
+  if (r.config.cpus > 1)
+    lines.push(`  CPUs: host and guest calls run their code step by step (a step ends before a lock and before state no held lock protects); atomic between steps: ${r.atomic.join(', ')}`);
   const b = r.bounds;
   lines.push(
     `  search (${r.engine} engine): ${r.mode === 'random' ? `random walks (seed ${r.random!.seed}, ${r.random!.requestedRuns} walks of ${b.depth ?? 50} steps)` : 'breadth-first, exhaustive'}${b.depth !== undefined && r.mode === 'bfs' ? `, depth <= ${b.depth}` : ''}${b.maxStates !== undefined ? `, at most ${n(b.maxStates)} states` : ''}${b.timeLimit !== undefined ? `, at most ${b.timeLimit} s` : ''}`,

@@ -48,6 +48,8 @@ export interface CheckReport {
   readonly variantSource?: string;
   /** The folder checkpoints were written to. */
   readonly checkpoint?: string;
+  /** Several CPUs: the operations that run atomically between CPU steps. */
+  readonly atomic: readonly string[];
 }
 
 export interface CheckRequest {
@@ -109,7 +111,17 @@ export async function runCheck(req: CheckRequest): Promise<CheckReport> {
   const readable = new PkvmModel(req.config, req.variant);
   const bounds = { depth: req.depth, maxStates: req.maxStates, timeLimit: req.timeLimit };
   /** What the report says of the run, whatever the search. */
-  const about = () => ({ engine, variant: req.variant, config: req.config, invariants: props.map((p) => p.name), bounds, command: req.command, coverage: cov?.report(), variantSource: req.variantSource });
+  const about = () => ({
+    engine,
+    variant: req.variant,
+    config: req.config,
+    invariants: props.map((p) => p.name),
+    bounds,
+    command: req.command,
+    coverage: cov?.report(),
+    variantSource: req.variantSource,
+    atomic: readable.atomicOperations(),
+  });
   if (req.random) {
     const r = randomWalks(model, props, { seed: req.random.seed, runs: req.random.runs, depth: req.depth ?? 50, timeLimitSeconds: req.timeLimit });
     const traces = r.status === 'violation' ? writeTraces(readable, props, [r.violation], req.traceOut) : [];

@@ -14,7 +14,7 @@ import { RET_UNINITIALISED, retName } from './constants.ts';
 import { type PkvmConfig, validateConfig } from './config.ts';
 import { PkvmCodec } from './codec.ts';
 import type { Acquisition, SubCall } from './kernel/base.ts';
-import { Scheduler, type CallEffect, type CpuStepInfo } from './concurrent/scheduler.ts';
+import { runsOnCpu, Scheduler, type CallEffect, type CpuStepInfo } from './concurrent/scheduler.ts';
 import type { Hyp } from './kernel/hyp.ts';
 import { ByteRecorder, DecisionTree, type PathNode } from './compiled.ts';
 import { Layout, ObjectMemory, ObjectReader, OVER_BUDGET, PackedMemory, PackedReader, RecordingMemory, Regions, TracingMemory, writePanic, type Memory, type StateReader } from './memory.ts';
@@ -81,6 +81,11 @@ abstract class PkvmSystem<S> {
   }
 
   private ids: Map<PkvmAction, number> | null = null;
+
+  /** Several CPUs: the operations that run atomically between CPU steps (the hypervisor's own activity, the hardware). */
+  atomicOperations(): string[] {
+    return this.scheduler ? this.ops.filter((o) => !runsOnCpu(o.spec)).map((o) => o.spec.name) : [];
+  }
 
   /** Every action the model can enable, in any state, in a fixed order. */
   allActions(): readonly PkvmAction[] {
@@ -206,7 +211,10 @@ export class PkvmModel extends PkvmSystem<PkvmState> {
   constructor(config: PkvmConfig, variant: Variant = RFC_V1) {
     super(config, variant);
     this.init = initialState(this.config, variant.state);
-    // traces are built on this model: their CPU steps say which kernel function they stop in
+  }
+
+  /** From now on, CPU steps say which kernel function they stop and go on in (for traces: slower). */
+  describeCalls(): void {
     this.scheduler?.describeCalls();
   }
 

@@ -65,6 +65,8 @@ function mix32(bytes: Uint8Array, seed: number): number {
 
 
 export function buildTrace(model: PkvmModel, path: Path, violation: (Violation & { description: string }) | null): TraceFile {
+  // a trace's CPU steps say which kernel function they stop in
+  model.describeCalls();
   const rep = replayPath(model, path);
   return {
     format: TRACE_FORMAT,

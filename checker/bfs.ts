@@ -146,10 +146,12 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
 
   /** Partial-order reduction: the sleep context of the expansion, states to expand again for the actions that woke up. */
   let ctx: SleepContext | null = null;
+  /** The id of the action being taken (looked up once, by take, for explored). */
+  let aid = 0;
   const again: { id: number; state: S; ctx: SleepContext }[] = [];
   const porSink: Sink = {
     stepFinding: sink.stepFinding,
-    take: (ai) => por!.take(ctx!, model.actionId!(expander.action(ai))),
+    take: (ai) => por!.take(ctx!, (aid = model.actionId!(expander.action(ai)))),
     successor(ai, hi, lo) {
       const sleep = por!.successorSleep(ctx!, expander.footprint!);
       const old = fpmap!.put(hi >>> 0, lo >>> 0, parents.size);
@@ -163,7 +165,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
       }
       return stopped;
     },
-    explored: (ai) => por!.explore(ctx!, model.actionId!(expander.action(ai)), expander.footprint!),
+    explored: () => por!.explore(ctx!, aid, expander.footprint!),
   };
 
   /** Saves a checkpoint: the current level from its `from`-th state on, and the next level so far (inside a level). */

@@ -19,7 +19,7 @@
 import { editedFingerprint, fingerprint } from './fingerprint.ts';
 import { applyDelta } from './delta.ts';
 import type { PropertySet } from './properties.ts';
-import type { Finding, Footprint, Model, StepDelta } from './types.ts';
+import type { Finding, Footprint, Model, Step, StepDelta } from './types.ts';
 
 /** What a search does with the transitions of a state. */
 export interface Sink {
@@ -198,18 +198,10 @@ export class Expander<S, A, O> {
     } else {
       this.delta = null;
       const action = this.actions()[ai];
-      let succ: S;
-      let outcome: O;
-      if (this.footprints) {
-        const r = this.model.stepWithFootprint!(state, action);
-        succ = r.state;
-        outcome = r.outcome;
-        this.footprint = r.footprint;
-      } else {
-        const r = this.model.step(state, action);
-        succ = r.state;
-        outcome = r.outcome;
-      }
+      const r: Step<S, O> & { readonly footprint?: Footprint } = this.footprints ? this.model.stepWithFootprint!(state, action) : this.model.step(state, action);
+      if (r.footprint) this.footprint = r.footprint;
+      const succ = r.state;
+      const outcome = r.outcome;
       this.succ = succ;
       this.lastOutcome = outcome;
       const changed = succ !== state;

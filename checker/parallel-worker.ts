@@ -297,11 +297,15 @@ interface Judged {
   readonly reach: number[];
 }
 
+/** What judgeRaw is gathering (the callback below is made once, not per state). */
+let judging: Judged | null = null;
+const onStateFinding = (k: number, finding: Finding) => (judging ??= { states: [], reach: [] }).states.push({ prop: props.stateIndex[k], finding });
+
 function judgeRaw(state: S, reach: readonly { p: ReachableProperty<S>; index: number }[]): Judged | null {
-  let out: Judged | null = null;
-  props.judgeState(state, (k, finding) => (out ??= { states: [], reach: [] }).states.push({ prop: props.stateIndex[k], finding }));
-  for (let k = 0; k < reach.length; k++) if (reach[k].p.holds(state)) (out ??= { states: [], reach: [] }).reach.push(reach[k].index);
-  return out;
+  judging = null;
+  props.judgeState(state, onStateFinding);
+  for (let k = 0; k < reach.length; k++) if (reach[k].p.holds(state)) (judging ??= { states: [], reach: [] }).reach.push(reach[k].index);
+  return judging;
 }
 
 /** The state and reachable properties on a frontier state (`judged`: what judgeRaw said of it, if it ran ahead). */

@@ -57,10 +57,6 @@ export class ViolationLog {
     for (const v of earlier) this.add(v);
   }
 
-  has(property: string, finding: Finding): boolean {
-    return this.seen.has(violationKey(property, finding));
-  }
-
   /** Records a violation unless one of its property and key is already there; true if it is new. */
   record(property: string, kind: Violation['kind'], finding: Finding, path: () => Path): boolean {
     const k = violationKey(property, finding);

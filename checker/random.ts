@@ -53,42 +53,60 @@ interface Walker<S, A, O> {
   readonly expander: Expander<S, A, O>;
 }
 
-/** One walk: the first violation on it, and the steps it took. */
-function walk<S, A, O>(w: Walker<S, A, O>, choices: readonly number[]): { violation: Violation | null; steps: number } {
+/**
+ * A run from initial state `init`: at each of `turns` turns, `pick` chooses an action among the
+ * enabled ones (-1: none this turn; null: the run ends), until a violation of `wanted` (of any
+ * property when null). Returns the violation, if any, and the turns that took an action.
+ */
+function run<S, A, O>(
+  w: Walker<S, A, O>,
+  init: number,
+  turns: number,
+  pick: (turn: number, actions: readonly A[]) => number | null,
+  wanted: string | null,
+): { violation: Violation | null; used: number[] } {
   const { model, props, expander } = w;
-  const inits = model.initialStates();
-  const init = choices.length ? choices[0] % inits.length : 0;
-  let state = inits[init];
+  let state = model.initialStates()[init];
   const taken: number[] = [];
+  const used: number[] = [];
   let failure: { property: string; kind: 'state' | 'step'; finding: Finding } | null = null;
-  const found = (): Violation => ({ ...failure!, path: { init, actions: [...taken] } });
-  props.judgeState(state, (k, finding) => (failure ??= { property: props.state[k].name, kind: 'state', finding }));
-  if (failure) return { violation: found(), steps: 0 };
+  const onState = (k: number, finding: Finding) => {
+    if (!failure && (wanted === null || props.state[k].name === wanted)) failure = { property: props.state[k].name, kind: 'state', finding };
+  };
   let changed = false;
   const sink: Sink = {
     stepFinding(_ai, k, finding) {
-      failure ??= { property: props.step[k].name, kind: 'step', finding };
-      return true;
+      if (!failure && (wanted === null || props.step[k].name === wanted)) failure = { property: props.step[k].name, kind: 'step', finding };
+      return false;
     },
     successor() {
       changed = true;
       return false;
     },
   };
-  for (let i = 1; i < choices.length; i++) {
-    const n = model.actions(state).length;
-    if (n === 0) break;
-    const ai = choices[i] % n;
+  const result = () => ({ violation: failure ? { ...failure, path: { init, actions: [...taken] } } : null, used });
+  props.judgeState(state, onState);
+  for (let t = 0; t < turns && !failure; t++) {
+    const ai = pick(t, model.actions(state));
+    if (ai === null) break;
+    if (ai < 0) continue;
     changed = false;
     expander.stepOne(state, ai, sink);
     taken.push(ai);
-    if (failure) return { violation: found(), steps: taken.length };
+    used.push(t);
+    if (failure) break;
     if (!changed) continue;
     state = expander.successorState();
-    props.judgeState(state, (k, finding) => (failure ??= { property: props.state[k].name, kind: 'state', finding }));
-    if (failure) return { violation: found(), steps: taken.length };
+    props.judgeState(state, onState);
   }
-  return { violation: null, steps: taken.length };
+  return result();
+}
+
+/** One walk: its first choice picks the initial state, each next one an action (modulo the enabled ones). */
+function walk<S, A, O>(w: Walker<S, A, O>, choices: readonly number[]): { violation: Violation | null; steps: number } {
+  const init = choices.length ? choices[0] % w.model.initialStates().length : 0;
+  const r = run(w, init, choices.length - 1, (t, acts) => (acts.length ? choices[t + 1] % acts.length : null), null);
+  return { violation: r.violation, steps: r.used.length };
 }
 
 export function randomWalks<S, A, O>(model: Model<S, A, O>, properties: readonly Property<S, A, O>[], options: RandomOptions): RandomResult {
@@ -140,41 +158,10 @@ export function randomWalks<S, A, O>(model: Model<S, A, O>, properties: readonly
 function shorten<S, A, O>(w: Walker<S, A, O>, v: Violation): Violation {
   const { model } = w;
   const key = (a: A) => (model.describeAction ? model.describeAction(a) : JSON.stringify(a));
-  const run = (keys: readonly string[]): { violation: Violation; keys: string[] } | null => {
-    let state = model.initialStates()[v.path.init];
-    const taken: number[] = [];
-    const used: string[] = [];
-    let hit: Violation | null = null;
-    const props = w.props;
-    const check = (s: S) =>
-      props.judgeState(s, (k, finding) => {
-        if (!hit && props.state[k].name === v.property) hit = { property: v.property, kind: 'state', finding, path: { init: v.path.init, actions: [...taken] } };
-      });
-    check(state);
-    let changed = false;
-    const sink: Sink = {
-      stepFinding(_ai, k, finding) {
-        if (!hit && props.step[k].name === v.property) hit = { property: v.property, kind: 'step', finding, path: { init: v.path.init, actions: [...taken] } };
-        return false;
-      },
-      successor() {
-        changed = true;
-        return false;
-      },
-    };
-    for (const k of keys) {
-      if (hit) break;
-      const ai = model.actions(state).findIndex((a) => key(a) === k);
-      if (ai < 0) continue;
-      taken.push(ai);
-      used.push(k);
-      changed = false;
-      w.expander.stepOne(state, ai, sink);
-      if (hit) break;
-      if (changed) state = w.expander.successorState();
-      check(state);
-    }
-    return hit ? { violation: hit, keys: used } : null;
+  /** The actions `keys` name, in order (skipping one not enabled): the violation of v's property, and the keys it took. */
+  const runKeys = (keys: readonly string[]) => {
+    const r = run(w, v.path.init, keys.length, (t, acts) => acts.findIndex((a) => key(a) === keys[t]), v.property);
+    return r.violation ? { violation: r.violation, keys: r.used.map((t) => keys[t]) } : null;
   };
   // the failing walk's actions, by key
   let state = model.initialStates()[v.path.init];
@@ -184,11 +171,11 @@ function shorten<S, A, O>(w: Walker<S, A, O>, v: Violation): Violation {
     keys.push(key(a));
     state = model.step(state, a).state;
   }
-  let best = run(keys);
+  let best = runKeys(keys);
   if (!best) return v;
   keys = best.keys;
   for (let i = 0; i < keys.length; ) {
-    const tried = run([...keys.slice(0, i), ...keys.slice(i + 1)]);
+    const tried = runKeys([...keys.slice(0, i), ...keys.slice(i + 1)]);
     if (tried && tried.keys.length < keys.length) {
       best = tried;
       keys = tried.keys;

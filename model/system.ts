@@ -166,30 +166,24 @@ abstract class PkvmSystem<S> {
     /** Sorts `count` components, each the bytes of its parts (offset, size per component), moving every part together. */
     const sortComponents = (count: number, parts: readonly { offset: number; size: number }[]) => {
       if (count < 2) return;
-      const width = parts.reduce((n, p) => n + p.size, 0);
-      if (width === 0) return;
       const src = out ?? b;
-      const keys: Uint8Array[] = [];
-      for (let i = 0; i < count; i++) {
-        const k = new Uint8Array(width);
-        let o = 0;
-        for (const p of parts) {
-          k.set(src.subarray(p.offset + i * p.size, p.offset + (i + 1) * p.size), o);
-          o += p.size;
-        }
-        keys.push(k);
-      }
+      // compared in place, part by part (a state already canonical, the common case, copies nothing)
+      const cmp = (x: number, y: number): number => {
+        for (const p of parts)
+          for (let k = 0; k < p.size; k++) {
+            const d = src[p.offset + x * p.size + k] - src[p.offset + y * p.size + k];
+            if (d !== 0) return d;
+          }
+        return 0;
+      };
       let sorted = true;
-      for (let i = 1; i < count && sorted; i++) if (compareBytes(keys[i - 1], keys[i]) > 0) sorted = false;
+      for (let i = 1; i < count && sorted; i++) if (cmp(i - 1, i) > 0) sorted = false;
       if (sorted) return;
-      keys.sort(compareBytes);
+      const order = Array.from({ length: count }, (_, i) => i).sort(cmp);
+      const from = src.slice();
       out ??= b.slice();
-      keys.forEach((k, i) => {
-        let o = 0;
-        for (const p of parts) {
-          out!.set(k.subarray(o, o + p.size), p.offset + i * p.size);
-          o += p.size;
-        }
+      order.forEach((j, i) => {
+        for (const p of parts) out!.set(from.subarray(p.offset + j * p.size, p.offset + (j + 1) * p.size), p.offset + i * p.size);
       });
     };
     sortComponents(this.config.guests, [{ offset: L.vmOffset, size: L.vmBytes }]);
@@ -197,11 +191,6 @@ abstract class PkvmSystem<S> {
     sortComponents(this.config.domains, [{ offset: L.domOffset, size: L.domBytes }, ...(this.config.iotlb ? [{ offset: L.iotlbOffset, size: this.config.iovas }] : [])]);
     return out ?? b;
   }
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return 0;
 }
 
 /** The readable model: frozen plain-data states. */

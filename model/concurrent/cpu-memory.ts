@@ -52,7 +52,7 @@ const IOMMU = 2;
 /** No lock protects it from the others. */
 const NONE = -1;
 
-/** Kinds of locations, for the call's first writes. */
+/** Kinds of locations (the call's first writes, and where an access point is); then the other kinds of points. */
 const enum Loc {
   Host = 1,
   Hyp,
@@ -64,6 +64,10 @@ const enum Loc {
   IoPgd,
   Ext,
   Iotlb,
+  /** A point before taking lock `a`. */
+  Lock,
+  /** A point before an atomic access (atomicBegin's description). */
+  Atomic,
 }
 
 const locId = (kind: Loc, a: number, b: number) => kind * 0x1000000 + a * 0x1000 + b;
@@ -115,7 +119,6 @@ export function undoValue(w: CallWrite): unknown {
   }
 }
 
-export { Loc as CallLocation };
 
 export class CpuMemory implements Memory {
   real!: Memory;
@@ -124,9 +127,9 @@ export class CpuMemory implements Memory {
   readonly nrPages: number;
   private readonly extLock: ReadonlyMap<string, number>;
   private readonly extIndex: ReadonlyMap<string, number>;
+  private readonly extNames: readonly string[];
   private readonly cap: number;
 
-  private cpuIndex = 0;
   private log: number[] = [];
   private pos = 0;
   private points = 0;
@@ -156,17 +159,18 @@ export class CpuMemory implements Memory {
     this.config = config;
     this.nrPages = config.ramPages + config.mmioPages;
     const names = Object.keys(extensions).sort();
+    this.extNames = names;
     this.extIndex = new Map(names.map((n, i) => [n, i]));
     this.extLock = new Map(names.map((n) => [n, extensions[n].lock ? extLocks(extensions[n].lock!) : NONE]));
     this.cap = config.cpuLog;
   }
 
   /** Starts a step of CPU c's call on the step's memory: `cpu` is its record (a new call: op set, log empty). */
-  begin(real: Memory, hyp: CallHyp, c: number, cpu: CpuState, starting: boolean): void {
+  begin(real: Memory, hyp: CallHyp, cpu: CpuState, starting: boolean): void {
     this.real = real;
     this.hyp = hyp;
-    this.cpuIndex = c;
-    this.log = starting ? [] : [...cpu.log];
+    // (a packed state's record is read into a fresh array; a state object's is frozen)
+    this.log = starting ? [] : Object.isFrozen(cpu.log) ? [...cpu.log] : (cpu.log as number[]);
     this.pos = 0;
     this.points = 0;
     this.resume = starting ? -1 : cpu.resume;
@@ -190,43 +194,67 @@ export class CpuMemory implements Memory {
     return { op, wait: this.waitLock + 1, resume: this.suspendAt, log: this.log };
   }
 
-  /** Points the call has met so far (its steps end at them). */
-  get pointsMet(): number {
-    return this.points;
-  }
 
-  /** Whether the code is past its replayed part. */
-  get isLive(): boolean {
-    return this.live;
-  }
 
   // ---------------------------------------------------------------- interleaving points
 
   /**
-   * An interleaving point (number `points`, counted the same way live and replayed): replayed,
-   * the one the CPU stopped at makes the code go live; live, the step ends here (throws SUSPEND)
-   * unless `goOn`.
+   * An interleaving point (number `points`, counted the same way live and replayed) of a kind at
+   * a place (see `what`): replayed, the one the CPU stopped at makes the code go live; live, the
+   * step ends here (throws SUSPEND) unless `goOn`. `lock` is the lock that protects an access
+   * point, `wait` the lock the CPU waits for.
    */
-  private point(wait: number, what: string | (() => string), goOn = false): void {
+  private point(wait: number, kind: Loc, a: number, b: number, lock: number, goOn = false): void {
     const idx = this.points++;
     if (!this.live) {
       if (idx === this.resume) {
         this.live = true;
         this.hyp.quiet = false;
-        this.resumedAt = this.described(what);
+        this.resumedAt = this.described(kind, a, b, lock);
       }
       return;
     }
     if (goOn) return;
     this.suspendAt = idx;
     this.waitLock = wait;
-    this.stoppedAt = this.described(what);
+    this.stoppedAt = this.described(kind, a, b, lock);
     throw SUSPEND;
   }
 
+  /** What a point is: taking a lock, or an access of a location (without the lock that protects it). */
+  private what(kind: Loc, a: number, b: number, lock: number): string {
+    const without = lock >= 0 ? ` without ${lockName(lock)}` : '';
+    switch (kind) {
+      case Loc.Lock:
+        return `to take ${lockName(a)}`;
+      case Loc.Atomic:
+        return `before ${this.atomicWhat}`;
+      case Loc.Host:
+        return `before the host stage-2 entry of pfn ${a}${without}`;
+      case Loc.Hyp:
+        return `before the hyp stage-1 entry of pfn ${a}${without}`;
+      case Loc.Refcount:
+        return `before hyp_page.refcount of pfn ${a}`;
+      case Loc.Flags:
+        return `before hyp_page.flags of pfn ${a}${without}`;
+      case Loc.Dying:
+        return `before guest ${a}'s state${without}`;
+      case Loc.Guest:
+        return `before guest ${a}'s stage-2 entry of IPA page ${b}${without}`;
+      case Loc.IoPgd:
+        return `before domain ${a}'s io-pgtable entry ${b}${without}`;
+      case Loc.Ext:
+        return `before state '${this.extNames[a]}'[${b}]${without}`;
+      case Loc.Iotlb:
+        return `before domain ${a}'s IOTLB`;
+      default:
+        return `before location ${kind}:${a}:${b}`;
+    }
+  }
+
   /** A point's description, with the kernel function it is in when calls are described. */
-  private described(what: string | (() => string)): string {
-    const text = typeof what === 'string' ? what : what();
+  private described(kind: Loc, a: number, b: number, lock: number): string {
+    const text = this.what(kind, a, b, lock);
     const d = this.describeCalls;
     if (!d) return text;
     const limit = Error.stackTraceLimit;
@@ -250,7 +278,7 @@ export class CpuMemory implements Memory {
   lockPoint(id: number): void {
     if (this.hyp.fatal) return;
     const now = this.live && this.starting && !this.touched && this.hyp.holdsNoLock() && this.real.lockOwner(id) < 0;
-    this.point(id, () => `to take ${lockName(id)}`, now);
+    this.point(id, Loc.Lock, id, 0, -1, now);
   }
 
   /** An atomic access (a helper's read-modify-write, a TLBI command): one point for all its accesses. */
@@ -265,37 +293,67 @@ export class CpuMemory implements Memory {
     if (this.atomicDepth > 0) this.atomicDepth--;
   }
 
-  /** Before an access of the state that `lock` protects (NONE: nothing does): a point unless the CPU holds that lock. */
-  private access(lock: number, what: string | (() => string)): void {
+  /** Before an access of location (kind, a, b), which `lock` protects (NONE: nothing does): a point unless the CPU holds that lock. */
+  private access(lock: number, kind: Loc, a: number, b: number): void {
     if (this.live) this.touched = true;
     if (this.hyp.fatal) return;
     if (this.atomicDepth > 0) {
       if (this.atomicPointed) return;
       this.atomicPointed = true;
-      const atomic = this.atomicWhat;
-      this.point(-1, () => `before ${atomic}`);
+      this.point(-1, Loc.Atomic, 0, 0, -1);
       return;
     }
     if (lock >= 0 && this.hyp.holdsLockId(lock)) return;
-    this.point(-1, () => `before ${typeof what === 'string' ? what : what()}${lock >= 0 ? ` without ${lockName(lock)}` : ''}`);
+    this.point(-1, kind, a, b, lock);
   }
 
   /** The next code of the replayed log, or (live) logs `code`. */
-  private read1(code: () => number): number {
-    if (!this.live) return this.log[this.pos++];
-    const c = code();
-    this.log.push(c);
-    return c;
+  private next(): number {
+    return this.log[this.pos++];
+  }
+
+  /** A read made live: its code goes to the log, the value to the code. */
+  private logged(code: number): void {
+    this.log.push(code);
+  }
+
+  /** The codes of a location's value in the live state (what a read of it logs). */
+  private liveCodes(kind: Loc, a: number, b: number): number[] {
+    const r = this.real;
+    switch (kind) {
+      case Loc.Host:
+        return [hostPteCode(r.hostPte(a))];
+      case Loc.Hyp:
+        return [hypCode(r.hypPte(a))];
+      case Loc.Refcount:
+        return [r.refcount(a)];
+      case Loc.Flags:
+        return [r.pageFlags(a)];
+      case Loc.Ghost:
+        return [r.ghost(GHOSTS[a], b)];
+      case Loc.Dying:
+        return [r.vmDying(a) ? 1 : 0];
+      case Loc.Guest:
+        return [guestCode(r.guestPte(a, b))];
+      case Loc.IoPgd:
+        return ioCodes(r.ioPgd(a, b));
+      case Loc.Ext:
+        return [r.ext(this.extNames[a], b)];
+      case Loc.Iotlb:
+        return [tlbCode(r.iotlb(a, b))];
+      default:
+        throw new Error(`no location of kind ${kind}`);
+    }
   }
 
   /** Before the call's first write of a location: its current value goes to the log and the undo list. */
-  private first(kind: Loc, a: number, b: number, codes: () => number[]): void {
+  private first(kind: Loc, a: number, b: number): void {
     const id = locId(kind, a, b);
     if (this.written.has(id)) return;
     this.written.add(id);
     let cs: number[];
     if (this.live) {
-      cs = codes();
+      cs = this.liveCodes(kind, a, b);
       for (const c of cs) this.log.push(c);
     } else {
       const n = kind === Loc.IoPgd ? 2 : 1;
@@ -308,41 +366,62 @@ export class CpuMemory implements Memory {
   // ---------------------------------------------------------------- reads
 
   hostPte(pfn: number): HostPte {
-    this.access(HOST, () => `the host stage-2 entry of pfn ${pfn}`);
-    return hostPteOf(this.read1(() => hostPteCode(this.real.hostPte(pfn))));
+    this.access(HOST, Loc.Host, pfn, 0);
+    if (!this.live) return hostPteOf(this.next());
+    const v = this.real.hostPte(pfn);
+    this.logged(hostPteCode(v));
+    return v;
   }
   hypPte(pfn: number): StoredPageState | null {
-    this.access(HYP, () => `the hyp stage-1 entry of pfn ${pfn}`);
-    return hypOf(this.read1(() => hypCode(this.real.hypPte(pfn))));
+    this.access(HYP, Loc.Hyp, pfn, 0);
+    if (!this.live) return hypOf(this.next());
+    const v = this.real.hypPte(pfn);
+    this.logged(hypCode(v));
+    return v;
   }
   refcount(pfn: number): number {
-    this.access(NONE, () => `hyp_page.refcount of pfn ${pfn}`);
-    return this.read1(() => this.real.refcount(pfn));
+    this.access(NONE, Loc.Refcount, pfn, 0);
+    if (!this.live) return this.next();
+    const v = this.real.refcount(pfn);
+    this.logged(v);
+    return v;
   }
   pageFlags(pfn: number): number {
-    this.access(HOST, () => `hyp_page.flags of pfn ${pfn}`);
-    return this.read1(() => this.real.pageFlags(pfn));
+    this.access(HOST, Loc.Flags, pfn, 0);
+    if (!this.live) return this.next();
+    const v = this.real.pageFlags(pfn);
+    this.logged(v);
+    return v;
   }
   /** The specification's bookkeeping: never a point (no kernel code races on it), but replayed as read. */
   ghost(counter: GhostCounter, pfn: number): number {
-    return this.read1(() => this.real.ghost(counter, pfn));
+    if (!this.live) return this.next();
+    const v = this.real.ghost(counter, pfn);
+    this.logged(v);
+    return v;
   }
   vmDying(vm: number): boolean {
-    this.access(4 + vm, () => `guest ${vm}'s state`);
-    return this.read1(() => (this.real.vmDying(vm) ? 1 : 0)) === 1;
+    this.access(4 + vm, Loc.Dying, vm, 0);
+    if (!this.live) return this.next() === 1;
+    const v = this.real.vmDying(vm);
+    this.logged(v ? 1 : 0);
+    return v;
   }
   guestPte(vm: number, ipa: number): GuestPte | null {
-    this.access(4 + vm, () => `guest ${vm}'s stage-2 entry of IPA page ${ipa}`);
-    return guestOf(this.read1(() => guestCode(this.real.guestPte(vm, ipa))));
+    this.access(4 + vm, Loc.Guest, vm, ipa);
+    if (!this.live) return guestOf(this.next());
+    const v = this.real.guestPte(vm, ipa);
+    this.logged(guestCode(v));
+    return v;
   }
   ioEntries(domain: number): number {
     return this.real.ioEntries(domain);
   }
   ioPgd(domain: number, idx: number): IoPte {
-    this.access(IOMMU, () => `domain ${domain}'s io-pgtable entry ${idx}`);
+    this.access(IOMMU, Loc.IoPgd, domain, idx);
     if (!this.live) {
-      const c0 = this.log[this.pos++];
-      return ioOf(c0, this.log[this.pos++]);
+      const c0 = this.next();
+      return ioOf(c0, this.next());
     }
     const e = this.real.ioPgd(domain, idx);
     const [c0, c1] = ioCodes(e);
@@ -350,12 +429,18 @@ export class CpuMemory implements Memory {
     return e;
   }
   ext(name: string, i: number): number {
-    this.access(this.extLock.get(name) ?? NONE, () => `state '${name}'[${i}]`);
-    return this.read1(() => this.real.ext(name, i));
+    this.access(this.extLock.get(name) ?? NONE, Loc.Ext, this.extIndex.get(name) ?? 0xfff, i);
+    if (!this.live) return this.next();
+    const v = this.real.ext(name, i);
+    this.logged(v);
+    return v;
   }
   iotlb(domain: number, slot: number): number | null {
-    this.access(NONE, () => `domain ${domain}'s IOTLB`);
-    return tlbOf(this.read1(() => tlbCode(this.real.iotlb(domain, slot))));
+    this.access(NONE, Loc.Iotlb, domain, slot);
+    if (!this.live) return tlbOf(this.next());
+    const v = this.real.iotlb(domain, slot);
+    this.logged(tlbCode(v));
+    return v;
   }
 
   // the scheduler's and the hardware's own records: no points, no log
@@ -378,57 +463,58 @@ export class CpuMemory implements Memory {
   // ---------------------------------------------------------------- writes
 
   setHostPte(pfn: number, pte: HostPte): void {
-    this.access(HOST, () => `the host stage-2 entry of pfn ${pfn}`);
-    this.first(Loc.Host, pfn, 0, () => [hostPteCode(this.real.hostPte(pfn))]);
+    this.access(HOST, Loc.Host, pfn, 0);
+    this.first(Loc.Host, pfn, 0);
     if (this.live) this.real.setHostPte(pfn, pte);
   }
   setHypPte(pfn: number, st: StoredPageState | null): void {
-    this.access(HYP, () => `the hyp stage-1 entry of pfn ${pfn}`);
-    this.first(Loc.Hyp, pfn, 0, () => [hypCode(this.real.hypPte(pfn))]);
+    this.access(HYP, Loc.Hyp, pfn, 0);
+    this.first(Loc.Hyp, pfn, 0);
     if (this.live) this.real.setHypPte(pfn, st);
   }
   setRefcount(pfn: number, v: number): void {
-    this.access(NONE, () => `hyp_page.refcount of pfn ${pfn}`);
-    this.first(Loc.Refcount, pfn, 0, () => [this.real.refcount(pfn)]);
+    this.access(NONE, Loc.Refcount, pfn, 0);
+    this.first(Loc.Refcount, pfn, 0);
     if (this.live) this.real.setRefcount(pfn, v);
   }
   setPageFlags(pfn: number, v: number): void {
-    this.access(HOST, () => `hyp_page.flags of pfn ${pfn}`);
-    this.first(Loc.Flags, pfn, 0, () => [this.real.pageFlags(pfn)]);
+    this.access(HOST, Loc.Flags, pfn, 0);
+    this.first(Loc.Flags, pfn, 0);
     if (this.live) this.real.setPageFlags(pfn, v);
   }
   setGhost(counter: GhostCounter, pfn: number, v: number): void {
-    this.first(Loc.Ghost, GHOSTS.indexOf(counter), pfn, () => [this.real.ghost(counter, pfn)]);
+    this.first(Loc.Ghost, GHOSTS.indexOf(counter), pfn);
     if (this.live) this.real.setGhost(counter, pfn, v);
   }
   setVmDying(vm: number, dying: boolean): void {
-    this.access(4 + vm, () => `guest ${vm}'s state`);
-    this.first(Loc.Dying, vm, 0, () => [this.real.vmDying(vm) ? 1 : 0]);
+    this.access(4 + vm, Loc.Dying, vm, 0);
+    this.first(Loc.Dying, vm, 0);
     if (this.live) this.real.setVmDying(vm, dying);
   }
   setGuestPte(vm: number, ipa: number, pte: GuestPte | null): void {
-    this.access(4 + vm, () => `guest ${vm}'s stage-2 entry of IPA page ${ipa}`);
-    this.first(Loc.Guest, vm, ipa, () => [guestCode(this.real.guestPte(vm, ipa))]);
+    this.access(4 + vm, Loc.Guest, vm, ipa);
+    this.first(Loc.Guest, vm, ipa);
     if (this.live) this.real.setGuestPte(vm, ipa, pte);
   }
   setIoPgd(domain: number, idx: number, pte: IoPte): void {
-    this.access(IOMMU, () => `domain ${domain}'s io-pgtable entry ${idx}`);
-    this.first(Loc.IoPgd, domain, idx, () => ioCodes(this.real.ioPgd(domain, idx)));
+    this.access(IOMMU, Loc.IoPgd, domain, idx);
+    this.first(Loc.IoPgd, domain, idx);
     if (this.live) this.real.setIoPgd(domain, idx, pte);
   }
   setIoLeaf(domain: number, idx: number, k: number, pfn: number | null): void {
-    this.access(IOMMU, () => `domain ${domain}'s io-pgtable entry ${idx}`);
-    this.first(Loc.IoPgd, domain, idx, () => ioCodes(this.real.ioPgd(domain, idx)));
+    this.access(IOMMU, Loc.IoPgd, domain, idx);
+    this.first(Loc.IoPgd, domain, idx);
     if (this.live) this.real.setIoLeaf(domain, idx, k, pfn);
   }
   setExt(name: string, i: number, v: number): void {
-    this.access(this.extLock.get(name) ?? NONE, () => `state '${name}'[${i}]`);
-    this.first(Loc.Ext, this.extIndex.get(name) ?? 0xfff, i, () => [this.real.ext(name, i)]);
+    const k = this.extIndex.get(name) ?? 0xfff;
+    this.access(this.extLock.get(name) ?? NONE, Loc.Ext, k, i);
+    this.first(Loc.Ext, k, i);
     if (this.live) this.real.setExt(name, i, v);
   }
   setIotlb(domain: number, slot: number, pfn: number | null): void {
-    this.access(NONE, () => `domain ${domain}'s IOTLB`);
-    this.first(Loc.Iotlb, domain, slot, () => [tlbCode(this.real.iotlb(domain, slot))]);
+    this.access(NONE, Loc.Iotlb, domain, slot);
+    this.first(Loc.Iotlb, domain, slot);
     if (this.live) this.real.setIotlb(domain, slot, pfn);
   }
   setCpu(c: number, cpu: CpuState): void {
@@ -449,11 +535,6 @@ export class CpuMemory implements Memory {
   }
   draft(): Draft<PkvmState> {
     throw new Error('with several CPUs, kernel code must read and write the state through this.mem (a call is replayed from what it read), not the state object (this.s)');
-  }
-
-  /** Which CPU runs the call. */
-  get cpuId(): number {
-    return this.cpuIndex;
   }
 }
 

@@ -12,7 +12,7 @@
  */
 import { freeze } from 'immer';
 import type { PkvmConfig } from '../config.ts';
-import { lockId, lockName } from '../kernel/base.ts';
+import { lockId } from '../kernel/base.ts';
 import { pieceNames, type Hyp } from '../kernel/hyp.ts';
 import { HypBase } from '../kernel/base.ts';
 import type { Memory, StateReader } from '../memory.ts';
@@ -146,11 +146,6 @@ export class Scheduler {
     return prev.wait === 0 || r.lockOwner(prev.wait - 1) < 0;
   }
 
-  /** The operation a CPU's call runs (its record's op is 1 + the entry). */
-  entryOf(op: number): OpEntry | undefined {
-    return this.entries[op - 1];
-  }
-
   /**
    * Runs an action on the memory: an atomic one whole; a CPU's step from where its call stopped
    * to the next interleaving point or the call's return. Returns the value the caller sees (when
@@ -175,7 +170,7 @@ export class Scheduler {
     const entry = this.entries[op - 1];
     if (!entry) throw new Error(`CPU ${c} runs operation #${op - 1}, which this model does not have`);
     const cm = this.cm;
-    cm.begin(mem, hyp, c, record, starting);
+    cm.begin(mem, hyp, record, starting);
     hyp.cpu = c;
     hyp.mem = cm;
     let ret = 0;
@@ -202,14 +197,6 @@ export class Scheduler {
     }
     mem.setCpu(c, cm.record(op));
     return { ret: 0, info: { cpu: c, op: entry.action.op, from, to: cm.stoppedAt, holds: hyp.heldLocks(), finished: false }, call: null };
-  }
-
-  /** A CPU's position, printable (a state's record: the point where its next step goes on). */
-  where(r: StateReader, c: number): string {
-    const cpu = r.cpu(c);
-    if (cpu.op === 0) return 'idle';
-    const e = this.entries[cpu.op - 1];
-    return `${e ? e.action.op : `#${cpu.op - 1}`} at point ${cpu.resume}${cpu.wait ? ` (to take ${lockName(cpu.wait - 1)})` : ''}`;
   }
 }
 

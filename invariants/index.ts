@@ -380,6 +380,29 @@ const lockOrder: StepProperty<unknown, PkvmAction, PkvmOutcome> = {
   },
 };
 
+/**
+ * With one CPU and no IOTLB in the state, the IOTLB changes a verdict only through a call that
+ * returns leaving a translation a device may have cached (any translation valid when the call
+ * began) removed or changed in the io-pgtable without an invalidation. The model reports those
+ * (PkvmOutcome.staleTlb), so this property is decided by the outcome alone. With --iotlb or
+ * several CPUs the IOTLB is in the state and dma-isolation reads it; nothing is reported here.
+ */
+const tlbInvalidated: StepProperty<unknown, PkvmAction, PkvmOutcome> = {
+  kind: 'step',
+  name: 'tlb-invalidated',
+  description:
+    'A call that removes or changes an SMMU translation invalidates it (TLBI) before it returns, else a device may go on using it from its IOTLB (one CPU without --iotlb; otherwise dma-isolation reads the IOTLB itself).',
+  relevant: (_action, outcome) => outcome.staleTlb.length > 0,
+  holdsWhenUnchanged: true,
+  check(_before, action, outcome) {
+    const t = outcome.staleTlb[0];
+    if (!t) return null;
+    return {
+      message: `${action.op} returns with domain ${t.domain}'s translation of IOVA 0x${(t.slot * 4096).toString(16)} to page ${t.pfn} removed or changed in the io-pgtable but not invalidated: a device may still reach page ${t.pfn} through its IOTLB (--iotlb shows what it can do with it)`,
+    };
+  },
+};
+
 function pinnedShared<S>(read: ReadState<S>, views: Views): StateProperty<S> {
   return {
     kind: 'state',
@@ -451,6 +474,7 @@ export function pkvmProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'v
     whenNoLockHeld(rd, pinnedShared(rd, views)),
     noDeadlock(rd),
     lockOrder as StepProperty<S, PkvmAction, PkvmOutcome>,
+    tlbInvalidated as StepProperty<S, PkvmAction, PkvmOutcome>,
   ];
 }
 

@@ -13,7 +13,7 @@ import { freeze } from 'immer';
 import { RET_UNINITIALISED, retName } from './constants.ts';
 import { type PkvmConfig, validateConfig } from './config.ts';
 import { PkvmCodec } from './codec.ts';
-import type { Acquisition, SubCall } from './kernel/base.ts';
+import type { Acquisition, StaleTranslation, SubCall } from './kernel/base.ts';
 import { runsOnCpu, Scheduler, type CallEffect, type CpuStepInfo } from './concurrent/scheduler.ts';
 import type { Hyp } from './kernel/hyp.ts';
 import { ByteRecorder, DecisionTree, type PathNode } from './compiled.ts';
@@ -31,6 +31,8 @@ export interface PkvmOutcome {
   readonly accesses: readonly { readonly by: string; readonly pfn: number }[];
   /** Locks taken in the step, with the locks held then. */
   readonly acquisitions: readonly Acquisition[];
+  /** Translations the call left for an IOTLB to use (one CPU, IOTLB not modelled; see tlb-invalidated). */
+  readonly staleTlb: readonly StaleTranslation[];
   /** Concurrent mode: which CPU stepped, from where to where, and the locks it holds after. */
   readonly cpu: CpuStepInfo | null;
   /** Concurrent mode, a call's last step: what the whole call changed (failure atomicity is judged on whole calls). */
@@ -129,6 +131,7 @@ abstract class PkvmSystem<S> {
         if (left.length) hyp.lockLeak(action.op, left);
       }
       if (!hyp.fatal && spec.ghost) spec.ghost(hyp, action.args, ret);
+      if (!hyp.fatal) hyp.smmu_note_stale_translations();
       return { hyp, ret, info: null, call: null };
     } catch (e) {
       if (e !== OVER_BUDGET) throw e;
@@ -141,7 +144,7 @@ abstract class PkvmSystem<S> {
   }
 
   protected outcome(hyp: Hyp, ret: number, info: CpuStepInfo | null, call: CallEffect | null): PkvmOutcome {
-    return { ret, failures: hyp.rec.failures, branches: hyp.rec.branches, subcalls: hyp.rec.subcalls, accesses: hyp.rec.accesses, acquisitions: hyp.rec.acquisitions, cpu: info, call };
+    return { ret, failures: hyp.rec.failures, branches: hyp.rec.branches, subcalls: hyp.rec.subcalls, accesses: hyp.rec.accesses, acquisitions: hyp.rec.acquisitions, staleTlb: hyp.rec.staleTlb, cpu: info, call };
   }
 
   describeAction(action: PkvmAction): string {

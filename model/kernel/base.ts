@@ -63,6 +63,18 @@ export interface ExecutionRecord {
   accesses: { by: string; pfn: number }[];
   /** Locks taken in this step. */
   acquisitions: Acquisition[];
+  /**
+   * SMMU translations the call removed or changed without invalidating them before it returned
+   * (one CPU, IOTLB not modelled): what a device may still use from its IOTLB.
+   */
+  staleTlb: StaleTranslation[];
+}
+
+/** A translation an IOTLB may still hold: domain, IOVA page slot, and the page it translated to. */
+export interface StaleTranslation {
+  readonly domain: number;
+  readonly slot: number;
+  readonly pfn: number;
 }
 
 /** Shared empty list: records allocate only when something happens. */
@@ -75,7 +87,7 @@ export class HypBase {
   /** The memory of the step: every read and write of the state goes through it. */
   mem: Memory;
   readonly config: PkvmConfig;
-  rec: ExecutionRecord = { failures: NONE, branches: NONE, subcalls: NONE, accesses: NONE, acquisitions: NONE };
+  rec: ExecutionRecord = { failures: NONE, branches: NONE, subcalls: NONE, accesses: NONE, acquisitions: NONE, staleTlb: NONE };
   /** Concurrent mode: the CPU running this step (-1 in sequential mode, where locks are the step's own). */
   cpu = -1;
   /**
@@ -101,7 +113,7 @@ export class HypBase {
   /** Starts a new step on another memory (the packed engine reuses one hypervisor object). */
   reset(mem: Memory): void {
     this.mem = mem;
-    this.rec = { failures: NONE, branches: NONE, subcalls: NONE, accesses: NONE, acquisitions: NONE };
+    this.rec = { failures: NONE, branches: NONE, subcalls: NONE, accesses: NONE, acquisitions: NONE, staleTlb: NONE };
     this.fatal = null;
     this.fatalSnapshot = null;
     this.heldMask = 0;
@@ -175,6 +187,13 @@ export class HypBase {
     if (this.quiet) return;
     if (this.rec.accesses === NONE) this.rec.accesses = [];
     this.rec.accesses.push({ by, pfn });
+  }
+
+  /** Records a translation a device may still use from its IOTLB after the call (see IoPgtableArm). */
+  recordStaleTranslation(t: StaleTranslation): void {
+    if (this.quiet) return;
+    if (this.rec.staleTlb === NONE) this.rec.staleTlb = [];
+    this.rec.staleTlb.push(t);
   }
 
   // ---------------------------------------------------------------- addresses

@@ -11,6 +11,7 @@ import { IOMMU_READ, IOMMU_WRITE, IOPT_BLOCK_PAGES, IOPT_BLOCK_SIZE, PAGE_SHIFT,
 import { ioBlockOf, ioTableOf } from '../memory.ts';
 import type { IoPte } from '../state.ts';
 import { HypBase } from './base.ts';
+import { deviceTranslate } from '../views.ts';
 
 /** Levels of the model's table: 1 (blocks) and 2 (pages); ARM_LPAE_MAX_LEVELS is then 3. */
 const START_LEVEL = 1;
@@ -54,6 +55,7 @@ export class IoPgtableArm extends HypBase {
   }
 
   private writePte(t: TableRef, idx: number, v: IoPte | number | null): void {
+    if (this.watchTlb()) this.noteTranslations(t, idx);
     if (t.lvl === START_LEVEL) this.mem.setIoPgd(t.domain, idx, v as IoPte);
     else this.mem.setIoLeaf(t.domain, t.parent, idx, v as number | null);
   }
@@ -206,6 +208,47 @@ export class IoPgtableArm extends HypBase {
     super.resetStep();
     this.gathered = [];
     this.tlbGather = false;
+    this.translationsBefore = null;
+  }
+
+  /**
+   * With one CPU and no IOTLB in the state, each call runs atomically, so a device can have
+   * cached any translation valid when the call began (the worst case), and nothing in between.
+   * The IOTLB then changes a verdict only through a call that returns with a translation removed
+   * or changed and not invalidated: the model notes, per IOVA slot the call's io-pgtable writes
+   * touch, the translation before the call (first write), and the slots it invalidates.
+   */
+  private watchTlb(): boolean {
+    return this.config.cpus === 1 && !this.config.iotlb && !this.quiet;
+  }
+
+  /** Per slot (domain * iovas + slot) the call wrote: the pfn it translated to before the call, -1 for none, -2 once invalidated. */
+  private translationsBefore: Map<number, number> | null = null;
+
+  private noteTranslations(t: TableRef, idx: number): void {
+    const [first, n] = t.lvl === START_LEVEL ? [idx * IOPT_BLOCK_PAGES, IOPT_BLOCK_PAGES] : [t.parent * IOPT_BLOCK_PAGES + idx, 1];
+    const m = (this.translationsBefore ??= new Map());
+    for (let slot = first; slot < first + n && slot < this.config.iovas; slot++) {
+      const code = t.domain * this.config.iovas + slot;
+      if (!m.has(code)) m.set(code, this.slotTranslation(t.domain, slot) ?? -1);
+    }
+  }
+
+  /** The page a device reaches at a slot through the io-pgtable, as dma-isolation reads it. */
+  private slotTranslation(domain: number, slot: number): number | null {
+    return deviceTranslate(this.mem, domain, slot);
+  }
+
+  /** At the end of a call: the translations it removed or changed and did not invalidate (recorded as staleTlb). */
+  smmu_note_stale_translations(): void {
+    const m = this.translationsBefore;
+    if (!m) return;
+    for (const [code, before] of m) {
+      if (before < 0) continue;
+      const domain = Math.floor(code / this.config.iovas);
+      const slot = code % this.config.iovas;
+      if (this.slotTranslation(domain, slot) !== before) this.recordStaleTranslation({ domain, slot, pfn: before });
+    }
   }
 
   /**
@@ -217,9 +260,13 @@ export class IoPgtableArm extends HypBase {
       this.gathered.push({ domain, iova, size });
       return;
     }
-    if (!this.config.iotlb) return;
     const first = Math.floor(iova / PAGE_SIZE);
     const n = Math.max(1, Math.ceil(size / PAGE_SIZE));
+    if (!this.config.iotlb) {
+      const m = this.translationsBefore;
+      if (m) for (let slot = first; slot < first + n && slot < this.config.iovas; slot++) if (m.has(domain * this.config.iovas + slot)) m.set(domain * this.config.iovas + slot, -2);
+      return;
+    }
     // one command to the SMMU (with several CPUs: one interleaving point, the IOTLB being the SMMU's)
     this.mem.atomicBegin?.(`the TLBI of domain ${domain}, IOVA ${hexs(iova)} + ${hexs(size)}`);
     for (let slot = first; slot < first + n && slot < this.config.iovas; slot++) if (this.mem.iotlb(domain, slot) !== null) this.mem.setIotlb(domain, slot, null);

@@ -46,6 +46,7 @@ const CASES: Case[] = [
   { invariant: 'lock-discipline', variant: 'share-dma-no-hyp-lock', config: {}, length: 1, message: /pkvm_pgd_lock/ },
   { invariant: 'pinned-shared', variant: 'ack-unshare-no-pin-check', config: {}, length: 3, message: /pinned by the hypervisor but its host state is OWNED/ },
   { invariant: 'pinned-shared', variant: 'pin-drops-locks', config: { cpus: 2 }, length: 8, message: /pinned by the hypervisor but its host state is OWNED/ },
+  { invariant: 'tlb-invalidated', variant: 'unmap-no-tlb-add-page', config: {}, length: 2, message: /iommu_unmap returns with domain 0's translation of IOVA 0x0 to page 0 .* not invalidated/ },
   { invariant: 'lock-order', variant: 'share-dma-lock-inversion', config: {}, length: 1, message: /takes host_mmu.lock while holding pkvm_pgd_lock/ },
   { invariant: 'no-deadlock', variant: 'share-dma-lock-inversion', config: { cpus: 2 }, length: 3, message: /deadlock: CPU 0 waits for pkvm_pgd_lock, held by CPU 1; CPU 1 waits for host_mmu.lock, held by CPU 0/ },
   // the seed takes a DMA reference before checking the page: the hyp allocator hands out a page the host donated in between

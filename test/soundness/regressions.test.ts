@@ -170,18 +170,26 @@ describe('failure atomicity with several CPUs is judged on whole calls', () => {
 });
 
 describe('the IOTLB', () => {
-  it('with one CPU and no --iotlb, check says it is not modelled, and the mutant that drops a TLB invalidation passes', async () => {
+  it('with one CPU and no --iotlb, check stands for it by tlb-invalidated and kills the mutant that drops a TLB invalidation', async () => {
     const r = await run(['check', '--variant', 'unmap-no-tlb-add-page', '--host', 'iommu', '--depth', '5', '--quiet', '--no-trace']);
-    expect(r.code).toBe(0);
-    expect(r.out).toMatch(/1 CPU, no SMMU IOTLB \(--iotlb models it\)/);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/1 CPU, SMMU IOTLB as tlb-invalidated \(--iotlb models its entries\)/);
+    expect(r.out).toMatch(/VIOLATION of tlb-invalidated/);
+  });
+  it('with several CPUs and --no-iotlb, the configuration line says the IOTLB is not modelled', async () => {
+    const r = await run(['check', '--variant', 'rfc-v1-fixed', '--cpus', '2', '--no-iotlb', '--depth', '2', '--quiet', '--no-trace']);
+    expect(r.out).toMatch(/2 CPUs, no SMMU IOTLB \(--iotlb models it\)/);
   });
   it('verify models it by default and kills the mutant', async () => {
     const { code, j } = await json(['verify', '--variant', 'unmap-no-tlb-add-page', '--depth', '5']);
     expect(code).toBe(1);
     expect(j.config.iotlb).toBe(true);
     expect(j.variants[0].invariants['dma-isolation']).toMatchObject({ status: 'violated', length: 4 });
+    // without the entries, tlb-invalidated kills it instead, and dma-isolation holds
     const off = await json(['verify', '--variant', 'unmap-no-tlb-add-page', '--depth', '5', '--no-iotlb']);
-    expect(off.code).toBe(0);
+    expect(off.code).toBe(1);
+    expect(off.j.variants[0].invariants['tlb-invalidated']).toMatchObject({ status: 'violated', length: 2 });
+    expect(off.j.variants[0].invariants['dma-isolation'].status).not.toBe('violated');
   });
 });
 

@@ -269,6 +269,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
       queued: Math.max(0, frontSize - expanded) + found,
       seconds,
       statesPerSecond: distinct / Math.max(seconds, 1e-9),
+      violations: log.list.length,
     });
   };
 

@@ -5,8 +5,8 @@ export const COMMANDS = ['check', 'verify', 'diff', 'replay', 'list'] as const;
 type Examples = [string, string][];
 
 const SEED: [string, string] = ['$0 check --all --depth 8', 'the seed check (npm start): every invariant rfc-v1 violates within 8 steps, with a shortest trace of each'];
-const MODULE: [string, string] = ['$0 check --variant docs/examples/dma-passthrough.ts', 'check a variant module of your own (TypeScript, no build step)'];
-const CHOSEN: [string, string] = ['$0 verify --variant rfc-v1 --variant rfc-v1-fixed', 'the verdict matrix of two variants against every invariant'];
+const MODULE: [string, string] = ['$0 check --variant ./my-variant.ts', 'check a variant module of your own (TypeScript, no build step; docs/variants.md)'];
+const CHOSEN: [string, string] = ['$0 verify --variant rfc-v1 --variant rfc-v1-u62', 'the verdict matrix of chosen variants: the seed on the pKVM tree and on the upstream base of its time'];
 const DIFF: [string, string] = ['$0 diff rfc-v1 rfc-v1-fixed --depth 6', 'the shortest sequence of calls after which the two variants disagree'];
 const REPLAY: [string, string] = ['$0 replay pkvm-check-trace.json', 'run a counterexample again, step by step'];
 const LIST: [string, string] = ['$0 list variants', 'the built-in variants, with what each one changes'];
@@ -16,18 +16,19 @@ export const EXAMPLES: Record<'top' | (typeof COMMANDS)[number], Examples> = {
   check: [
     SEED,
     MODULE,
-    ['$0 check --config ci/pkvm-check.config.json --json --no-trace', 'in CI: bounds and variant from a config file, one JSON object on stdout'],
-    ['$0 check --random --runs 5000 --depth 40 --seed 7', 'random walks of 40 steps, reproducible from the seed'],
-    ['$0 check --variant rfc-v1-fixed --max-states 2000000 --time-limit 600', 'a larger space under a state and a time bound (the progress shows an ETA)'],
+    ['$0 check --config ci.json --json --no-trace', 'in CI: bounds and variant from a config file, one JSON object on stdout, no trace file'],
+    ['$0 check --random --runs 5000 --seed 7', '5,000 random walks of 50 steps, reproducible from the seed'],
+    ['$0 check --ram-pages 4 --all --time-limit 600', 'a larger model for at most 10 minutes (the progress gives the ETA of that bound)'],
   ],
   verify: [
     ['$0 verify', "every built-in variant, with verify's defaults (--host iommu, --depth 8, --iotlb)"],
     CHOSEN,
-    ['$0 verify --variant docs/examples/dma-passthrough.ts --trace-dir traces', 'a variant module, with the shortest trace of each violation written into traces/'],
+    ['$0 verify --trace-dir out', 'the shortest trace of each violation written into out/ (out/rfc-v1.json, ...)'],
+    ['$0 verify --variant ./my-variant.ts --json', "a variant module's row of the matrix, as one JSON object"],
     ['$0 verify --host driver --no-iotlb --depth 6', "verify with check's host and IOTLB"],
   ],
-  diff: [DIFF, ['$0 diff rfc-v1 docs/examples/dma-passthrough.ts --host iommu', 'a variant module against the seed, with the untrusted IOMMU host']],
-  replay: [REPLAY, ['$0 replay pkvm-check-trace.json --variant rfc-v1-fixed', 'the same steps on another variant: does the fix stop the violation?']],
+  diff: [DIFF, ['$0 diff rfc-v1 ./my-variant.ts --host iommu', 'a variant module against the seed, with the untrusted IOMMU host']],
+  replay: [REPLAY, ['$0 replay out/rfc-v1.json --variant rfc-v1-u62', 'the same steps on another variant: does the violation happen there too?']],
   list: [LIST, ['$0 list invariants', 'the invariants, by name and kind'], ['$0 list hosts', 'the host behaviours --host takes']],
 };
 

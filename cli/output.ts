@@ -37,11 +37,12 @@ export const processIo: Io = {
   terminal: {
     stdoutIsTTY: process.stdout.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
+    // a terminal that does not know its size says 0 (a pty without one): then the defaults, 80 x 24
     get columns() {
-      return process.stderr.columns;
+      return process.stderr.columns || undefined;
     },
     get rows() {
-      return process.stderr.rows;
+      return process.stderr.rows || undefined;
     },
     writeErr: (t) => void process.stderr.write(t),
     env: process.env,

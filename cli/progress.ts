@@ -80,7 +80,7 @@ export function progressBlock(p: Progress, label: string | undefined, rss: numbe
     ? `${head}: walk ${n(p.walks.done)} of ${n(p.walks.requested)}, ${n(p.transitions)} steps (${n(Math.round(p.transitions / Math.max(p.seconds, 1e-9)))}/s), longest walk ${n(p.depth)} steps`
     : `${head}: ${n(p.distinctStates)} states, ${n(Math.round(p.statesPerSecond))} states/s, depth ${p.depth}, ${n(p.queued)} queued`;
   const end = etaText(p, b);
-  return `${first}\n  ${violationsText(p.violations)} so far, memory ${mib(rss)} RSS, elapsed ${duration(p.seconds)}${end ? `, ${end}` : ''}`;
+  return `${first}\n  ${violationsText(p.violations)} so far, memory ${mib(rss)} RSS, elapsed ${duration(p.seconds)}${end ? `\n  ${end}` : ''}`;
 }
 
 /**

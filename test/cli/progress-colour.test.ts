@@ -106,7 +106,7 @@ describe('the status block on a terminal', () => {
     expect(got.err).toBe('');
     const frames = got.raw.split(`${ESC}[?2026h`).filter(Boolean);
     expect(frames.length).toBeGreaterThan(2);
-    expect(got.raw).toMatch(/pkvm-check: [\d,]+ states, [\d,]+ states\/s, depth \d+, [\d,]+ queued\n {2}0 violations so far, memory \d+ MiB RSS, elapsed \d+ s, ETA \d+ s to --max-states 5000/);
+    expect(got.raw).toMatch(/pkvm-check: [\d,]+ states, [\d,]+ states\/s, depth \d+, [\d,]+ queued\n {2}0 violations so far, memory \d+ MiB RSS, elapsed \d+ s\n {2}ETA \d+ s to --max-states 5000\n/);
     // a redraw erases the previous block (erase line, cursor up) before writing the next
     expect(frames[1]).toMatch(new RegExp(`^\\u001b\\[2K\\u001b\\[1A`));
     // the last write erases the block

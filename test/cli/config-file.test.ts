@@ -31,7 +31,7 @@ beforeAll(() => {
 
 describe('what the file sets', () => {
   it('bounds, search bounds and check\'s variant (a module path relative to the file), and the header names the file', async () => {
-    const file = project({ bounds: { host: 'iommu', 'ram-pages': 3, iotlb: true }, search: { depth: 2 }, check: { variant: 'variants/mine.ts' } });
+    const file = project({ $schema: '../schemas/config.schema.json', bounds: { host: 'iommu', 'ram-pages': 3, iotlb: true }, search: { depth: 2 }, check: { variant: 'variants/mine.ts' } });
     const r = await run(['check', '--config', file, '--quiet', '--no-trace', '--json']);
     expect(r.err).toBe('');
     const j = JSON.parse(r.out);

@@ -241,6 +241,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
             queued: current.length - k - 1 + next.length,
             seconds,
             statesPerSecond: visited.size / Math.max(seconds, 1e-9),
+            violations: log.list.length,
           });
         }
       }

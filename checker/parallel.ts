@@ -250,7 +250,8 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
   const reportProgress = (now: number) => {
     lastProgress = now;
     peakMemory = Math.max(peakMemory, process.memoryUsage.rss());
-    if (!options.onProgress) return;
+    // nothing to say while the workers check the initial states (no level is known yet)
+    if (!options.onProgress || (levels.length === 0 && !frontExpands)) return;
     let roundTransitions = 0;
     let found = 0;
     let expanded = 0;
@@ -269,6 +270,7 @@ export function checkParallel(factory: ModelFactory, options: ParallelOptions): 
       queued: Math.max(0, frontSize - expanded) + found,
       seconds,
       statesPerSecond: distinct / Math.max(seconds, 1e-9),
+      violations: log.list.length,
     });
   };
 

@@ -11,8 +11,8 @@
  */
 import fc from 'fast-check';
 import { Expander, type Sink } from './expand.ts';
-import { PropertySet } from './properties.ts';
-import type { Finding, Model, Property, Violation } from './types.ts';
+import { PropertySet, violationKey } from './properties.ts';
+import type { Finding, Model, Progress, Property, Violation } from './types.ts';
 
 export interface RandomOptions {
   readonly seed: number;
@@ -21,6 +21,9 @@ export interface RandomOptions {
   /** Steps per walk at most. */
   readonly depth: number;
   readonly timeLimitSeconds?: number;
+  /** Called between walks, at most every `progressIntervalMs` (default 2 s). */
+  readonly onProgress?: (p: Progress) => void;
+  readonly progressIntervalMs?: number;
 }
 
 interface RandomBase {
@@ -117,6 +120,11 @@ export function randomWalks<S, A, O>(model: Model<S, A, O>, properties: readonly
   let steps = 0;
   let longestWalk = 0;
   let last: Violation | null = null;
+  // progress: the walks of the run (fast-check shrinks after the first failing one) and the distinct violations met
+  let walks = 0;
+  const violated = new Set<string>();
+  const progressEvery = options.progressIntervalMs ?? 2000;
+  let lastProgress = start;
   // every walk has its full length: a shorter one would only repeat a prefix of a longer one
   const length = options.depth + 1;
   const arb = fc.array(fc.nat({ max: 0x7fffffff }), { minLength: length, maxLength: length });
@@ -126,6 +134,16 @@ export function randomWalks<S, A, O>(model: Model<S, A, O>, properties: readonly
       steps += r.steps;
       longestWalk = Math.max(longestWalk, r.steps);
       if (r.violation) last = r.violation;
+      if (violated.size === 0) walks++;
+      if (r.violation) violated.add(violationKey(r.violation.property, r.violation.finding));
+      if (options.onProgress) {
+        const now = Date.now();
+        if (now - lastProgress >= progressEvery) {
+          lastProgress = now;
+          const seconds = (now - start) / 1000;
+          options.onProgress({ depth: longestWalk, distinctStates: 0, transitions: steps, queued: 0, seconds, statesPerSecond: 0, violations: violated.size, walks: { done: walks, requested: options.runs } });
+        }
+      }
       return r.violation === null;
     }),
     {

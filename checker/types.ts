@@ -196,6 +196,15 @@ export interface Progress {
   readonly queued: number;
   readonly seconds: number;
   readonly statesPerSecond: number;
+  /** Violations found so far, distinct by property and key (a parallel search counts those of finished rounds). */
+  readonly violations: number;
+  /**
+   * Random walks only: walks run so far and asked for (after the first failing walk the runs
+   * stop and fast-check shrinks it: `done` stays). Walks keep no visited set and no queue, so
+   * `distinctStates`, `queued` and `statesPerSecond` are 0; `transitions` counts the steps taken
+   * and `depth` is the longest walk so far.
+   */
+  readonly walks?: { readonly done: number; readonly requested: number };
 }
 
 export interface CheckOptions {

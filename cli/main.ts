@@ -1,6 +1,7 @@
 /**
  * The command line: one yargs object per command, shared option builders, strict parsing, and
- * one error path. Exit codes: 0 ok, 1 violation, 2 bad usage or bad input.
+ * one error path. Exit codes: 0 ok, 1 violation, 2 bad usage or bad input. docs/cli.md is the
+ * user's guide to it.
  */
 import yargs from 'yargs';
 import { BUILTIN_VARIANTS } from '../model/variants/index.ts';
@@ -12,9 +13,12 @@ import { ConfigError, DEFAULT_CONFIG } from '../model/config.ts';
 import { CallTooLong } from '../model/concurrent/cpu-memory.ts';
 import { VariantError } from '../model/variant.ts';
 import { EXIT, UsageError } from './errors.ts';
-import { configFromArgs, nonNegative, positive, wholeNumber, withBounds, withVariant, writableFile, type BoundArgs } from './options.ts';
+import { configFromArgs, depthFor, nonNegative, positive, wholeNumber, withBounds, withProgress, withVariant, writableFile, type BoundArgs } from './options.ts';
 import { loadVariant } from './variants.ts';
-import { printCheck, printDiff, printReplay, printVerify, processIo, progressPrinter, type Io } from './output.ts';
+import { colourWanted, printCheck, printDiff, printReplay, printVerify, processIo, progressPrinter, type Io } from './output.ts';
+import { withConfigFile } from './config-file.ts';
+import { defaultDescription, differencesForHelp, differencesInEffect } from './defaults.ts';
+import { COMMANDS, EPILOG, EXAMPLES, epilogOf } from './help.ts';
 import { runCheck, runDiff, runReplay, runVerify } from './run.ts';
 import { workersOption } from './worker-model.ts';
 import { mkdirSync } from 'node:fs';
@@ -41,9 +45,14 @@ function listText(what: (typeof LISTS)[number]): string {
   }
 }
 
-export async function main(argv: string[], io: Io = processIo): Promise<number> {
+export async function main(argv: string[], given: Io = processIo): Promise<number> {
   let code: number = EXIT.ok;
   const debug = argv.includes('--debug');
+  // read before parsing, as --debug is: the printers and yargs' own errors need it
+  const io: Io = { ...given, colour: colourWanted(given.terminal, argv.includes('--no-color') ? false : argv.includes('--color') ? true : undefined) };
+  /** The config file a search command read, for its header. */
+  let configFile: string | undefined;
+  const usedConfig = (file: string) => void (configFile = file);
   const parser = yargs(argv)
     .scriptName('pkvm-check')
     .usage('$0 <command> [options]\n\nA bounded model checker for the memory-ownership protocol of pKVM, DMA sharing included.')
@@ -51,7 +60,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       'check',
       'explore the model exhaustively (breadth-first) or by random walks and check the invariants',
       (y) =>
-        withVariant(withBounds(y))
+        withProgress(withConfigFile(withVariant(withBounds(y, 'check')), 'check', usedConfig))
+          .example(EXAMPLES.check)
+          .epilog(epilogOf(differencesForHelp('check')))
           .option('invariant', { type: 'string', array: true, describe: 'check only these invariants (or the group hyp-failure); repeatable', group: 'Search:' })
           .option('depth', { type: 'number', describe: 'do not explore beyond this many steps', group: 'Search:' })
           .option('max-states', { type: 'number', describe: 'stop after this many distinct states', group: 'Search:' })
@@ -75,9 +86,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('resume', { type: 'string', describe: 'continue the search saved in this folder (same command and bounds)', group: 'Search:' })
           .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same states, violations and traces as 1)', group: 'Search:' }),
       async (a) => {
-        const config = configFromArgs(a as unknown as BoundArgs);
+        const config = configFromArgs(a as unknown as BoundArgs, 'check');
         const variant = await loadVariant(a.variant);
-        const depth = wholeNumber('depth', a.depth, 0);
+        const depth = depthFor('check', a.depth);
         const maxStates = wholeNumber('max-states', a['max-states'], 1);
         const timeLimit = nonNegative('time-limit', a['time-limit']);
         if (a.random && (!Number.isInteger(a.runs) || a.runs < 1)) throw new UsageError(`--runs must be a positive integer (got ${a.runs})`);
@@ -87,9 +98,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         if (a.trace) writableFile('trace-out', a['trace-out']);
         const seed = a.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
         if (a.seed !== undefined && !Number.isInteger(a.seed)) throw new UsageError(`--seed must be an integer (got ${a.seed})`);
+        const progress = a.quiet ? undefined : progressPrinter(io, { maxStates, timeLimit, runs: a.random ? a.runs : undefined });
         const report = await runCheck({
-          interruptible: io === processIo,
-          notice: (t) => io.err(t),
+          interruptible: given === processIo,
+          notice: (t) => (progress ? progress.note(t) : io.err(t)),
           config,
           variant,
           invariants: a.invariant,
@@ -99,7 +111,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           all: a.all,
           traceOut: a.trace ? a['trace-out'] : null,
           random: a.random ? { seed, runs: a.runs } : undefined,
-          progress: a.quiet ? undefined : progressPrinter(io),
+          progress,
+          progressIntervalMs: nonNegative('progress-every', a['progress-every'])! * 1000,
           command: ['pkvm-check', ...argv].join(' '),
           coverage: a.coverage,
           engine: a.engine,
@@ -111,19 +124,20 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           resume: a.resume,
           workers: workersOption(a.workers, { random: a.random, coverage: a.coverage, bitstate: a.bitstate, checkpoint: a.checkpoint, resume: a.resume, por: a.por, 'frontier-memory': a['frontier-memory'] }),
           variantSource: a.variant,
-        });
-        code = printCheck(report, a.json, io);
+        }).finally(() => progress?.done());
+        code = printCheck(report, a.json, io, { configFile });
       },
     )
     .command(
       'verify',
       'check every variant (or the chosen ones) against every invariant and print the matrix variant x invariant',
       (y) =>
-        withBounds(y)
-          .option('host', { type: 'string', default: 'iommu', choices: Object.keys(HOST_BEHAVIOURS), describe: 'host behaviour (default: the untrusted host of the IOMMU hypercalls)', group: 'Model bounds:' })
+        withProgress(withConfigFile(withBounds(y, 'verify'), 'verify', usedConfig))
+          .example(EXAMPLES.verify)
+          .epilog(epilogOf(differencesForHelp('verify')))
           .option('variant', { type: 'string', array: true, describe: 'variants to verify (default: every built-in variant); repeatable', group: 'Model:' })
           .option('invariant', { type: 'string', array: true, describe: 'invariants (default: all)', group: 'Search:' })
-          .option('depth', { type: 'number', default: 8, describe: 'depth bound per variant', group: 'Search:' })
+          .option('depth', { type: 'number', defaultDescription: defaultDescription('verify', 'depth'), describe: 'depth bound per variant', group: 'Search:' })
           .option('max-states', { type: 'number', describe: 'state bound per variant', group: 'Search:' })
           .option('time-limit', { type: 'number', describe: 'time bound per variant, in seconds', group: 'Search:' })
           .option('trace-dir', { type: 'string', describe: 'write the shortest trace of every violation into this folder', group: 'Output:' })
@@ -133,34 +147,45 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('por', { type: 'boolean', default: false, describe: 'partial-order reduction (sleep sets): fewer transitions, same verdicts', group: 'Search:' })
           .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
       async (a) => {
-        // verify models the IOTLB unless told not to: a missing TLB invalidation shows only there
-        const config = configFromArgs({ ...(a as unknown as BoundArgs), iotlb: a.iotlb ?? true });
+        // verify's own defaults (defaults.ts): a missing TLB invalidation shows only with the IOTLB
+        const config = configFromArgs(a as unknown as BoundArgs, 'verify');
         const names = a.variant && a.variant.length ? a.variant : BUILTIN_VARIANTS.map((v) => v.name);
         const variants = [];
         for (const name of names) variants.push(await loadVariant(name));
         if (a['trace-dir']) mkdirSync(a['trace-dir'], { recursive: true });
-        const report = runVerify({
+        const maxStates = wholeNumber('max-states', a['max-states'], 1);
+        const timeLimit = nonNegative('time-limit', a['time-limit']);
+        const progress = a.quiet ? undefined : progressPrinter(io, { maxStates, timeLimit, scope: 'this variant' });
+        let report;
+        try {
+          report = runVerify({
           config,
           variants,
           invariants: a.invariant,
-          depth: wholeNumber('depth', a.depth, 0),
-          maxStates: wholeNumber('max-states', a['max-states'], 1),
-          timeLimit: nonNegative('time-limit', a['time-limit']),
+          depth: depthFor('verify', a.depth),
+          maxStates,
+          timeLimit,
           traceDir: a['trace-dir'] ?? null,
-          progress: a.quiet ? undefined : (v, p) => progressPrinter(io)(p, v),
+          progress: progress ? (v, p) => progress(p, v) : undefined,
+          progressIntervalMs: nonNegative('progress-every', a['progress-every'])! * 1000,
           engine: a.engine,
           workers: workersOption(a.workers, { por: a.por }),
           por: a.por,
           variantSources: names,
-        });
-        code = printVerify(report, a.json, io);
+          });
+        } finally {
+          progress?.done();
+        }
+        code = printVerify(report, a.json, io, { configFile, defaultsDiffer: differencesInEffect('verify', { host: a.host, depth: a.depth, iotlb: a.iotlb, cpus: a.cpus }) });
       },
     )
     .command(
       'diff <a> <b>',
       'explore two variants together over the same sequences of operations and report the shortest one after which they disagree',
       (y) =>
-        withBounds(y)
+        withProgress(withConfigFile(withBounds(y, 'diff'), 'diff', usedConfig))
+          .example(EXAMPLES.diff)
+          .epilog(EPILOG)
           .positional('a', { type: 'string', demandOption: true, describe: 'a variant (name or module path)' })
           .positional('b', { type: 'string', demandOption: true, describe: 'another variant' })
           .option('depth', { type: 'number', describe: 'do not explore beyond this many steps', group: 'Search:' })
@@ -173,22 +198,31 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where both variants allow it)', group: 'Search:' })
           .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
       async (a) => {
-        const config = configFromArgs(a as unknown as BoundArgs);
+        const config = configFromArgs(a as unknown as BoundArgs, 'diff');
         if (a.trace) writableFile('trace-out', a['trace-out']);
-        const report = runDiff({
+        const maxStates = wholeNumber('max-states', a['max-states'], 1);
+        const timeLimit = nonNegative('time-limit', a['time-limit']);
+        const progress = a.quiet ? undefined : progressPrinter(io, { maxStates, timeLimit });
+        let report;
+        try {
+          report = runDiff({
           workers: workersOption(a.workers),
           sources: { a: a.a as string, b: a.b as string },
           a: await loadVariant(a.a as string),
           b: await loadVariant(a.b as string),
           config,
-          depth: wholeNumber('depth', a.depth, 0),
-          maxStates: wholeNumber('max-states', a['max-states'], 1),
-          timeLimit: nonNegative('time-limit', a['time-limit']),
+          depth: depthFor('diff', a.depth),
+          maxStates,
+          timeLimit,
           traceOut: a.trace ? a['trace-out'] : null,
-          progress: a.quiet ? undefined : progressPrinter(io),
+          progress,
+          progressIntervalMs: nonNegative('progress-every', a['progress-every'])! * 1000,
           engine: a.engine,
-        });
-        code = printDiff(report, a.json, io);
+          });
+        } finally {
+          progress?.done();
+        }
+        code = printDiff(report, a.json, io, { configFile });
       },
     )
     .command(
@@ -196,6 +230,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       're-execute a trace file step by step and say whether the same violation happens (optionally on another variant)',
       (y) =>
         withVariant(y)
+          .example(EXAMPLES.replay)
+          .epilog(EPILOG)
           .positional('file', { type: 'string', demandOption: true, describe: 'a trace file written by check' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout' }),
       async (a) => {
@@ -206,14 +242,18 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .command(
       'list <what>',
       'list the variants, invariants, operations, pieces (replaceable kernel functions) or host behaviours',
-      (y) => y.positional('what', { choices: LISTS, demandOption: true }),
+      (y) => y.example(EXAMPLES.list).epilog(EPILOG).positional('what', { choices: LISTS, demandOption: true }),
       (a) => {
         io.out(listText(a.what as (typeof LISTS)[number]));
         code = EXIT.ok;
       },
     )
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces of errors' })
-    .demandCommand(1, 'name a command: check, verify, diff, replay or list')
+    .option('color', { type: 'boolean', describe: 'colour the verdicts and headers (default: on a terminal, unless NO_COLOR is set; --no-color: never)' })
+    .example(EXAMPLES.top)
+    .epilog(EPILOG)
+    .demandCommand(1, `name a command: ${COMMANDS.join(', ')}`)
+    .recommendCommands()
     .strict()
     .help()
     .alias('h', 'help')
@@ -221,11 +261,20 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .wrap(Math.min(110, process.stdout.columns || 110))
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err ?? new UsageError(msg.replace(/\s*\n\s*/g, ' '));
+      if (err) throw err;
+      // a mistyped command: yargs suggests the nearest one (recommendCommands), or finds none
+      const first = argv.find((x) => !x.startsWith('-'));
+      const typo = /^Did you mean (\S+)\?$/.exec(msg);
+      if (typo) throw new UsageError(`unknown command '${first}': did you mean ${typo[1]}?`);
+      if (first && msg === `Unknown argument: ${first}` && argv.indexOf(first) === 0) throw new UsageError(`unknown command '${first}' (the commands: ${COMMANDS.join(', ')})`);
+      throw new UsageError(msg.replace(/\s*\n\s*/g, ' '));
     });
 
   try {
-    await parser.parseAsync();
+    // with a callback yargs hands --help and --version text over instead of printing it: it goes to io
+    await parser.parseAsync(argv, {}, (err, _argv, output) => {
+      if (!err && output) io.out(output);
+    });
     return code;
   } catch (e) {
     if (debug && e instanceof Error) io.err(e.stack ?? e.message);

@@ -5,8 +5,10 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG, HOST_BEHAVIOURS, type HostBehaviour, type PkvmConfig, validateConfig } from '../model/config.ts';
 import { BUILTIN_VARIANTS } from '../model/variants/index.ts';
 import { UsageError } from './errors.ts';
+import { COMMAND_DEFAULTS, defaultDescription, iotlbFor, type SearchCommand } from './defaults.ts';
 
-export function withBounds<T>(y: Argv<T>) {
+/** The model bound options; the host's and the IOTLB's defaults are the command's (defaults.ts). */
+export function withBounds<T>(y: Argv<T>, command: SearchCommand = 'check') {
   return y
     .option('ram-pages', { type: 'number', default: DEFAULT_CONFIG.ramPages, describe: 'RAM pages (one memblock region)', group: 'Model bounds:' })
     .option('mmio-pages', { type: 'number', default: DEFAULT_CONFIG.mmioPages, describe: 'MMIO pages, after RAM', group: 'Model bounds:' })
@@ -18,12 +20,17 @@ export function withBounds<T>(y: Argv<T>) {
     .option('refcount-bits', { type: 'number', default: DEFAULT_CONFIG.refcountBits, describe: 'width of hyp_page.refcount', group: 'Model bounds:' })
     .option('max-range', { type: 'number', default: DEFAULT_CONFIG.maxRange, describe: 'largest range (pages) a call names', group: 'Model bounds:' })
     .option('max-pins', { type: 'number', default: DEFAULT_CONFIG.maxPins, describe: 'most pins of one page', group: 'Model bounds:' })
-    .option('host', { type: 'string', default: DEFAULT_CONFIG.host, choices: Object.keys(HOST_BEHAVIOURS), describe: 'host behaviour', group: 'Model bounds:' })
+    .option('host', { type: 'string', defaultDescription: defaultDescription(command, 'host'), choices: Object.keys(HOST_BEHAVIOURS), describe: 'host behaviour', group: 'Model bounds:' })
     .option('cpus', { type: 'number', default: 1, describe: 'CPUs: 1 runs each call atomically; 2 or more interleave their steps', group: 'Concurrency:' })
-    .option('iotlb', { type: 'boolean', describe: 'model the SMMU IOTLBs (default: on with 2 CPUs or more, and in verify; --no-iotlb: off)', group: 'Concurrency:' })
+    .option('iotlb', { type: 'boolean', defaultDescription: defaultDescription(command, 'iotlb'), describe: 'model the SMMU IOTLBs (--no-iotlb: off)', group: 'Concurrency:' })
     .option('preemptions', { type: 'number', describe: 'context bound: at most this many preemptions per path', group: 'Concurrency:' })
     .option('step-budget', { type: 'number', default: DEFAULT_CONFIG.stepBudget, describe: 'state accesses one step may make; a step that goes past it is kernel code that does not return (no-hang)', group: 'Model bounds:' })
     .option('cpu-log', { type: 'number', default: DEFAULT_CONFIG.cpuLog, describe: "values a CPU's call record holds (what the call read so far); a call that needs more stops the check", group: 'Concurrency:' });
+}
+
+/** How often a search reports its progress. */
+export function withProgress<T>(y: Argv<T>) {
+  return y.option('progress-every', { type: 'number', default: 2, describe: 'seconds between progress reports on stderr (a block redrawn in place on a terminal, a line otherwise)', group: 'Output:' });
 }
 
 export function withVariant<T>(y: Argv<T>) {
@@ -41,7 +48,7 @@ export interface BoundArgs {
   refcountBits: number;
   maxRange: number;
   maxPins: number;
-  host: string;
+  host?: string;
   cpus?: number;
   iotlb?: boolean;
   preemptions?: number;
@@ -49,7 +56,9 @@ export interface BoundArgs {
   stepBudget?: number;
 }
 
-export function configFromArgs(a: BoundArgs): PkvmConfig {
+/** The configuration the bound options give, with the command's defaults for what they leave unset. */
+export function configFromArgs(a: BoundArgs, command: SearchCommand = 'check'): PkvmConfig {
+  const defaults = COMMAND_DEFAULTS[command];
   try {
     return validateConfig({
       ramPages: a.ramPages,
@@ -62,9 +71,9 @@ export function configFromArgs(a: BoundArgs): PkvmConfig {
       refcountBits: a.refcountBits,
       maxRange: a.maxRange,
       maxPins: a.maxPins,
-      host: a.host as HostBehaviour,
+      host: (a.host ?? defaults.host) as HostBehaviour,
       cpus: a.cpus ?? 1,
-      iotlb: a.iotlb ?? (a.cpus ?? 1) > 1,
+      iotlb: a.iotlb ?? iotlbFor(defaults, a.cpus ?? 1),
       preemptions: a.preemptions ?? -1,
       cpuLog: a.cpuLog ?? DEFAULT_CONFIG.cpuLog,
       stepBudget: a.stepBudget ?? DEFAULT_CONFIG.stepBudget,
@@ -75,6 +84,10 @@ export function configFromArgs(a: BoundArgs): PkvmConfig {
   }
 }
 
+/** The depth bound: the option's, or the command's default. */
+export function depthFor(command: SearchCommand, depth: number | undefined): number | undefined {
+  return wholeNumber('depth', depth ?? COMMAND_DEFAULTS[command].depth, 0);
+}
 
 export function nonNegative(name: string, v: number | undefined): number | undefined {
   if (v === undefined) return undefined;

@@ -2,7 +2,7 @@
  * The one place that prints results and picks the exit code:
  * 0 no violation within the bounds, 1 a violation, 2 bad usage or bad input.
  */
-import type { Progress } from '../checker/types.ts';
+import pc from 'picocolors';
 import { renderReplay, renderTrace, describeConfig } from '../traces/render.ts';
 import { EXIT } from './errors.ts';
 import type { CoverageReport } from '../model/coverage.ts';
@@ -12,20 +12,81 @@ import type { CheckReport, DiffReport, ReplayReport, VerifyReport } from './run.
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** The terminal, where there is one to ask (absent: plain streams, no colour, no redraws). */
+  readonly terminal?: Terminal;
+  /** Colour the verdict lines and headers on `out` (main decides it: see colourWanted). */
+  readonly colour?: boolean;
+}
+
+/** What colour and the progress block depend on. */
+export interface Terminal {
+  readonly stdoutIsTTY: boolean;
+  readonly stderrIsTTY: boolean;
+  /** The size of stderr's terminal, where the progress block is drawn. */
+  readonly columns?: number;
+  readonly rows?: number;
+  /** Writes to stderr as it is, no newline added (the progress block's redraws). */
+  writeErr(text: string): void;
+  /** The environment colour depends on (NO_COLOR, FORCE_COLOR, TERM). */
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 export const processIo: Io = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
+  terminal: {
+    stdoutIsTTY: process.stdout.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
+    // a terminal that does not know its size says 0 (a pty without one): then the defaults, 80 x 24
+    get columns() {
+      return process.stderr.columns || undefined;
+    },
+    get rows() {
+      return process.stderr.rows || undefined;
+    },
+    writeErr: (t) => void process.stderr.write(t),
+    env: process.env,
+  },
 };
+
+/**
+ * Colour on stdout: --color / --no-color (`flag`) decide; else none when NO_COLOR is set (any
+ * value); else on when FORCE_COLOR is (any non-empty value, as picocolors reads it); else on a
+ * terminal that is not TERM=dumb.
+ */
+export function colourWanted(t: Terminal | undefined, flag: boolean | undefined): boolean {
+  if (flag !== undefined) return flag;
+  if (!t || t.env.NO_COLOR !== undefined) return false;
+  if (t.env.FORCE_COLOR) return true;
+  return t.stdoutIsTTY && t.env.TERM !== 'dumb';
+}
+
+const paint = (io: Io) => pc.createColors(io.colour === true);
+
+/** What the run's header says besides the report: the config file read, and verify's own defaults. */
+export interface RunNotes {
+  /** The config file read (its absolute path). */
+  readonly configFile?: string;
+  /** The defaults of the command this run uses where check's differ, as flags (defaults.ts). */
+  readonly defaultsDiffer?: readonly string[];
+}
+
+function noteLines(notes: RunNotes, command: string): string[] {
+  return [
+    ...(notes.configFile ? [`  config file: ${notes.configFile}`] : []),
+    ...(notes.defaultsDiffer?.length ? [`  ${command} defaults differ from check: ${notes.defaultsDiffer.join(', ')}`] : []),
+  ];
+}
+
+const noteFields = (notes: RunNotes) => ({
+  ...(notes.configFile ? { configFile: notes.configFile } : {}),
+  ...(notes.defaultsDiffer?.length ? { defaultsDifferFromCheck: notes.defaultsDiffer } : {}),
+});
+
+export { progressPrinter } from './progress.ts';
 
 const n = (x: number) => x.toLocaleString('en-US');
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-
-export function progressPrinter(io: Io): (p: Progress, label?: string) => void {
-  return (p, label) =>
-    io.err(`pkvm-check${label ? ` (${label})` : ''}: depth ${p.depth}, ${n(p.distinctStates)} distinct states, ${n(p.transitions)} transitions, ${n(p.queued)} queued, ${p.seconds.toFixed(0)} s, ${n(Math.round(p.statesPerSecond))} states/s`);
-}
 
 function jsonStats(r: CheckReport) {
   if (r.result) {
@@ -63,8 +124,9 @@ function jsonStats(r: CheckReport) {
   };
 }
 
-export function printCheck(r: CheckReport, json: boolean, io: Io): number {
+export function printCheck(r: CheckReport, json: boolean, io: Io, notes: RunNotes = {}): number {
   const violated = r.traces.length > 0;
+  const c = paint(io);
   if (json) {
     const first = r.traces[0];
     const out = {
@@ -73,6 +135,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
       engine: r.engine,
       variant: r.variant.name,
       config: r.config,
+      ...noteFields(notes),
       invariants: r.invariants,
       ...(r.config.cpus > 1 ? { atomicBetweenSteps: r.atomic } : {}),
       stats: jsonStats(r),
@@ -98,7 +161,8 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
     return violated ? EXIT.violation : cut(r) === 'interrupt' ? EXIT.interrupted : EXIT.ok;
   }
   const lines: string[] = [];
-  lines.push(`pkvm-check: ${describeConfig({ config: r.config, variant: r.variant.name })}`);
+  lines.push(c.bold(`pkvm-check: ${describeConfig({ config: r.config, variant: r.variant.name })}`));
+  lines.push(...noteLines(notes, 'check'));
   lines.push(`  invariants: ${r.invariants.join(', ')}`);
   if (r.config.cpus > 1)
     lines.push(`  CPUs: host and guest calls run their code step by step (a step ends before a lock and before state no held lock protects); atomic between steps: ${r.atomic.join(', ')}`);
@@ -109,24 +173,24 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
   lines.push('');
   if (violated) {
     if (r.traces.length > 1) {
-      lines.push(`${r.traces.length} invariants violated (shortest trace of each):`);
+      lines.push(c.red(`${r.traces.length} invariants violated (shortest trace of each):`));
       for (const t of r.traces) lines.push(`  ${t.invariant.padEnd(24)} ${String(t.length).padStart(3)} step(s)  ${(t.key ? `at ${t.key}` : '').padEnd(34)} ${t.file ?? ''}`);
       lines.push('');
     }
     const first = r.traces[0];
-    lines.push(`VIOLATION of ${first.invariant}${first.file ? ` (trace written to ${first.file})` : ''}`);
+    lines.push(c.bold(c.red(`VIOLATION of ${first.invariant}${first.file ? ` (trace written to ${first.file})` : ''}`)));
     lines.push('');
     lines.push(renderTrace(first.trace));
     lines.push('');
   } else {
     lines.push(
       r.result?.cutBy === 'interrupt'
-        ? 'INTERRUPTED: no violation in the part of the space explored (not a verdict)'
-        : r.mode === 'random'
+        ? c.yellow('INTERRUPTED: no violation in the part of the space explored (not a verdict)')
+        : c.green(r.mode === 'random'
           ? r.random!.interrupted
             ? `OK within the time limit: no violation in the ${n(r.random!.runs)} walks that ran to their end (of ${n(r.random!.requestedRuns)} asked for); random walks prove nothing about the states they did not visit`
             : `OK: no violation found by ${n(r.random!.runs)} random walks; they prove nothing about the states they did not visit`
-          : 'OK: no invariant is violated within the bounds',
+          : 'OK: no invariant is violated within the bounds'),
     );
     lines.push('');
   }
@@ -196,14 +260,16 @@ const ABBREV: Record<string, string> = {
   'failure-atomicity': 'atom',
 };
 
-export function printVerify(r: VerifyReport, json: boolean, io: Io): number {
+export function printVerify(r: VerifyReport, json: boolean, io: Io, notes: RunNotes = {}): number {
   const anyViolation = r.rows.some((row) => row.result.status === 'violation');
+  const c = paint(io);
   if (json) {
     io.out(
       JSON.stringify(
         {
           result: anyViolation ? 'violation' : 'ok',
           config: r.config,
+          ...noteFields(notes),
           bounds: r.bounds,
           seconds: r.seconds,
           invariants: r.invariants,
@@ -223,16 +289,17 @@ export function printVerify(r: VerifyReport, json: boolean, io: Io): number {
   const w = Math.max(...r.rows.map((row) => row.variant.name.length), 7);
   const lines: string[] = [];
   lines.push(
-    `pkvm-check verify: host ${r.config.host}; ${r.config.ramPages} RAM + ${r.config.mmioPages} MMIO page(s); ${r.config.domains} domain(s) x ${r.config.iovas} IOVA pages; ${r.config.guests} guest(s); ${r.config.cpus > 1 ? `${r.config.cpus} CPUs` : '1 CPU'}, ${r.config.iotlb ? 'SMMU IOTLB modelled' : r.config.cpus > 1 ? 'no SMMU IOTLB' : 'SMMU IOTLB as tlb-invalidated'}${r.bounds.depth !== undefined ? `; depth <= ${r.bounds.depth}` : ''}`,
+    c.bold(`pkvm-check verify: host ${r.config.host}; ${r.config.ramPages} RAM + ${r.config.mmioPages} MMIO page(s); ${r.config.domains} domain(s) x ${r.config.iovas} IOVA pages; ${r.config.guests} guest(s); ${r.config.cpus > 1 ? `${r.config.cpus} CPUs` : '1 CPU'}, ${r.config.iotlb ? 'SMMU IOTLB modelled' : r.config.cpus > 1 ? 'no SMMU IOTLB' : 'SMMU IOTLB as tlb-invalidated'}${r.bounds.depth !== undefined ? `; depth <= ${r.bounds.depth}` : ''}`),
   );
+  lines.push(...noteLines(notes, 'verify'));
   lines.push('  a number is the length of the shortest trace that violates the invariant; ok: holds (exhausted); ok*: holds within the bounds');
   lines.push('');
   lines.push(`${'variant'.padEnd(w)}  ${cols.map((c) => c.padStart(Math.max(c.length, 4))).join(' ')}   ${'states'.padStart(10)} ${'seconds'.padStart(8)}`);
   for (const row of r.rows) {
     const cells = r.invariants.map((inv, k) => {
-      const c = row.cells[inv];
-      const text = c.status === 'violated' ? String(c.length) : c.status === 'holds' ? 'ok' : 'ok*';
-      return text.padStart(Math.max(cols[k].length, 4));
+      const cell = row.cells[inv];
+      const text = (cell.status === 'violated' ? String(cell.length) : cell.status === 'holds' ? 'ok' : 'ok*').padStart(Math.max(cols[k].length, 4));
+      return cell.status === 'violated' ? c.red(text) : cell.status === 'holds' ? c.green(text) : c.yellow(text);
     });
     lines.push(`${row.variant.name.padEnd(w)}  ${cells.join(' ')}   ${n(row.result.stats.distinctStates).padStart(10)} ${row.result.stats.seconds.toFixed(1).padStart(8)}`);
   }
@@ -243,8 +310,9 @@ export function printVerify(r: VerifyReport, json: boolean, io: Io): number {
   return anyViolation ? EXIT.violation : EXIT.ok;
 }
 
-export function printDiff(r: DiffReport, json: boolean, io: Io): number {
+export function printDiff(r: DiffReport, json: boolean, io: Io, notes: RunNotes = {}): number {
   const s = r.result.stats;
+  const c = paint(io);
   const agree = r.message === null;
   if (json) {
     io.out(
@@ -254,6 +322,7 @@ export function printDiff(r: DiffReport, json: boolean, io: Io): number {
           a: r.a.name,
           b: r.b.name,
           config: r.config,
+          ...noteFields(notes),
           stats: { distinctStates: s.distinctStates, transitions: s.transitions, depth: s.depth, seconds: s.seconds, statesPerSecond: Math.round(s.statesPerSecond), exhausted: r.result.exhausted, cutBy: r.result.cutBy },
           ...(agree ? {} : { divergence: { message: r.message, length: r.steps.length, steps: r.steps, trace: r.trace } }),
         },
@@ -263,11 +332,11 @@ export function printDiff(r: DiffReport, json: boolean, io: Io): number {
     );
     return agree ? EXIT.ok : EXIT.violation;
   }
-  const lines: string[] = [`pkvm-check diff: ${r.a.name} vs ${r.b.name}, host ${r.config.host}`, ''];
+  const lines: string[] = [c.bold(`pkvm-check diff: ${r.a.name} vs ${r.b.name}, host ${r.config.host}`), ...noteLines(notes, 'diff'), ''];
   if (agree) {
-    lines.push(r.result.exhausted ? 'AGREE: same returns, failures and page ownership on every shared sequence (exhausted)' : `AGREE within the bounds (not exhausted: the ${r.result.cutBy} bound cut the search)`);
+    lines.push(c.green(r.result.exhausted ? 'AGREE: same returns, failures and page ownership on every shared sequence (exhausted)' : `AGREE within the bounds (not exhausted: the ${r.result.cutBy} bound cut the search)`));
   } else {
-    lines.push(`DIVERGE after ${r.steps.length} step(s):`);
+    lines.push(c.bold(c.red(`DIVERGE after ${r.steps.length} step(s):`)));
     const w = Math.max(...r.steps.map((x) => x.call.length));
     r.steps.forEach((x, i) => lines.push(`${String(i + 1).padStart(3)}. ${x.call.padEnd(w)}   ${r.a.name}: ${x.a}   ${r.b.name}: ${x.b}`));
     lines.push(`  => ${r.message}`);
@@ -298,7 +367,7 @@ export function printReplay(r: ReplayReport, json: boolean, io: Io): number {
       ),
     );
   } else {
-    io.out(`pkvm-check replay: ${r.file} (recorded on ${r.trace.variant}${r.trace.violation ? `, violating ${r.trace.violation.invariant}` : ''}), replayed on ${r.variant.name}`);
+    io.out(paint(io).bold(`pkvm-check replay: ${r.file} (recorded on ${r.trace.variant}${r.trace.violation ? `, violating ${r.trace.violation.invariant}` : ''}), replayed on ${r.variant.name}`));
     io.out(renderReplay(rep, r.variant.name));
   }
   return rep.status === 'reproduced' ? EXIT.violation : EXIT.ok;

@@ -63,6 +63,8 @@ export interface CheckRequest {
   readonly traceOut: string | null;
   readonly random?: { seed: number; runs: number };
   readonly progress?: (p: Progress) => void;
+  /** How often the search calls `progress` (default 2 s). */
+  readonly progressIntervalMs?: number;
   readonly command: string;
   readonly coverage?: boolean;
   readonly engine?: string;
@@ -123,7 +125,7 @@ export async function runCheck(req: CheckRequest): Promise<CheckReport> {
     atomic: readable.atomicOperations(),
   });
   if (req.random) {
-    const r = randomWalks(model, props, { seed: req.random.seed, runs: req.random.runs, depth: req.depth ?? 50, timeLimitSeconds: req.timeLimit });
+    const r = randomWalks(model, props, { seed: req.random.seed, runs: req.random.runs, depth: req.depth ?? 50, timeLimitSeconds: req.timeLimit, onProgress: req.progress, progressIntervalMs: req.progressIntervalMs });
     const traces = r.status === 'violation' ? writeTraces(readable, props, [r.violation], req.traceOut) : [];
     return {
       ...about(),
@@ -162,6 +164,7 @@ export async function runCheck(req: CheckRequest): Promise<CheckReport> {
       timeLimitSeconds: req.timeLimit,
       stopAtFirstViolation: !req.all,
       onProgress: req.progress,
+      progressIntervalMs: req.progressIntervalMs,
       symmetry: req.symmetry,
       por: req.por,
       bitstateBytes: req.bitstateBytes,
@@ -223,6 +226,7 @@ export interface VerifyRequest {
   readonly timeLimit?: number;
   readonly traceDir: string | null;
   readonly progress?: (variant: string, p: Progress) => void;
+  readonly progressIntervalMs?: number;
   readonly engine?: string;
   readonly workers?: number;
   readonly por?: boolean;
@@ -249,6 +253,7 @@ export function runVerify(req: VerifyRequest): VerifyReport {
       stopAtFirstViolation: false,
       por: req.por,
       onProgress: req.progress ? (p) => req.progress!(variant.name, p) : undefined,
+      progressIntervalMs: req.progressIntervalMs,
     });
     const cells: Record<string, VerifyCell> = {};
     for (const name of names) cells[name] = { status: result.exhausted ? 'holds' : 'holds-within-bounds' };
@@ -285,6 +290,7 @@ export function runDiff(req: {
   timeLimit?: number;
   traceOut: string | null;
   progress?: (p: Progress) => void;
+  progressIntervalMs?: number;
   engine?: string;
   workers?: number;
   /** The variants as named on the command line (the workers load them themselves). */
@@ -297,6 +303,7 @@ export function runDiff(req: {
     maxStates: req.maxStates,
     timeLimitSeconds: req.timeLimit,
     onProgress: req.progress,
+    progressIntervalMs: req.progressIntervalMs,
   });
   if (result.status !== 'violation') return { a: req.a, b: req.b, config: req.config, result, steps: [], message: null, trace: null };
   const v = result.violations[0];

@@ -17,6 +17,7 @@ import { loadVariant } from './variants.ts';
 import { printCheck, printDiff, printReplay, printVerify, processIo, progressPrinter, type Io } from './output.ts';
 import { runCheck, runDiff, runReplay, runVerify } from './run.ts';
 import { workersOption } from './worker-model.ts';
+import { checkReportInput, verifyReportInput, writeReport } from './report-file.ts';
 import { mkdirSync } from 'node:fs';
 
 const LISTS = ['variants', 'invariants', 'operations', 'pieces', 'hosts'] as const;
@@ -62,6 +63,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('runs', { type: 'number', default: 1000, describe: 'number of random walks', group: 'Search:' })
           .option('trace-out', { type: 'string', default: 'pkvm-check-trace.json', describe: 'where to write the counterexample (with --all, one file per invariant)', group: 'Output:' })
           .option('trace', { type: 'boolean', default: true, describe: 'write trace files (--no-trace: do not)', group: 'Output:' })
+          .option('report', { type: 'string', describe: 'write a self-contained HTML report (configuration, verdict, every violation step by step) to this file', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
           .option('coverage', { type: 'boolean', default: false, describe: "report which pieces, return values and named branches of the variant's code the run reached", group: 'Output:' })
@@ -85,6 +87,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           for (const [flag, given] of Object.entries({ checkpoint: a.checkpoint, resume: a.resume, bitstate: a.bitstate, 'frontier-memory': a['frontier-memory'], por: a.por, symmetry: a.symmetry }))
             if (given !== undefined && given !== false) throw new UsageError(`--random cannot be combined with --${flag} (random walks keep no visited set, frontier or checkpoint; use the breadth-first search)`);
         if (a.trace) writableFile('trace-out', a['trace-out']);
+        if (a.report !== undefined) writableFile('report', a.report);
         const seed = a.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
         if (a.seed !== undefined && !Number.isInteger(a.seed)) throw new UsageError(`--seed must be an integer (got ${a.seed})`);
         const report = await runCheck({
@@ -112,7 +115,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           workers: workersOption(a.workers, { random: a.random, coverage: a.coverage, bitstate: a.bitstate, checkpoint: a.checkpoint, resume: a.resume, por: a.por, 'frontier-memory': a['frontier-memory'] }),
           variantSource: a.variant,
         });
-        code = printCheck(report, a.json, io);
+        if (a.report !== undefined) writeReport(a.report, checkReportInput(report));
+        code = printCheck({ ...report, reportFile: a.report }, a.json, io);
       },
     )
     .command(
@@ -127,6 +131,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('max-states', { type: 'number', describe: 'state bound per variant', group: 'Search:' })
           .option('time-limit', { type: 'number', describe: 'time bound per variant, in seconds', group: 'Search:' })
           .option('trace-dir', { type: 'string', describe: 'write the shortest trace of every violation into this folder', group: 'Output:' })
+          .option('report', { type: 'string', describe: 'write a self-contained HTML report (one section per variant, with its violations step by step) to this file', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
           .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where the variant allows it)', group: 'Search:' })
@@ -139,6 +144,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         const variants = [];
         for (const name of names) variants.push(await loadVariant(name));
         if (a['trace-dir']) mkdirSync(a['trace-dir'], { recursive: true });
+        if (a.report !== undefined) writableFile('report', a.report);
         const report = runVerify({
           config,
           variants,
@@ -153,7 +159,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           por: a.por,
           variantSources: names,
         });
-        code = printVerify(report, a.json, io);
+        if (a.report !== undefined) writeReport(a.report, verifyReportInput(report, ['pkvm-check', ...argv].join(' ')));
+        code = printVerify({ ...report, reportFile: a.report }, a.json, io);
       },
     )
     .command(

@@ -4,6 +4,9 @@
  * style and script, one step element per recorded step.
  */
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkReportInput, verifyReportInput } from '../../cli/report-file.ts';
 import { runCheck, runVerify, type CheckReport } from '../../cli/run.ts';
@@ -11,6 +14,7 @@ import { DEFAULT_CONFIG, validateConfig } from '../../model/config.ts';
 import { builtinVariant } from '../../model/variants/index.ts';
 import { escapeHtml, renderReport, type ReportInput } from '../../traces/report.ts';
 import type { TraceFile } from '../../traces/format.ts';
+import { runCli } from '../run-cli.ts';
 
 const HOSTILE = `</code><script>alert("pwned")</script><img src=x onerror='alert(1)'> & "quoted"`;
 
@@ -119,4 +123,32 @@ describe('renderReport', () => {
     expect(new Set(all).size).toBe(all.length);
     for (const l of links(html)) expect(all).toContain(l);
   });
+});
+
+describe('--report on the command line', () => {
+  it('check and verify write the report (and say so); nothing else is left in the folder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pkvm-check-report-cli-'));
+    const check = await runCli(['check', '--quiet', '--no-trace', '--depth', '3', '--report', join(dir, 'check.html')]);
+    expect(check.code).toBe(1);
+    expect(check.out).toContain(`report:     ${join(dir, 'check.html')}`);
+    expect(readFileSync(join(dir, 'check.html'), 'utf8')).toMatch(/^<!DOCTYPE html>[\s\S]*<section class="violation"[\s\S]*<\/html>\n$/);
+    const verify = await runCli(['verify', '--quiet', '--json', '--depth', '3', '--variant', 'rfc-v1', '--variant', 'rfc-v1-fixed', '--report', join(dir, 'verify.html')]);
+    expect(JSON.parse(verify.out).report).toBe(join(dir, 'verify.html'));
+    expect(count(readFileSync(join(dir, 'verify.html'), 'utf8'), '<section class="run"')).toBe(2);
+    expect(readdirSync(dir).sort()).toEqual(['check.html', 'verify.html']);
+  });
+
+  for (const [what, path] of [
+    ['a missing folder', '/nonexistent-folder/r.html'],
+    ['a folder', tmpdir()],
+    ['an empty name', ''],
+  ] as const)
+    for (const command of ['check', 'verify'])
+      it(`${command} --report with ${what}: one line, exit 2, before any search`, async () => {
+        const r = await runCli([command, '--quiet', '--report', path]);
+        expect(r.code).toBe(2);
+        expect(r.out).toBe('');
+        expect(r.err.trim().split('\n')).toHaveLength(1);
+        expect(r.err).toMatch(/^pkvm-check: --report /);
+      });
 });

@@ -54,7 +54,11 @@ const n = (x: number) => x.toLocaleString('en-US');
 class Ids {
   readonly #used = new Set<string>();
   make(...parts: (string | number)[]): string {
-    const base = parts.map((p) => String(p).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'x').join('-');
+    const base =
+      parts
+        .map((p) => String(p).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, ''))
+        .filter((p) => p !== '')
+        .join('-') || 'x';
     let id = base;
     for (let k = 2; this.#used.has(id); k++) id = `${base}-${k}`;
     this.#used.add(id);
@@ -76,7 +80,7 @@ button{font:inherit;padding:.15rem .6rem;border:1px solid var(--line);border-rad
 table{border-collapse:collapse;margin:.3rem 0;width:100%}
 th,td{border:1px solid var(--line);padding:.2rem .45rem;text-align:left;vertical-align:top}
 th{background:var(--panel);font-weight:600;font-family:system-ui,sans-serif}
-table.invariants td:first-child{white-space:nowrap}table.invariants td.says{font-family:system-ui,sans-serif;font-size:14px}
+table.invariants td:first-child,table.invariants td:nth-child(2){white-space:nowrap}table.invariants td.says{font-family:system-ui,sans-serif;font-size:14px}
 dl.config{display:grid;grid-template-columns:max-content 1fr;gap:.15rem 1rem;margin:.5rem 0}
 dl.config dt{font-weight:600}dl.config dd{margin:0}
 .verdict{font-weight:600}

@@ -163,7 +163,7 @@ export function renderReport(input: ReportInput): string {
   ].join('\n');
 }
 
-function verdictText(v: ReportVerdict): string {
+function verdictText(v: ReportVerdict, violated: boolean): string {
   switch (v.kind) {
     case 'exhausted':
       return 'state space exhausted';
@@ -174,7 +174,7 @@ function verdictText(v: ReportVerdict): string {
     case 'interrupted':
       return `not exhausted: interrupted (${n(v.unexpanded)} states left unexpanded)`;
     case 'random':
-      return `random walks (seed ${v.seed}): ${n(v.walks)} of ${n(v.requested)} walks ran${v.timeCut ? ' (the time bound stopped them)' : ''}; they prove nothing about the states they did not visit`;
+      return `random walks (seed ${v.seed}): ${violated ? `stopped at the violation, in walk ${n(v.walks)} of ${n(v.requested)}` : `${n(v.walks)} of ${n(v.requested)} walks ran to their end${v.timeCut ? ' (the time bound stopped the others)' : ''}`}; they prove nothing about the states they did not visit`;
   }
 }
 
@@ -210,7 +210,7 @@ function renderRun(run: ReportRun, ids: Ids, many: boolean): RenderedRun {
     ['search', escapeHtml(run.search)],
     ['engine', escapeHtml(run.engine)],
     ['statistics', escapeHtml(stats.join(', '))],
-    ['verdict', `<span class="verdict">${run.traces.length ? `<span class="violated">${run.traces.length} violation(s)</span>; ` : 'no violation; '}${escapeHtml(verdictText(run.verdict))}</span>`],
+    ['verdict', `<span class="verdict">${run.traces.length ? `<span class="violated">${run.traces.length} violation(s)</span>; ` : 'no violation; '}${escapeHtml(verdictText(run.verdict, run.traces.length > 0))}</span>`],
   ];
   out.push(`<dl class="config">${dl.map(([k, v]) => `<dt>${k}</dt><dd class="${k}">${v}</dd>`).join('')}</dl>`);
 

@@ -21,6 +21,7 @@ import { defaultDescription, differencesForHelp, differencesInEffect } from './d
 import { COMMANDS, EPILOG, EXAMPLES, epilogOf } from './help.ts';
 import { runCheck, runDiff, runReplay, runVerify } from './run.ts';
 import { workersOption } from './worker-model.ts';
+import { checkReportInput, verifyReportInput, writeReport } from './report-file.ts';
 import { mkdirSync } from 'node:fs';
 
 const LISTS = ['variants', 'invariants', 'operations', 'pieces', 'hosts'] as const;
@@ -73,6 +74,7 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           .option('runs', { type: 'number', default: 1000, describe: 'number of random walks', group: 'Search:' })
           .option('trace-out', { type: 'string', default: 'pkvm-check-trace.json', describe: 'where to write the counterexample (with --all, one file per invariant)', group: 'Output:' })
           .option('trace', { type: 'boolean', default: true, describe: 'write trace files (--no-trace: do not)', group: 'Output:' })
+          .option('report', { type: 'string', describe: 'write a self-contained HTML report (configuration, verdict, every violation step by step) to this file', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
           .option('coverage', { type: 'boolean', default: false, describe: "report which pieces, return values and named branches of the variant's code the run reached", group: 'Output:' })
@@ -96,6 +98,7 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           for (const [flag, given] of Object.entries({ checkpoint: a.checkpoint, resume: a.resume, bitstate: a.bitstate, 'frontier-memory': a['frontier-memory'], por: a.por, symmetry: a.symmetry }))
             if (given !== undefined && given !== false) throw new UsageError(`--random cannot be combined with --${flag} (random walks keep no visited set, frontier or checkpoint; use the breadth-first search)`);
         if (a.trace) writableFile('trace-out', a['trace-out']);
+        if (a.report !== undefined) writableFile('report', a.report);
         const seed = a.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
         if (a.seed !== undefined && !Number.isInteger(a.seed)) throw new UsageError(`--seed must be an integer (got ${a.seed})`);
         const progress = a.quiet ? undefined : progressPrinter(io, { maxStates, timeLimit, runs: a.random ? a.runs : undefined });
@@ -125,7 +128,8 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           workers: workersOption(a.workers, { random: a.random, coverage: a.coverage, bitstate: a.bitstate, checkpoint: a.checkpoint, resume: a.resume, por: a.por, 'frontier-memory': a['frontier-memory'] }),
           variantSource: a.variant,
         }).finally(() => progress?.done());
-        code = printCheck(report, a.json, io, { configFile });
+        if (a.report !== undefined) writeReport(a.report, checkReportInput(report));
+        code = printCheck({ ...report, reportFile: a.report }, a.json, io, { configFile });
       },
     )
     .command(
@@ -141,6 +145,7 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           .option('max-states', { type: 'number', describe: 'state bound per variant', group: 'Search:' })
           .option('time-limit', { type: 'number', describe: 'time bound per variant, in seconds', group: 'Search:' })
           .option('trace-dir', { type: 'string', describe: 'write the shortest trace of every violation into this folder', group: 'Output:' })
+          .option('report', { type: 'string', describe: 'write a self-contained HTML report (one section per variant, with its violations step by step) to this file', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
           .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where the variant allows it)', group: 'Search:' })
@@ -153,6 +158,7 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
         const variants = [];
         for (const name of names) variants.push(await loadVariant(name));
         if (a['trace-dir']) mkdirSync(a['trace-dir'], { recursive: true });
+        if (a.report !== undefined) writableFile('report', a.report);
         const maxStates = wholeNumber('max-states', a['max-states'], 1);
         const timeLimit = nonNegative('time-limit', a['time-limit']);
         const progress = a.quiet ? undefined : progressPrinter(io, { maxStates, timeLimit, scope: 'this variant' });
@@ -176,7 +182,8 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
         } finally {
           progress?.done();
         }
-        code = printVerify(report, a.json, io, { configFile, defaultsDiffer: differencesInEffect('verify', { host: a.host, depth: a.depth, iotlb: a.iotlb, cpus: a.cpus }) });
+        if (a.report !== undefined) writeReport(a.report, verifyReportInput(report, ['pkvm-check', ...argv].join(' ')));
+        code = printVerify({ ...report, reportFile: a.report }, a.json, io, { configFile, defaultsDiffer: differencesInEffect('verify', { host: a.host, depth: a.depth, iotlb: a.iotlb, cpus: a.cpus }) });
       },
     )
     .command(

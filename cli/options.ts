@@ -112,6 +112,7 @@ export function positive(name: string, v: number): number {
  * now, so that a long run never ends with a result it cannot save.
  */
 export function writableFile(flag: string, file: string): void {
+  if (file === '') throw new UsageError(`--${flag} needs a file name`);
   const dir = dirname(resolve(file));
   let isDir = false;
   try {

@@ -156,6 +156,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io, notes: RunNote
       violations: r.traces.map((t) => ({ invariant: t.invariant, key: t.key, length: t.length, trace: t.file, message: t.trace.violation?.message })),
       reachable: r.result ? r.result.examples.map((e) => ({ property: e.property, length: e.path.actions.length })) : [],
       ...(r.coverage ? { coverage: r.coverage } : {}),
+      ...(r.reportFile ? { report: r.reportFile } : {}),
     };
     io.out(JSON.stringify(out, null, 2));
     return violated ? EXIT.violation : cut(r) === 'interrupt' ? EXIT.interrupted : EXIT.ok;
@@ -223,6 +224,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io, notes: RunNote
   if (r.checkpoint && (cut(r) === 'interrupt' || cut(r) === 'time')) lines.push(`checkpoint: the search as it stopped is in ${r.checkpoint}; --resume ${r.checkpoint} (same command) goes on from there`);
   const module = builtinVariant(r.variant.name) === r.variant || !r.variantSource ? '' : ` --variant ${r.variantSource}`;
   if (violated && r.traces[0].file) lines.push(`reproduce:  pkvm-check replay ${r.traces[0].file}${module}`);
+  if (r.reportFile) lines.push(`report:     ${r.reportFile}`);
   if (r.coverage) lines.push('', renderCoverage(r.coverage));
   io.out(lines.join('\n'));
   return violated ? EXIT.violation : cut(r) === 'interrupt' ? EXIT.interrupted : EXIT.ok;
@@ -278,6 +280,7 @@ export function printVerify(r: VerifyReport, json: boolean, io: Io, notes: RunNo
             stats: { distinctStates: row.result.stats.distinctStates, transitions: row.result.stats.transitions, depth: row.result.stats.depth, seconds: row.result.stats.seconds, exhausted: row.result.exhausted },
             invariants: row.cells,
           })),
+          ...(r.reportFile ? { report: r.reportFile } : {}),
         },
         null,
         2,
@@ -306,6 +309,7 @@ export function printVerify(r: VerifyReport, json: boolean, io: Io, notes: RunNo
   lines.push('');
   lines.push(`legend: ${r.invariants.map((i) => `${ABBREV[i] ?? i} = ${i}`).join(', ')}`);
   lines.push(`total: ${r.seconds.toFixed(1)} s`);
+  if (r.reportFile) lines.push(`report: ${r.reportFile}`);
   io.out(lines.join('\n'));
   return anyViolation ? EXIT.violation : EXIT.ok;
 }

@@ -50,6 +50,8 @@ export interface CheckReport {
   readonly checkpoint?: string;
   /** Several CPUs: the operations that run atomically between CPU steps. */
   readonly atomic: readonly string[];
+  /** The HTML report written (--report). */
+  readonly reportFile?: string;
 }
 
 export interface CheckRequest {
@@ -205,8 +207,11 @@ export interface VerifyCell {
 
 export interface VerifyRow {
   readonly variant: Variant;
+  readonly engine: Engine;
   readonly result: CheckResult;
   readonly cells: Readonly<Record<string, VerifyCell>>;
+  /** The shortest trace of the first violation of each invariant it breaks. */
+  readonly traces: readonly TraceFile[];
 }
 
 export interface VerifyReport {
@@ -215,6 +220,8 @@ export interface VerifyReport {
   readonly rows: readonly VerifyRow[];
   readonly bounds: { depth?: number; maxStates?: number; timeLimit?: number };
   readonly seconds: number;
+  /** The HTML report written (--report). */
+  readonly reportFile?: string;
 }
 
 export interface VerifyRequest {
@@ -256,6 +263,7 @@ export function runVerify(req: VerifyRequest): VerifyReport {
       progressIntervalMs: req.progressIntervalMs,
     });
     const cells: Record<string, VerifyCell> = {};
+    let traces: TraceFile[] = [];
     for (const name of names) cells[name] = { status: result.exhausted ? 'holds' : 'holds-within-bounds' };
     if (result.status === 'violation') {
       const firsts = result.violations.filter((v, i, all) => all.findIndex((w) => w.property === v.property) === i);
@@ -264,8 +272,9 @@ export function runVerify(req: VerifyRequest): VerifyReport {
       firsts.forEach((v, i) => {
         cells[v.property] = { status: 'violated', length: v.path.actions.length, trace: dir ? (i === 0 ? `${dir}/${variant.name}.json` : written[i].file) : null, message: v.finding.message };
       });
+      traces = written.map((w) => w.trace);
     }
-    rows.push({ variant, result, cells });
+    rows.push({ variant, engine: search.engine, result, cells, traces });
   }
   return { config: req.config, invariants: names, rows, bounds: { depth: req.depth, maxStates: req.maxStates, timeLimit: req.timeLimit }, seconds: (Date.now() - start) / 1000 };
 }

@@ -65,6 +65,12 @@ export function stateFacts(s: PkvmState, config: PkvmConfig, variant?: Pick<Vari
       if (pfn !== null) f.set(`domain ${dom} / device reaches IOVA 0x${(slot * PAGE_SIZE).toString(16)}`, pageLabel(config, pfn));
     }
   });
+  // cached translations (only when the IOTLBs are modelled): they outlive the io-pgtable entry
+  s.iotlb.forEach((slots, dom) =>
+    slots.forEach((pfn, slot) => {
+      if (pfn !== null) f.set(`domain ${dom} / IOTLB caches IOVA 0x${(slot * PAGE_SIZE).toString(16)}`, pageLabel(config, pfn));
+    }),
+  );
   for (const [name, values] of Object.entries(s.ext ?? {})) {
     const ext = variant?.state[name];
     values.forEach((v, i) => {

@@ -32,7 +32,7 @@ export interface TraceStep {
   /** Hex fingerprint of the state after the step. */
   readonly fingerprint: string;
   /** Concurrent mode: the CPU that stepped, where it went, the locks it holds after the step. */
-  readonly cpu?: { readonly cpu: number; readonly from: string; readonly to: string; readonly holds: readonly string[]; readonly finished: boolean } | null;
+  readonly cpu?: { readonly cpu: number; readonly op?: string; readonly from: string; readonly to: string; readonly holds: readonly string[]; readonly finished: boolean } | null;
   /** Concurrent mode: locks taken in the step. */
   readonly acquired?: readonly string[];
 }
@@ -96,16 +96,21 @@ export function parseTrace(text: string): TraceFile {
 export { retName };
 
 /**
- * Writes a trace file: into a temporary file beside it, then renamed over it, so that a reader
- * (or a run interrupted while writing) never sees half a trace.
+ * Writes a file into a temporary file beside it, then renames it over it, so that a reader (or
+ * a run interrupted while writing) never sees half of it.
  */
-export function writeTraceFile(file: string, trace: TraceFile): void {
+export function writeFileAtomically(file: string, text: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, `${JSON.stringify(trace, null, 1)}\n`);
+    writeFileSync(tmp, text);
     renameSync(tmp, file);
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/** Writes a trace file (atomically). */
+export function writeTraceFile(file: string, trace: TraceFile): void {
+  writeFileAtomically(file, `${JSON.stringify(trace, null, 1)}\n`);
 }

@@ -15,7 +15,7 @@ import { EXIT, UsageError } from './errors.ts';
 import { configFromArgs, nonNegative, positive, wholeNumber, withBounds, withVariant, writableFile, type BoundArgs } from './options.ts';
 import { loadVariant } from './variants.ts';
 import { printCheck, printDiff, printReplay, printVerify, processIo, progressPrinter, type Io } from './output.ts';
-import { runCheck, runDiff, runReplay, runVerify } from './run.ts';
+import { runCheck, runDiff, runReplay, runVerify, TRACE_FORMATS, type TraceFormatName } from './run.ts';
 import { workersOption } from './worker-model.ts';
 import { mkdirSync } from 'node:fs';
 
@@ -62,6 +62,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('runs', { type: 'number', default: 1000, describe: 'number of random walks', group: 'Search:' })
           .option('trace-out', { type: 'string', default: 'pkvm-check-trace.json', describe: 'where to write the counterexample (with --all, one file per invariant)', group: 'Output:' })
           .option('trace', { type: 'boolean', default: true, describe: 'write trace files (--no-trace: do not)', group: 'Output:' })
+          .option('trace-format', { type: 'string', choices: TRACE_FORMATS, default: 'native', describe: 'native (pkvm-check-trace JSON) or itf (the Informal Trace Format of Apalache and Quint); replay reads both', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
           .option('coverage', { type: 'boolean', default: false, describe: "report which pieces, return values and named branches of the variant's code the run reached", group: 'Output:' })
@@ -98,6 +99,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           timeLimit,
           all: a.all,
           traceOut: a.trace ? a['trace-out'] : null,
+          traceFormat: a['trace-format'] as TraceFormatName,
           random: a.random ? { seed, runs: a.runs } : undefined,
           progress: a.quiet ? undefined : progressPrinter(io),
           command: ['pkvm-check', ...argv].join(' '),
@@ -196,7 +198,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       're-execute a trace file step by step and say whether the same violation happens (optionally on another variant)',
       (y) =>
         withVariant(y)
-          .positional('file', { type: 'string', demandOption: true, describe: 'a trace file written by check' })
+          .positional('file', { type: 'string', demandOption: true, describe: 'a trace file written by check, native or ITF (told apart by content)' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout' }),
       async (a) => {
         const report = await runReplay(a.file as string, a.variant ? await loadVariant(a.variant) : null, (name) => loadVariant(name));

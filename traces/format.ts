@@ -71,26 +71,29 @@ export function validateTrace(x: unknown): TraceFile {
   return x as TraceFile;
 }
 
-export function parseTrace(text: string): TraceFile {
-  let parsed: unknown;
+/** A file's JSON; throws a one-line TraceFormatError when it is not JSON. */
+export function parseJson(text: string): unknown {
   try {
-    parsed = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw new TraceFormatError(`not valid JSON (${e instanceof Error ? e.message : String(e)})`);
   }
-  return validateTrace(parsed);
+}
+
+export function parseTrace(text: string): TraceFile {
+  return validateTrace(parseJson(text));
 }
 
 export { retName };
 
 /**
- * Writes a trace file: into a temporary file beside it, then renamed over it, so that a reader
+ * Writes a trace file (native, or the text of another format): into a temporary file beside it, then renamed over it, so that a reader
  * (or a run interrupted while writing) never sees half a trace.
  */
-export function writeTraceFile(file: string, trace: TraceFile): void {
+export function writeTraceFile(file: string, trace: TraceFile | string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, `${JSON.stringify(trace, null, 1)}\n`);
+    writeFileSync(tmp, typeof trace === 'string' ? trace : `${JSON.stringify(trace, null, 1)}\n`);
     renameSync(tmp, file);
   } catch (e) {
     rmSync(tmp, { force: true });

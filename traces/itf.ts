@@ -25,6 +25,7 @@ import { lockId, lockName, type Lock, type SubCall } from '../model/kernel/base.
 import type { PkvmAction } from '../model/operations.ts';
 import { deepEqual, lockCount, type CpuState, type FailureKind, type GuestPte, type HostPte, type HypFailure, type HypPage, type IoPte, type PkvmState } from '../model/state.ts';
 import type { Variant } from '../model/variant.ts';
+import { builtinVariant } from '../model/variants/index.ts';
 import { actionKey, type PkvmModel, type PkvmOutcome } from '../model/system.ts';
 import { replayPath, ReplayError, type Replayed } from '../checker/replay.ts';
 import { stateFingerprint } from './build.ts';
@@ -311,6 +312,12 @@ export function traceStates(model: PkvmModel, trace: TraceFile): PkvmState[] {
   return [rep.initial, ...rep.steps.map((s) => s.after)];
 }
 
+/** An ITF trace as the text of its file: one line for its #meta, its vars, and each state. */
+export function itfText(itf: ItfTrace): string {
+  const j = (x: unknown) => JSON.stringify(x);
+  return `{\n "#meta": ${j(itf['#meta'])},\n "vars": ${j(itf.vars)},\n "states": [\n  ${itf.states.map(j).join(',\n  ')}\n ]\n}\n`;
+}
+
 // ---- import ----------------------------------------------------------------------------------
 
 /** Whether a parsed JSON file is an ITF trace rather than a native one (by its content). */
@@ -349,8 +356,8 @@ export interface ImportedItf {
 
 /**
  * Decodes a parsed ITF trace of pkvm-check (validated first against schemas/itf.schema.json);
- * throws a one-line TraceFormatError naming the place of the first problem. `variant` (the
- * trace's, when known) only words the facts of the step changes, as in a native trace.
+ * throws a one-line TraceFormatError naming the place of the first problem. `variant` (default:
+ * the built-in variant the trace names, if any) only words the facts of the step changes.
  */
 export function importItf(x: unknown, variant?: Pick<Variant, 'state'>): ImportedItf {
   const error = schemaError(ITF_SCHEMA_ID, x);
@@ -402,7 +409,7 @@ export function importItf(x: unknown, variant?: Pick<Variant, 'state'>): Importe
       ...(cpu !== undefined ? { cpu: dInt(cpu, `${at(NONDET_PICKS)}.${CPU_PICK}`) } : {}),
       ...(entry !== null ? { entry } : {}),
     };
-    steps.push({ ...step, action, changes: diffStates(states[i - 1], state, config, variant) });
+    steps.push({ ...step, action, changes: diffStates(states[i - 1], state, config, variant ?? builtinVariant(h.variant)) });
   });
   const trace: TraceFile = { ...h, initialState: states[0], steps, finalState: states[states.length - 1] };
   return { trace, states, vars };

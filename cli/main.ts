@@ -14,7 +14,9 @@ import { VariantError } from '../model/variant.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { configFromArgs, nonNegative, positive, wholeNumber, withBounds, withVariant, writableFile, type BoundArgs } from './options.ts';
 import { loadVariant } from './variants.ts';
-import { printCheck, printDiff, printReplay, printVerify, processIo, progressPrinter, type Io } from './output.ts';
+import { printCheck, printDiff, printReplay, printText, printVerify, processIo, progressPrinter, type Io } from './output.ts';
+import { EXPORT_FORMATS, GRAPH_STATE_LIMIT, runExport, runGraph, type ExportFormat } from './run-traces.ts';
+import { DIAGRAM_FORMATS, type DiagramFormat } from '../traces/diagram.ts';
 import { runCheck, runDiff, runReplay, runVerify, TRACE_FORMATS, type TraceFormatName } from './run.ts';
 import { workersOption } from './worker-model.ts';
 import { mkdirSync } from 'node:fs';
@@ -206,6 +208,44 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       },
     )
     .command(
+      'export <trace>',
+      'convert a trace file (native or ITF) to ITF, Graphviz DOT or Mermaid',
+      (y) =>
+        withVariant(y)
+          .positional('trace', { type: 'string', demandOption: true, describe: 'a trace file written by check, native or ITF' })
+          .option('to', { type: 'string', choices: EXPORT_FORMATS, demandOption: true, describe: 'itf (every state, for Apalache/Quint tooling; replay reads it), dot or mermaid (the states and steps drawn)' })
+          .option('out', { type: 'string', describe: 'write into this file (default: stdout)' }),
+      async (a) => {
+        if (a.out) writableFile('out', a.out);
+        const report = await runExport({ file: a.trace as string, to: a.to as ExportFormat, out: a.out ?? null, variant: a.variant ? await loadVariant(a.variant) : null, resolve: (name) => loadVariant(name) });
+        code = printText(report, io);
+      },
+    )
+    .command(
+      'graph',
+      `draw the state graph of a small configuration (at most ${GRAPH_STATE_LIMIT} states) as Graphviz DOT or Mermaid, violating states and steps in red`,
+      (y) =>
+        withVariant(withBounds(y))
+          .option('format', { type: 'string', choices: DIAGRAM_FORMATS, default: 'dot', describe: 'dot (Graphviz) or mermaid', group: 'Output:' })
+          .option('out', { type: 'string', describe: 'write into this file (default: stdout)', group: 'Output:' })
+          .option('depth', { type: 'number', describe: 'do not follow the transitions of states at this depth', group: 'Search:' })
+          .option('max-states', { type: 'number', default: 100, describe: `refuse graphs of more states (at most ${GRAPH_STATE_LIMIT})`, group: 'Search:' })
+          .option('invariant', { type: 'string', array: true, describe: 'mark violations of these invariants only (default: all)', group: 'Search:' }),
+      async (a) => {
+        if (a.out) writableFile('out', a.out);
+        const report = runGraph({
+          config: configFromArgs(a as unknown as BoundArgs),
+          variant: await loadVariant(a.variant),
+          invariants: a.invariant,
+          depth: wholeNumber('depth', a.depth, 0),
+          maxStates: wholeNumber('max-states', a['max-states'], 1)!,
+          format: a.format as DiagramFormat,
+          out: a.out ?? null,
+        });
+        code = printText(report, io);
+      },
+    )
+    .command(
       'list <what>',
       'list the variants, invariants, operations, pieces (replaceable kernel functions) or host behaviours',
       (y) => y.positional('what', { choices: LISTS, demandOption: true }),
@@ -215,7 +255,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       },
     )
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces of errors' })
-    .demandCommand(1, 'name a command: check, verify, diff, replay or list')
+    .demandCommand(1, 'name a command: check, verify, diff, replay, export, graph or list')
     .strict()
     .help()
     .alias('h', 'help')

@@ -8,6 +8,7 @@ import { EXIT } from './errors.ts';
 import type { CoverageReport } from '../model/coverage.ts';
 import { builtinVariant } from '../model/variants/index.ts';
 import type { CheckReport, DiffReport, ReplayReport, VerifyReport } from './run.ts';
+import type { TextReport } from './run-traces.ts';
 
 export interface Io {
   out(text: string): void;
@@ -312,4 +313,10 @@ export function printReplay(r: ReplayReport, json: boolean, io: Io): number {
     if (r.itf) io.out(itfComparison(r.itf));
   }
   return rep.status === 'reproduced' ? EXIT.violation : EXIT.ok;
+}
+
+/** export and graph: the text on stdout, or a line saying where it was written. */
+export function printText(r: TextReport, io: Io): number {
+  io.out(r.out ? `pkvm-check: wrote ${r.summary} to ${r.out}` : r.text);
+  return EXIT.ok;
 }

@@ -361,8 +361,8 @@ export function loadTrace(file: string): LoadedTrace {
   }
 }
 
-export async function runReplay(file: string, variant: Variant | null, resolve: (name: string) => Promise<Variant>): Promise<ReplayReport> {
-  const { trace, itf } = loadTrace(file);
+/** The configuration and variant a trace is run on: its own, or the variant given. */
+export async function traceModel(file: string, trace: TraceFile, variant: Variant | null, resolve: (name: string) => Promise<Variant>): Promise<{ config: PkvmConfig; variant: Variant }> {
   let config: PkvmConfig;
   try {
     config = validateConfig(trace.config);
@@ -381,6 +381,12 @@ export async function runReplay(file: string, variant: Variant | null, resolve: 
       throw e;
     }
   }
+  return { config, variant: v };
+}
+
+export async function runReplay(file: string, variant: Variant | null, resolve: (name: string) => Promise<Variant>): Promise<ReplayReport> {
+  const { trace, itf } = loadTrace(file);
+  const { config, variant: v } = await traceModel(file, trace, variant, resolve);
   const model = new PkvmModel(config, v);
   const props = selectProperties(config, undefined, v);
   if (trace.violation && !props.some((p) => p.name === trace.violation!.invariant))

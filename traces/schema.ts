@@ -1,10 +1,11 @@
 /**
  * The JSON Schemas of the files pkvm-check reads (schemas/ in the repository: the native trace
- * file, and the generic shape of an ITF trace), compiled by ajv the first time a file is read,
- * so that a run that only writes traces never pays for them.
+ * file, and the generic shape of an ITF trace), loaded and compiled by ajv the first time a file
+ * is read, so that a run that only writes traces never pays for them.
  */
 import { readFileSync } from 'node:fs';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 
 export const TRACE_SCHEMA_ID = 'urn:pkvm-check:trace.schema.json';
 export const ITF_SCHEMA_ID = 'urn:pkvm-check:itf.schema.json';
@@ -15,7 +16,9 @@ let ajv: Ajv2020 | null = null;
 
 function validator(id: string): ValidateFunction {
   if (!ajv) {
-    ajv = new Ajv2020({ strict: true, allowUnionTypes: true });
+    // (loaded here, not imported: a run that reads no file does not load ajv at all)
+    const { Ajv2020: Ajv } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+    ajv = new Ajv({ strict: true, allowUnionTypes: true });
     for (const f of SCHEMA_FILES) ajv.addSchema(JSON.parse(readFileSync(new URL(`../schemas/${f}`, import.meta.url), 'utf8')));
   }
   return ajv.getSchema(id)!;

@@ -31,6 +31,8 @@ export interface Sink {
    * this transition.
    */
   successor(ai: number, hi: number, lo: number): boolean;
+  /** Optional: transition `ai` leads back to the state itself (a self-loop; the expander's outcome gives its outcome). */
+  unchanged?(ai: number): void;
   /** Partial-order reduction only: whether to take the action (it is not asleep). */
   take?(ai: number): boolean;
   /** Partial-order reduction only: transition `ai` was taken (its footprint in the expander). */
@@ -193,7 +195,9 @@ export class Expander<S, A, O> {
         const after = changed ? (this.successorKey() as unknown as S) : state;
         stop = this.judgeStep(ai, mask, state, this.actions()[ai], d.outcome, after, sink);
       }
-      if (changed && sink.successor(ai, this.edited[0], this.edited[1])) stop = true;
+      if (changed) {
+        if (sink.successor(ai, this.edited[0], this.edited[1])) stop = true;
+      } else if (sink.unchanged) sink.unchanged(ai);
       if (sink.explored) sink.explored(ai);
     } else {
       this.delta = null;
@@ -210,7 +214,7 @@ export class Expander<S, A, O> {
       if (changed) {
         fingerprint(this.successorKey(), this.fpU);
         if (sink.successor(ai, this.fpI[0], this.fpI[1])) stop = true;
-      }
+      } else if (sink.unchanged) sink.unchanged(ai);
       if (sink.explored) sink.explored(ai);
     }
     return stop;

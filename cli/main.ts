@@ -15,11 +15,13 @@ import { VariantError } from '../model/variant.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { configFromArgs, depthFor, nonNegative, positive, wholeNumber, withBounds, withProgress, withVariant, writableFile, type BoundArgs } from './options.ts';
 import { loadVariant } from './variants.ts';
-import { colourWanted, printCheck, printDiff, printReplay, printVerify, processIo, progressPrinter, type Io } from './output.ts';
+import { colourWanted, printCheck, printDiff, printReplay, printText, printVerify, processIo, progressPrinter, type Io } from './output.ts';
 import { withConfigFile } from './config-file.ts';
 import { defaultDescription, differencesForHelp, differencesInEffect } from './defaults.ts';
 import { COMMANDS, EPILOG, EXAMPLES, epilogOf } from './help.ts';
-import { runCheck, runDiff, runReplay, runVerify } from './run.ts';
+import { EXPORT_FORMATS, GRAPH_STATE_LIMIT, runExport, runGraph, type ExportFormat } from './run-traces.ts';
+import { DIAGRAM_FORMATS, type DiagramFormat } from '../traces/diagram.ts';
+import { runCheck, runDiff, runReplay, runVerify, TRACE_FORMATS, type TraceFormatName } from './run.ts';
 import { workersOption } from './worker-model.ts';
 import { checkReportInput, verifyReportInput, writeReport } from './report-file.ts';
 import { mkdirSync } from 'node:fs';
@@ -75,6 +77,7 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           .option('trace-out', { type: 'string', default: 'pkvm-check-trace.json', describe: 'where to write the counterexample (with --all, one file per invariant)', group: 'Output:' })
           .option('trace', { type: 'boolean', default: true, describe: 'write trace files (--no-trace: do not)', group: 'Output:' })
           .option('report', { type: 'string', describe: 'write a self-contained HTML report (configuration, verdict, every violation step by step) to this file', group: 'Output:' })
+          .option('trace-format', { type: 'string', choices: TRACE_FORMATS, default: 'native', describe: 'native (pkvm-check-trace JSON) or itf (the Informal Trace Format of Apalache and Quint); replay reads both', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
           .option('coverage', { type: 'boolean', default: false, describe: "report which pieces, return values and named branches of the variant's code the run reached", group: 'Output:' })
@@ -113,6 +116,7 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           timeLimit,
           all: a.all,
           traceOut: a.trace ? a['trace-out'] : null,
+          traceFormat: a['trace-format'] as TraceFormatName,
           random: a.random ? { seed, runs: a.runs } : undefined,
           progress,
           progressIntervalMs: nonNegative('progress-every', a['progress-every'])! * 1000,
@@ -239,11 +243,49 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
         withVariant(y)
           .example(EXAMPLES.replay)
           .epilog(EPILOG)
-          .positional('file', { type: 'string', demandOption: true, describe: 'a trace file written by check' })
+          .positional('file', { type: 'string', demandOption: true, describe: 'a trace file written by check, native or ITF (told apart by content)' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout' }),
       async (a) => {
         const report = await runReplay(a.file as string, a.variant ? await loadVariant(a.variant) : null, (name) => loadVariant(name));
         code = printReplay(report, a.json, io);
+      },
+    )
+    .command(
+      'export <trace>',
+      'convert a trace file (native or ITF) to ITF, Graphviz DOT or Mermaid',
+      (y) =>
+        withVariant(y)
+          .positional('trace', { type: 'string', demandOption: true, describe: 'a trace file written by check, native or ITF' })
+          .option('to', { type: 'string', choices: EXPORT_FORMATS, demandOption: true, describe: 'itf (every state, for Apalache/Quint tooling; replay reads it), dot or mermaid (the states and steps drawn)' })
+          .option('out', { type: 'string', describe: 'write into this file (default: stdout)' }),
+      async (a) => {
+        if (a.out) writableFile('out', a.out);
+        const report = await runExport({ file: a.trace as string, to: a.to as ExportFormat, out: a.out ?? null, variant: a.variant ? await loadVariant(a.variant) : null, resolve: (name) => loadVariant(name) });
+        code = printText(report, io);
+      },
+    )
+    .command(
+      'graph',
+      `draw the state graph of a small configuration (at most ${GRAPH_STATE_LIMIT} states) as Graphviz DOT or Mermaid, violating states and steps in red`,
+      (y) =>
+        withVariant(withBounds(y))
+          .option('format', { type: 'string', choices: DIAGRAM_FORMATS, default: 'dot', describe: 'dot (Graphviz) or mermaid', group: 'Output:' })
+          .option('out', { type: 'string', describe: 'write into this file (default: stdout)', group: 'Output:' })
+          .option('depth', { type: 'number', describe: 'do not follow the transitions of states at this depth', group: 'Search:' })
+          .option('max-states', { type: 'number', default: 100, describe: `refuse graphs of more states (at most ${GRAPH_STATE_LIMIT})`, group: 'Search:' })
+          .option('invariant', { type: 'string', array: true, describe: 'mark violations of these invariants only (default: all)', group: 'Search:' }),
+      async (a) => {
+        if (a.out) writableFile('out', a.out);
+        const report = runGraph({
+          config: configFromArgs(a as unknown as BoundArgs),
+          variant: await loadVariant(a.variant),
+          invariants: a.invariant,
+          depth: wholeNumber('depth', a.depth, 0),
+          maxStates: wholeNumber('max-states', a['max-states'], 1)!,
+          format: a.format as DiagramFormat,
+          out: a.out ?? null,
+        });
+        code = printText(report, io);
       },
     )
     .command(

@@ -8,6 +8,7 @@ import { EXIT } from './errors.ts';
 import type { CoverageReport } from '../model/coverage.ts';
 import { builtinVariant } from '../model/variants/index.ts';
 import type { CheckReport, DiffReport, ReplayReport, VerifyReport } from './run.ts';
+import type { TextReport } from './run-traces.ts';
 
 export interface Io {
   out(text: string): void;
@@ -351,6 +352,14 @@ export function printDiff(r: DiffReport, json: boolean, io: Io, notes: RunNotes 
   return agree ? EXIT.ok : EXIT.violation;
 }
 
+/** How the replayed states compare with the states an ITF file records. */
+function itfComparison(itf: NonNullable<ReplayReport['itf']>): string {
+  const m = itf.mismatch;
+  if (!m) return `ITF states: every replayed state equals the file's (${itf.states} states compared variable by variable)`;
+  const show = (x: unknown) => JSON.stringify(x) ?? 'nothing';
+  return `ITF states: the replayed state differs from the file's ${m.step === 0 ? 'initial state' : `state after step ${m.step}`}, first in variable ${m.variable}: ${m.path} is ${show(m.expected)} in the file, ${show(m.actual)} in the replay`;
+}
+
 export function printReplay(r: ReplayReport, json: boolean, io: Io): number {
   const rep = r.replay;
   if (json) {
@@ -364,6 +373,7 @@ export function printReplay(r: ReplayReport, json: boolean, io: Io): number {
           invariant: r.trace.violation?.invariant ?? null,
           ...(rep.status === 'reproduced' ? { atStep: rep.atStep, message: rep.message, identical: rep.identical } : {}),
           ...(rep.status === 'diverged' ? { atStep: rep.atStep, reason: rep.reason } : {}),
+          ...(r.itf ? { itf: r.itf } : {}),
           steps: rep.steps,
         },
         null,
@@ -373,6 +383,13 @@ export function printReplay(r: ReplayReport, json: boolean, io: Io): number {
   } else {
     io.out(paint(io).bold(`pkvm-check replay: ${r.file} (recorded on ${r.trace.variant}${r.trace.violation ? `, violating ${r.trace.violation.invariant}` : ''}), replayed on ${r.variant.name}`));
     io.out(renderReplay(rep, r.variant.name));
+    if (r.itf) io.out(itfComparison(r.itf));
   }
   return rep.status === 'reproduced' ? EXIT.violation : EXIT.ok;
+}
+
+/** export and graph: the text on stdout, or a line saying where it was written. */
+export function printText(r: TextReport, io: Io): number {
+  io.out(r.out ? `pkvm-check: wrote ${r.summary} to ${r.out}` : r.text);
+  return EXIT.ok;
 }

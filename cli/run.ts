@@ -15,7 +15,9 @@ import { PkvmModel } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
 import type { PkvmState } from '../model/state.ts';
 import { buildTrace } from '../traces/build.ts';
-import { parseTrace, TraceFormatError, writeTraceFile, type TraceFile } from '../traces/format.ts';
+import { TraceFormatError, writeTraceFile, type TraceFile } from '../traces/format.ts';
+import { compareStates, itfText, traceStates, traceToItf, type StateMismatch } from '../traces/itf.ts';
+import { parseAnyTrace, type LoadedTrace } from '../traces/load.ts';
 import { IllegalStepError, replayTrace, type TraceReplay } from '../traces/replay.ts';
 import { UsageError } from './errors.ts';
 import { pkvmDiffFactory, pkvmFactory, searchWith, variantSource } from './worker-model.ts';
@@ -86,7 +88,12 @@ export interface CheckRequest {
   readonly interruptible?: boolean;
   /** Where to tell the user what Ctrl-C did. */
   readonly notice?: (text: string) => void;
+  /** The format of the trace files written (default native). */
+  readonly traceFormat?: TraceFormatName;
 }
+
+export const TRACE_FORMATS = ['native', 'itf'] as const;
+export type TraceFormatName = (typeof TRACE_FORMATS)[number];
 
 function traceFileName(base: string, invariant: string, first: boolean): string {
   if (first) return base;
@@ -95,12 +102,12 @@ function traceFileName(base: string, invariant: string, first: boolean): string 
 }
 
 /** Traces are built on the readable model, whatever engine found them (the paths are the same). */
-function writeTraces(model: PkvmModel, props: readonly { name: string; description: string }[], violations: readonly Violation[], traceOut: string | null): WrittenTrace[] {
+function writeTraces(model: PkvmModel, props: readonly { name: string; description: string }[], violations: readonly Violation[], traceOut: string | null, format: TraceFormatName = 'native'): WrittenTrace[] {
   return violations.map((v, i) => {
     const description = props.find((p) => p.name === v.property)?.description ?? '';
     const trace = buildTrace(model, v.path, { ...v, description });
     const file = traceOut ? traceFileName(traceOut, v.finding.key ? `${v.property}.${v.finding.key}` : v.property, i === 0) : null;
-    if (file) writeTraceFile(file, trace);
+    if (file) writeTraceFile(file, format === 'itf' ? itfText(traceToItf(trace, traceStates(model, trace))) : trace);
     return { invariant: v.property, length: v.path.actions.length, key: v.finding.key ?? null, file, trace };
   });
 }
@@ -128,7 +135,7 @@ export async function runCheck(req: CheckRequest): Promise<CheckReport> {
   });
   if (req.random) {
     const r = randomWalks(model, props, { seed: req.random.seed, runs: req.random.runs, depth: req.depth ?? 50, timeLimitSeconds: req.timeLimit, onProgress: req.progress, progressIntervalMs: req.progressIntervalMs });
-    const traces = r.status === 'violation' ? writeTraces(readable, props, [r.violation], req.traceOut) : [];
+    const traces = r.status === 'violation' ? writeTraces(readable, props, [r.violation], req.traceOut, req.traceFormat) : [];
     return {
       ...about(),
       mode: 'random',
@@ -194,7 +201,7 @@ export async function runCheck(req: CheckRequest): Promise<CheckReport> {
       : result.status === 'violation'
         ? result.violations
         : [];
-  const traces = violations.length ? writeTraces(readable, props, violations, req.traceOut) : [];
+  const traces = violations.length ? writeTraces(readable, props, violations, req.traceOut, req.traceFormat) : [];
   return { ...about(), mode: 'bfs', result, traces, checkpoint: req.checkpoint?.dir };
 }
 
@@ -350,9 +357,12 @@ export interface ReplayReport {
   readonly trace: TraceFile;
   readonly variant: Variant;
   readonly replay: TraceReplay;
+  /** An ITF file: how many states it has, and the first replayed state that differs from its own (0: the initial state). */
+  readonly itf?: { readonly states: number; readonly mismatch: (StateMismatch & { readonly step: number }) | null };
 }
 
-export function loadTrace(file: string): TraceFile {
+/** A trace file of either format (native or ITF, told apart by content). */
+export function loadTrace(file: string): LoadedTrace {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -360,15 +370,15 @@ export function loadTrace(file: string): TraceFile {
     throw new UsageError(`cannot read trace file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   try {
-    return parseTrace(text);
+    return parseAnyTrace(text);
   } catch (e) {
     if (e instanceof TraceFormatError) throw new UsageError(`malformed trace file ${file}: ${e.message}`);
     throw e;
   }
 }
 
-export async function runReplay(file: string, variant: Variant | null, resolve: (name: string) => Promise<Variant>): Promise<ReplayReport> {
-  const trace = loadTrace(file);
+/** The configuration and variant a trace is run on: its own, or the variant given. */
+export async function traceModel(file: string, trace: TraceFile, variant: Variant | null, resolve: (name: string) => Promise<Variant>): Promise<{ config: PkvmConfig; variant: Variant }> {
   let config: PkvmConfig;
   try {
     config = validateConfig(trace.config);
@@ -387,12 +397,28 @@ export async function runReplay(file: string, variant: Variant | null, resolve: 
       throw e;
     }
   }
+  return { config, variant: v };
+}
+
+export async function runReplay(file: string, variant: Variant | null, resolve: (name: string) => Promise<Variant>): Promise<ReplayReport> {
+  const { trace, itf } = loadTrace(file);
+  const { config, variant: v } = await traceModel(file, trace, variant, resolve);
   const model = new PkvmModel(config, v);
   const props = selectProperties(config, undefined, v);
   if (trace.violation && !props.some((p) => p.name === trace.violation!.invariant))
     throw new UsageError(`malformed trace file ${file}: unknown invariant '${trace.violation.invariant}'`);
+  // an ITF file records its states: each replayed state is compared with the file's, variable by variable
+  let mismatch: (StateMismatch & { step: number }) | null = null;
+  const sameState = itf
+    ? (step: number, state: PkvmState) => {
+        const m = compareStates(itf.states[step], state);
+        if (m) mismatch ??= { step, ...m };
+        return m === null;
+      }
+    : undefined;
   try {
-    return { file, trace, variant: v, replay: replayTrace(model, trace, props) };
+    const replay = replayTrace(model, trace, props, sameState);
+    return { file, trace, variant: v, replay, ...(itf ? { itf: { states: itf.states.length, mismatch } } : {}) };
   } catch (e) {
     if (e instanceof IllegalStepError) throw new UsageError(`trace ${file}: ${e.message}`);
     throw e;

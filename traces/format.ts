@@ -2,6 +2,7 @@
  * The counterexample file: versioned, self-describing JSON. It holds the configuration, the
  * variant, the violated invariant, every step (operation, arguments, return value, failures,
  * what changed) and the fingerprints of the states, so that replay can tell whether it reproduces.
+ * Its JSON Schema is schemas/pkvm-check-trace.schema.json.
  */
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { retName } from '../model/constants.ts';
@@ -10,6 +11,7 @@ import type { PkvmAction } from '../model/operations.ts';
 import type { HypFailure, PkvmState } from '../model/state.ts';
 import type { SubCall } from '../model/kernel/base.ts';
 import type { Change } from './describe.ts';
+import { schemaError, TRACE_SCHEMA_ID } from './schema.ts';
 
 export const TRACE_FORMAT = 'pkvm-check-trace';
 export const TRACE_VERSION = 1;
@@ -59,38 +61,27 @@ export class TraceFormatError extends Error {
   override readonly name = 'TraceFormatError';
 }
 
-const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-
-/** Validates the shape of a parsed trace file; throws a one-line TraceFormatError naming the first problem. */
+/**
+ * Validates a parsed trace file against its JSON Schema (schemas/pkvm-check-trace.schema.json);
+ * throws a one-line TraceFormatError naming the first problem and its JSON path.
+ */
 export function validateTrace(x: unknown): TraceFile {
-  if (!isObj(x)) throw new TraceFormatError('not a JSON object');
-  if (x.format !== TRACE_FORMAT) throw new TraceFormatError(`"format" is ${JSON.stringify(x.format)}, expected "${TRACE_FORMAT}"`);
-  if (x.version !== TRACE_VERSION) throw new TraceFormatError(`unsupported version ${JSON.stringify(x.version)} (this pkvm-check reads version ${TRACE_VERSION})`);
-  if (typeof x.variant !== 'string') throw new TraceFormatError('"variant" must be a string');
-  if (!isObj(x.config)) throw new TraceFormatError('"config" must be an object');
-  if (typeof x.init !== 'number' || !Number.isInteger(x.init) || x.init < 0) throw new TraceFormatError('"init" must be a non-negative integer');
-  if (!Array.isArray(x.steps)) throw new TraceFormatError('"steps" must be an array');
-  x.steps.forEach((s: unknown, i: number) => {
-    if (!isObj(s)) throw new TraceFormatError(`step ${i + 1} is not an object`);
-    if (!isObj(s.action) || typeof s.action.op !== 'string' || !isObj(s.action.args)) throw new TraceFormatError(`step ${i + 1}: "action" must be {op, args}`);
-    for (const [k, v] of Object.entries(s.action.args)) if (typeof v !== 'number' && typeof v !== 'boolean') throw new TraceFormatError(`step ${i + 1}: argument ${k} must be a number or a boolean`);
-    if (typeof s.actionIndex !== 'number') throw new TraceFormatError(`step ${i + 1}: "actionIndex" must be a number`);
-    if (typeof s.ret !== 'number') throw new TraceFormatError(`step ${i + 1}: "ret" must be a number`);
-    if (typeof s.fingerprint !== 'string') throw new TraceFormatError(`step ${i + 1}: "fingerprint" must be a string`);
-  });
-  if (x.violation !== null && (!isObj(x.violation) || typeof x.violation.invariant !== 'string'))
-    throw new TraceFormatError('"violation" must be null or an object with an "invariant" name');
-  return x as unknown as TraceFile;
+  const error = schemaError(TRACE_SCHEMA_ID, x);
+  if (error) throw new TraceFormatError(error);
+  return x as TraceFile;
 }
 
-export function parseTrace(text: string): TraceFile {
-  let parsed: unknown;
+/** A file's JSON; throws a one-line TraceFormatError when it is not JSON. */
+export function parseJson(text: string): unknown {
   try {
-    parsed = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw new TraceFormatError(`not valid JSON (${e instanceof Error ? e.message : String(e)})`);
   }
-  return validateTrace(parsed);
+}
+
+export function parseTrace(text: string): TraceFile {
+  return validateTrace(parseJson(text));
 }
 
 export { retName };
@@ -110,7 +101,7 @@ export function writeFileAtomically(file: string, text: string): void {
   }
 }
 
-/** Writes a trace file (atomically). */
-export function writeTraceFile(file: string, trace: TraceFile): void {
-  writeFileAtomically(file, `${JSON.stringify(trace, null, 1)}\n`);
+/** Writes a trace file (native, or the text of another format), atomically. */
+export function writeTraceFile(file: string, trace: TraceFile | string): void {
+  writeFileAtomically(file, typeof trace === 'string' ? trace : `${JSON.stringify(trace, null, 1)}\n`);
 }

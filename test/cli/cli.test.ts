@@ -166,19 +166,26 @@ describe('bad input: exit 2 and one line on stderr', () => {
       expect(r.err).not.toMatch(/\n\s+at /);
     });
 
-  const malformed: [string, string, RegExp][] = [
-    ['not JSON', '{ this is not json', /not valid JSON/],
-    ['not an object', '[1,2,3]', /not a JSON object/],
-    ['wrong format', JSON.stringify({ format: 'other', version: 1 }), /"format" is "other"/],
-    ['wrong version', JSON.stringify({ format: 'pkvm-check-trace', version: 99 }), /unsupported version 99/],
-    ['bad steps', JSON.stringify({ format: 'pkvm-check-trace', version: 1, variant: 'rfc-v1', config: {}, init: 0, steps: [{ action: 3 }], violation: null }), /step 1: "action"/],
-    ['bad config', JSON.stringify({ format: 'pkvm-check-trace', version: 1, variant: 'rfc-v1', config: { ramPages: 0 }, init: 0, steps: [], violation: null }), /configuration is invalid/],
-    ['unknown variant', JSON.stringify({ format: 'pkvm-check-trace', version: 1, variant: 'nope', config: {}, init: 0, steps: [], violation: null }), /configuration is invalid|unknown variant/],
+  // (edits of a valid trace: the shortest one of the seed)
+  const valid = async () => {
+    const f = join(dir, 'valid.json');
+    expect((await run(['check', '--quiet', '--trace-out', f])).code).toBe(1);
+    return JSON.parse(readFileSync(f, 'utf8'));
+  };
+  const malformed: [string, (t: Record<string, any>) => unknown, RegExp][] = [
+    ['not JSON', () => '{ this is not json', /not valid JSON/],
+    ['not an object', () => [1, 2, 3], /\/: must be object \(got \[1,2,3\]\)/],
+    ['wrong format', (t) => ({ ...t, format: 'other' }), /\/format: must be "pkvm-check-trace" \(got "other"\)/],
+    ['wrong version', () => ({ format: 'pkvm-check-trace', version: 99 }), /\/version: must be 1 \(got 99\)/],
+    ['bad steps', (t) => ({ ...t, steps: [{ ...t.steps[0], action: 3 }] }), /\/steps\/0\/action: must be object \(got 3\)/],
+    ['bad config', (t) => ({ ...t, config: { ...t.config, ramPages: 0 } }), /configuration is invalid/],
+    ['unknown variant', (t) => ({ ...t, variant: 'nope' }), /unknown variant|not built in/],
   ];
-  for (const [name, text, msg] of malformed)
+  for (const [name, edit, msg] of malformed)
     it(`malformed trace file: ${name}`, async () => {
       const f = join(dir, `bad-${name.replace(/\W+/g, '-')}.json`);
-      writeFileSync(f, text);
+      const t = edit(await valid());
+      writeFileSync(f, typeof t === 'string' ? t : JSON.stringify(t));
       const r = await run(['replay', f]);
       expect(r.code).toBe(2);
       expect(r.err.trim().split('\n')).toHaveLength(1);

@@ -5,40 +5,23 @@
 import yargs from 'yargs';
 import { BUILTIN_VARIANTS } from '../model/variants/index.ts';
 import { HOST_BEHAVIOURS } from '../model/config.ts';
-import { OPERATIONS } from '../model/operations.ts';
-import { pieceNames } from '../model/kernel/hyp.ts';
-import { pkvmProperties } from '../invariants/index.ts';
-import { ConfigError, DEFAULT_CONFIG } from '../model/config.ts';
+import { ConfigError } from '../model/config.ts';
 import { CallTooLong } from '../model/concurrent/cpu-memory.ts';
 import { VariantError } from '../model/variant.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { configFromArgs, nonNegative, positive, wholeNumber, withBounds, withVariant, writableFile, type BoundArgs } from './options.ts';
 import { loadVariant } from './variants.ts';
-import { printCheck, printDiff, printReplay, printVerify, processIo, progressPrinter, type Io } from './output.ts';
+import { printCheck, printDiff, printList, printReplay, printVerify, processIo, progressPrinter, type Io } from './output.ts';
 import { runCheck, runDiff, runReplay, runVerify } from './run.ts';
 import { workersOption } from './worker-model.ts';
-import { mkdirSync } from 'node:fs';
+import { LISTS, type ListWhat } from './list.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { compareExpect, loadExpect, writeExpect } from './expect.ts';
+import { junitXml } from './junit.ts';
 
-const LISTS = ['variants', 'invariants', 'operations', 'pieces', 'hosts'] as const;
-
-function listText(what: (typeof LISTS)[number]): string {
-  switch (what) {
-    case 'variants':
-      return BUILTIN_VARIANTS.map((v) => `${v.name}\n    ${v.description}${v.replaces.length ? `\n    replaces: ${v.replaces.join(', ')}` : ''}`).join('\n');
-    case 'invariants':
-      return pkvmProperties(DEFAULT_CONFIG)
-        .map((p) => `${p.name.padEnd(24)} [${p.kind}] ${p.description}`)
-        .concat([`${'hyp-failure'.padEnd(24)} [group] no-bug, no-vmemmap-fault, no-hang, no-warn, no-uninitialised-return, lock-discipline`])
-        .join('\n');
-    case 'operations':
-      return OPERATIONS.map((o) => `${o.name.padEnd(28)} [${o.actor}${o.hosts ? `: ${o.hosts.join('/')}` : ''}] ${o.description}`).join('\n');
-    case 'pieces':
-      return pieceNames().join('\n');
-    case 'hosts':
-      return Object.entries(HOST_BEHAVIOURS)
-        .map(([k, v]) => `${k.padEnd(12)} ${v}`)
-        .join('\n');
-  }
+/** --steps inlines traces into the JSON output: without --json it would do nothing. */
+function stepsNeedJson(a: { steps?: boolean; json?: boolean }): void {
+  if (a.steps && !a.json) throw new UsageError('--steps inlines the traces into the JSON output: give --json too');
 }
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
@@ -64,6 +47,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('trace', { type: 'boolean', default: true, describe: 'write trace files (--no-trace: do not)', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
+          .option('steps', { type: 'boolean', default: false, describe: "with --json: each trace's steps inline (traceSteps), not only the trace file's name", group: 'Output:' })
           .option('coverage', { type: 'boolean', default: false, describe: "report which pieces, return values and named branches of the variant's code the run reached", group: 'Output:' })
           .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'compiled (default: steps compiled into decision trees over the bytes they read), packed (byte states, kernel code at every step) or readable (frozen objects); same kernel code, same results', group: 'Search:' })
           .option('symmetry', { type: 'boolean', default: false, describe: 'symmetry reduction: SMMU domains and guests are interchangeable', group: 'Search:' })
@@ -76,6 +60,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same states, violations and traces as 1)', group: 'Search:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
+        stepsNeedJson(a);
         const variant = await loadVariant(a.variant);
         const depth = wholeNumber('depth', a.depth, 0);
         const maxStates = wholeNumber('max-states', a['max-states'], 1);
@@ -112,7 +97,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           workers: workersOption(a.workers, { random: a.random, coverage: a.coverage, bitstate: a.bitstate, checkpoint: a.checkpoint, resume: a.resume, por: a.por, 'frontier-memory': a['frontier-memory'] }),
           variantSource: a.variant,
         });
-        code = printCheck(report, a.json, io);
+        code = printCheck(report, a.json, io, { steps: a.steps });
       },
     )
     .command(
@@ -129,6 +114,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('trace-dir', { type: 'string', describe: 'write the shortest trace of every violation into this folder', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
+          .option('steps', { type: 'boolean', default: false, describe: "with --json: each trace's steps inline (traceSteps), not only the trace file's name", group: 'Output:' })
+          .option('junit', { type: 'string', describe: 'write JUnit XML: one test suite per variant, one test case per variant x invariant', group: 'CI:' })
+          .option('expect', { type: 'string', describe: 'compare every verdict with this file of expected verdicts: exit 0 when all are as expected, 1 when one changed, 2 when the file is bad', group: 'CI:' })
+          .option('write-expect', { type: 'string', describe: 'record the verdicts of this run (and its bounds) into this file', group: 'CI:' })
           .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where the variant allows it)', group: 'Search:' })
           .option('por', { type: 'boolean', default: false, describe: 'partial-order reduction (sleep sets): fewer transitions, same verdicts', group: 'Search:' })
           .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
@@ -136,16 +125,22 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         // verify models the IOTLB unless told not to: a missing TLB invalidation shows only there
         const config = configFromArgs({ ...(a as unknown as BoundArgs), iotlb: a.iotlb ?? true });
         const names = a.variant && a.variant.length ? a.variant : BUILTIN_VARIANTS.map((v) => v.name);
+        stepsNeedJson(a);
         const variants = [];
         for (const name of names) variants.push(await loadVariant(name));
+        const bounds = { depth: wholeNumber('depth', a.depth, 0), maxStates: wholeNumber('max-states', a['max-states'], 1), timeLimit: nonNegative('time-limit', a['time-limit']) };
+        // the CI files are checked before the search: a bad one costs no search
+        if (a.expect && a['write-expect']) throw new UsageError('--expect and --write-expect cannot be combined (compare with a file, or record one)');
+        if (a['write-expect'] && bounds.timeLimit !== undefined) throw new UsageError('--write-expect cannot record verdicts under --time-limit: they would depend on the speed of the machine');
+        if (a['write-expect']) writableFile('write-expect', a['write-expect']);
+        if (a.junit) writableFile('junit', a.junit);
+        const expectation = a.expect ? loadExpect(a.expect, { config, bounds, variants, invariants: a.invariant }) : undefined;
         if (a['trace-dir']) mkdirSync(a['trace-dir'], { recursive: true });
         const report = runVerify({
           config,
           variants,
           invariants: a.invariant,
-          depth: wholeNumber('depth', a.depth, 0),
-          maxStates: wholeNumber('max-states', a['max-states'], 1),
-          timeLimit: nonNegative('time-limit', a['time-limit']),
+          ...bounds,
           traceDir: a['trace-dir'] ?? null,
           progress: a.quiet ? undefined : (v, p) => progressPrinter(io)(p, v),
           engine: a.engine,
@@ -153,7 +148,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           por: a.por,
           variantSources: names,
         });
-        code = printVerify(report, a.json, io);
+        const comparison = expectation ? compareExpect(expectation, report) : undefined;
+        if (a['write-expect']) writeExpect(a['write-expect'], report);
+        if (a.junit) writeFileSync(a.junit, junitXml(report, comparison));
+        code = printVerify(report, a.json, io, { steps: a.steps, expect: comparison, wroteExpect: a['write-expect'], junit: a.junit });
       },
     )
     .command(
@@ -170,10 +168,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('trace', { type: 'boolean', default: true, describe: 'write the trace (--no-trace: do not)', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
+          .option('steps', { type: 'boolean', default: false, describe: "with --json: each trace's steps inline (traceSteps), not only the trace file's name", group: 'Output:' })
           .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where both variants allow it)', group: 'Search:' })
           .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
+        stepsNeedJson(a);
         if (a.trace) writableFile('trace-out', a['trace-out']);
         const report = runDiff({
           workers: workersOption(a.workers),
@@ -188,7 +188,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           progress: a.quiet ? undefined : progressPrinter(io),
           engine: a.engine,
         });
-        code = printDiff(report, a.json, io);
+        code = printDiff(report, a.json, io, { steps: a.steps });
       },
     )
     .command(
@@ -206,10 +206,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .command(
       'list <what>',
       'list the variants, invariants, operations, pieces (replaceable kernel functions) or host behaviours',
-      (y) => y.positional('what', { choices: LISTS, demandOption: true }),
+      (y) => y.positional('what', { choices: LISTS, demandOption: true }).option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout' }),
       (a) => {
-        io.out(listText(a.what as (typeof LISTS)[number]));
-        code = EXIT.ok;
+        code = printList(a.what as ListWhat, a.json, io);
       },
     )
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces of errors' })

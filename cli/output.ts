@@ -8,6 +8,8 @@ import { EXIT } from './errors.ts';
 import type { CoverageReport } from '../model/coverage.ts';
 import { builtinVariant } from '../model/variants/index.ts';
 import type { CheckReport, DiffReport, ReplayReport, VerifyReport } from './run.ts';
+import { listItems, type ListWhat } from './list.ts';
+import { changeLine, type ExpectComparison } from './expect.ts';
 
 export interface Io {
   out(text: string): void;
@@ -18,6 +20,20 @@ export const processIo: Io = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
 };
+
+/**
+ * Every command's JSON: one object on stdout that names the command, then the report, then the
+ * exit code the command returns (the same as without --json).
+ */
+function printJson(io: Io, command: string, body: Record<string, unknown>, exitCode: number): number {
+  io.out(JSON.stringify({ command, ...body, exitCode }, null, 2));
+  return exitCode;
+}
+
+/** What --json prints beyond the report: the steps of every trace, inline (--steps). */
+export interface JsonOptions {
+  readonly steps?: boolean;
+}
 
 const n = (x: number) => x.toLocaleString('en-US');
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
@@ -63,10 +79,12 @@ function jsonStats(r: CheckReport) {
   };
 }
 
-export function printCheck(r: CheckReport, json: boolean, io: Io): number {
+export function printCheck(r: CheckReport, json: boolean, io: Io, opts: JsonOptions = {}): number {
   const violated = r.traces.length > 0;
+  const exitCode = violated ? EXIT.violation : cut(r) === 'interrupt' ? EXIT.interrupted : EXIT.ok;
   if (json) {
     const first = r.traces[0];
+    const traceSteps = (t: (typeof r.traces)[number]) => (opts.steps ? { traceSteps: t.trace.steps } : {});
     const out = {
       result: violated ? 'violation' : 'ok',
       mode: r.mode,
@@ -88,14 +106,13 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
             },
           }
         : {}),
-      ...(first ? { violation: { invariant: first.invariant, length: first.length, trace: first.file, message: first.trace.violation?.message } } : {}),
+      ...(first ? { violation: { invariant: first.invariant, length: first.length, trace: first.file, message: first.trace.violation?.message, ...traceSteps(first) } } : {}),
       ...(r.result?.cutBy === 'interrupt' ? { interrupted: true } : {}),
-      violations: r.traces.map((t) => ({ invariant: t.invariant, key: t.key, length: t.length, trace: t.file, message: t.trace.violation?.message })),
+      violations: r.traces.map((t) => ({ invariant: t.invariant, key: t.key, length: t.length, trace: t.file, message: t.trace.violation?.message, ...traceSteps(t) })),
       reachable: r.result ? r.result.examples.map((e) => ({ property: e.property, length: e.path.actions.length })) : [],
       ...(r.coverage ? { coverage: r.coverage } : {}),
     };
-    io.out(JSON.stringify(out, null, 2));
-    return violated ? EXIT.violation : cut(r) === 'interrupt' ? EXIT.interrupted : EXIT.ok;
+    return printJson(io, 'check', out, exitCode);
   }
   const lines: string[] = [];
   lines.push(`pkvm-check: ${describeConfig({ config: r.config, variant: r.variant.name })}`);
@@ -161,7 +178,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
   if (violated && r.traces[0].file) lines.push(`reproduce:  pkvm-check replay ${r.traces[0].file}${module}`);
   if (r.coverage) lines.push('', renderCoverage(r.coverage));
   io.out(lines.join('\n'));
-  return violated ? EXIT.violation : cut(r) === 'interrupt' ? EXIT.interrupted : EXIT.ok;
+  return exitCode;
 }
 
 const cut = (r: CheckReport) => r.result?.cutBy ?? null;
@@ -196,29 +213,58 @@ const ABBREV: Record<string, string> = {
   'failure-atomicity': 'atom',
 };
 
-export function printVerify(r: VerifyReport, json: boolean, io: Io): number {
+/** What verify did beside its matrix: compared with expected verdicts, wrote them, wrote JUnit XML. */
+export interface VerifyOutput extends JsonOptions {
+  readonly expect?: ExpectComparison;
+  readonly wroteExpect?: string;
+  readonly junit?: string;
+}
+
+/**
+ * verify's exit code: with --expect, 1 when a verdict changed (0 when all are as expected, expected
+ * violations included); with --write-expect, 0 once the verdicts are recorded; else 1 on a violation.
+ */
+function verifyExit(r: VerifyReport, o: VerifyOutput): number {
+  if (o.expect) return o.expect.changes.length ? EXIT.violation : EXIT.ok;
+  if (o.wroteExpect) return EXIT.ok;
+  return r.rows.some((row) => row.result.status === 'violation') ? EXIT.violation : EXIT.ok;
+}
+
+export function printVerify(r: VerifyReport, json: boolean, io: Io, o: VerifyOutput = {}): number {
   const anyViolation = r.rows.some((row) => row.result.status === 'violation');
-  if (json) {
-    io.out(
-      JSON.stringify(
-        {
-          result: anyViolation ? 'violation' : 'ok',
-          config: r.config,
-          bounds: r.bounds,
-          seconds: r.seconds,
-          invariants: r.invariants,
-          variants: r.rows.map((row) => ({
-            variant: row.variant.name,
-            stats: { distinctStates: row.result.stats.distinctStates, transitions: row.result.stats.transitions, depth: row.result.stats.depth, seconds: row.result.stats.seconds, exhausted: row.result.exhausted },
-            invariants: row.cells,
-          })),
-        },
-        null,
-        2,
-      ),
+  const exitCode = verifyExit(r, o);
+  if (json)
+    return printJson(
+      io,
+      'verify',
+      {
+        result: anyViolation ? 'violation' : 'ok',
+        config: r.config,
+        bounds: r.bounds,
+        seconds: r.seconds,
+        invariants: r.invariants,
+        variants: r.rows.map((row) => ({
+          variant: row.variant.name,
+          stats: { distinctStates: row.result.stats.distinctStates, transitions: row.result.stats.transitions, depth: row.result.stats.depth, seconds: row.result.stats.seconds, exhausted: row.result.exhausted, cutBy: row.result.cutBy },
+          invariants: o.steps ? Object.fromEntries(Object.entries(row.cells).map(([inv, c]) => [inv, row.traces[inv] ? { ...c, traceSteps: row.traces[inv].steps } : c])) : row.cells,
+          notChecked: row.notChecked,
+        })),
+        ...(o.expect
+          ? {
+              expect: {
+                file: o.expect.file,
+                result: o.expect.changes.length ? 'changed' : 'as-expected',
+                compared: o.expect.compared,
+                boundsCompared: o.expect.boundsRecorded,
+                changes: o.expect.changes.map((c) => ({ variant: c.variant, invariant: c.invariant, expected: c.expected, got: c.got })),
+              },
+            }
+          : {}),
+        ...(o.wroteExpect ? { wroteExpect: o.wroteExpect } : {}),
+        ...(o.junit ? { junit: o.junit } : {}),
+      },
+      exitCode,
     );
-    return anyViolation ? EXIT.violation : EXIT.ok;
-  }
   const cols = r.invariants.map((i) => ABBREV[i] ?? i);
   const w = Math.max(...r.rows.map((row) => row.variant.name.length), 7);
   const lines: string[] = [];
@@ -239,30 +285,39 @@ export function printVerify(r: VerifyReport, json: boolean, io: Io): number {
   lines.push('');
   lines.push(`legend: ${r.invariants.map((i) => `${ABBREV[i] ?? i} = ${i}`).join(', ')}`);
   lines.push(`total: ${r.seconds.toFixed(1)} s`);
+  if (o.expect) {
+    const e = o.expect;
+    const bounds = e.boundsRecorded ? '' : ' (the file records no bounds: they were not compared)';
+    if (e.changes.length === 0) lines.push(`expected verdicts (${e.file}): all ${e.compared} as expected${bounds}`);
+    else {
+      lines.push(`expected verdicts (${e.file}): ${e.changes.length} of ${e.compared} CHANGED${bounds}:`);
+      for (const c of e.changes) lines.push(`  changed: ${changeLine(c)}`);
+    }
+  }
+  if (o.wroteExpect) lines.push(`expected verdicts written to ${o.wroteExpect}`);
+  if (o.junit) lines.push(`JUnit XML written to ${o.junit}`);
   io.out(lines.join('\n'));
-  return anyViolation ? EXIT.violation : EXIT.ok;
+  return exitCode;
 }
 
-export function printDiff(r: DiffReport, json: boolean, io: Io): number {
+export function printDiff(r: DiffReport, json: boolean, io: Io, opts: JsonOptions = {}): number {
   const s = r.result.stats;
   const agree = r.message === null;
-  if (json) {
-    io.out(
-      JSON.stringify(
-        {
-          result: agree ? 'agree' : 'diverge',
-          a: r.a.name,
-          b: r.b.name,
-          config: r.config,
-          stats: { distinctStates: s.distinctStates, transitions: s.transitions, depth: s.depth, seconds: s.seconds, statesPerSecond: Math.round(s.statesPerSecond), exhausted: r.result.exhausted, cutBy: r.result.cutBy },
-          ...(agree ? {} : { divergence: { message: r.message, length: r.steps.length, steps: r.steps, trace: r.trace } }),
-        },
-        null,
-        2,
-      ),
+  const exitCode = agree ? EXIT.ok : EXIT.violation;
+  if (json)
+    return printJson(
+      io,
+      'diff',
+      {
+        result: agree ? 'agree' : 'diverge',
+        a: r.a.name,
+        b: r.b.name,
+        config: r.config,
+        stats: { distinctStates: s.distinctStates, transitions: s.transitions, depth: s.depth, seconds: s.seconds, statesPerSecond: Math.round(s.statesPerSecond), exhausted: r.result.exhausted, cutBy: r.result.cutBy },
+        ...(agree ? {} : { divergence: { message: r.message, length: r.steps.length, steps: r.steps, trace: r.trace, ...(opts.steps ? { traceSteps: r.traceFile?.steps ?? null } : {}) } }),
+      },
+      exitCode,
     );
-    return agree ? EXIT.ok : EXIT.violation;
-  }
   const lines: string[] = [`pkvm-check diff: ${r.a.name} vs ${r.b.name}, host ${r.config.host}`, ''];
   if (agree) {
     lines.push(r.result.exhausted ? 'AGREE: same returns, failures and page ownership on every shared sequence (exhausted)' : `AGREE within the bounds (not exhausted: the ${r.result.cutBy} bound cut the search)`);
@@ -275,31 +330,55 @@ export function printDiff(r: DiffReport, json: boolean, io: Io): number {
   }
   lines.push('', `statistics: ${n(s.distinctStates)} distinct state pairs, ${n(s.transitions)} transitions, depth ${s.depth}, ${s.seconds.toFixed(1)} s`);
   io.out(lines.join('\n'));
-  return agree ? EXIT.ok : EXIT.violation;
+  return exitCode;
 }
 
 export function printReplay(r: ReplayReport, json: boolean, io: Io): number {
   const rep = r.replay;
-  if (json) {
-    io.out(
-      JSON.stringify(
-        {
-          result: rep.status,
-          file: r.file,
-          variant: r.variant.name,
-          recordedVariant: r.trace.variant,
-          invariant: r.trace.violation?.invariant ?? null,
-          ...(rep.status === 'reproduced' ? { atStep: rep.atStep, message: rep.message, identical: rep.identical } : {}),
-          ...(rep.status === 'diverged' ? { atStep: rep.atStep, reason: rep.reason } : {}),
-          steps: rep.steps,
-        },
-        null,
-        2,
-      ),
+  const exitCode = rep.status === 'reproduced' ? EXIT.violation : EXIT.ok;
+  if (json)
+    return printJson(
+      io,
+      'replay',
+      {
+        result: rep.status,
+        file: r.file,
+        variant: r.variant.name,
+        recordedVariant: r.trace.variant,
+        config: r.trace.config,
+        invariant: r.trace.violation?.invariant ?? null,
+        ...(rep.status === 'reproduced' ? { atStep: rep.atStep, message: rep.message, identical: rep.identical } : {}),
+        ...(rep.status === 'diverged' ? { atStep: rep.atStep, reason: rep.reason } : {}),
+        steps: rep.steps,
+      },
+      exitCode,
     );
-  } else {
-    io.out(`pkvm-check replay: ${r.file} (recorded on ${r.trace.variant}${r.trace.violation ? `, violating ${r.trace.violation.invariant}` : ''}), replayed on ${r.variant.name}`);
-    io.out(renderReplay(rep, r.variant.name));
-  }
-  return rep.status === 'reproduced' ? EXIT.violation : EXIT.ok;
+  io.out(replayText(r));
+  return exitCode;
+}
+
+/** What replay prints: the recording, then each step replayed and the verdict. */
+export function replayText(r: ReplayReport): string {
+  return `pkvm-check replay: ${r.file} (recorded on ${r.trace.variant}${r.trace.violation ? `, violating ${r.trace.violation.invariant}` : ''}), replayed on ${r.variant.name}\n${renderReplay(r.replay, r.variant.name)}`;
+}
+
+export function printList(what: ListWhat, json: boolean, io: Io): number {
+  const items = listItems(what);
+  if (json) return printJson(io, 'list', { what, items }, EXIT.ok);
+  const text = items.map((i) => {
+    switch (what) {
+      case 'variants':
+        return `${i.name}\n    ${i.description}${i.replaces!.length ? `\n    replaces: ${i.replaces!.join(', ')}` : ''}`;
+      case 'invariants':
+        return `${i.name.padEnd(24)} [${i.kind}] ${i.members ? i.members.join(', ') : i.description}`;
+      case 'operations':
+        return `${i.name.padEnd(28)} [${i.actor}${i.hosts ? `: ${i.hosts.join('/')}` : ''}] ${i.description}`;
+      case 'pieces':
+        return i.name;
+      case 'hosts':
+        return `${i.name.padEnd(12)} ${i.description}`;
+    }
+  });
+  io.out(text.join('\n'));
+  return EXIT.ok;
 }

@@ -5,17 +5,13 @@
  */
 import yargs from 'yargs';
 import { BUILTIN_VARIANTS } from '../model/variants/index.ts';
-import { HOST_BEHAVIOURS } from '../model/config.ts';
-import { OPERATIONS } from '../model/operations.ts';
-import { pieceNames } from '../model/kernel/hyp.ts';
-import { pkvmProperties } from '../invariants/index.ts';
-import { ConfigError, DEFAULT_CONFIG } from '../model/config.ts';
+import { ConfigError } from '../model/config.ts';
 import { CallTooLong } from '../model/concurrent/cpu-memory.ts';
 import { VariantError } from '../model/variant.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { configFromArgs, depthFor, nonNegative, positive, wholeNumber, withBounds, withProgress, withVariant, writableFile, type BoundArgs } from './options.ts';
 import { loadVariant } from './variants.ts';
-import { colourWanted, printCheck, printDiff, printReplay, printText, printVerify, processIo, progressPrinter, type Io } from './output.ts';
+import { colourWanted, printCheck, printDiff, printList, printReplay, printText, printVerify, processIo, progressPrinter, type Io } from './output.ts';
 import { withConfigFile } from './config-file.ts';
 import { defaultDescription, differencesForHelp, differencesInEffect } from './defaults.ts';
 import { COMMANDS, EPILOG, EXAMPLES, epilogOf } from './help.ts';
@@ -24,28 +20,14 @@ import { DIAGRAM_FORMATS, type DiagramFormat } from '../traces/diagram.ts';
 import { runCheck, runDiff, runReplay, runVerify, TRACE_FORMATS, type TraceFormatName } from './run.ts';
 import { workersOption } from './worker-model.ts';
 import { checkReportInput, verifyReportInput, writeReport } from './report-file.ts';
-import { mkdirSync } from 'node:fs';
+import { LISTS, type ListWhat } from './list.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { compareExpect, loadExpect, writeExpect } from './expect.ts';
+import { junitXml } from './junit.ts';
 
-const LISTS = ['variants', 'invariants', 'operations', 'pieces', 'hosts'] as const;
-
-function listText(what: (typeof LISTS)[number]): string {
-  switch (what) {
-    case 'variants':
-      return BUILTIN_VARIANTS.map((v) => `${v.name}\n    ${v.description}${v.replaces.length ? `\n    replaces: ${v.replaces.join(', ')}` : ''}`).join('\n');
-    case 'invariants':
-      return pkvmProperties(DEFAULT_CONFIG)
-        .map((p) => `${p.name.padEnd(24)} [${p.kind}] ${p.description}`)
-        .concat([`${'hyp-failure'.padEnd(24)} [group] no-bug, no-vmemmap-fault, no-hang, no-warn, no-uninitialised-return, lock-discipline`])
-        .join('\n');
-    case 'operations':
-      return OPERATIONS.map((o) => `${o.name.padEnd(28)} [${o.actor}${o.hosts ? `: ${o.hosts.join('/')}` : ''}] ${o.description}`).join('\n');
-    case 'pieces':
-      return pieceNames().join('\n');
-    case 'hosts':
-      return Object.entries(HOST_BEHAVIOURS)
-        .map(([k, v]) => `${k.padEnd(12)} ${v}`)
-        .join('\n');
-  }
+/** --steps inlines traces into the JSON output: without --json it would do nothing. */
+function stepsNeedJson(a: { steps?: boolean; json?: boolean }): void {
+  if (a.steps && !a.json) throw new UsageError('--steps inlines the traces into the JSON output: give --json too');
 }
 
 export async function main(argv: string[], given: Io = processIo): Promise<number> {
@@ -80,6 +62,7 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           .option('trace-format', { type: 'string', choices: TRACE_FORMATS, default: 'native', describe: 'native (pkvm-check-trace JSON) or itf (the Informal Trace Format of Apalache and Quint); replay reads both', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
+          .option('steps', { type: 'boolean', default: false, describe: "with --json: each trace's steps inline (traceSteps), not only the trace file's name", group: 'Output:' })
           .option('coverage', { type: 'boolean', default: false, describe: "report which pieces, return values and named branches of the variant's code the run reached", group: 'Output:' })
           .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'compiled (default: steps compiled into decision trees over the bytes they read), packed (byte states, kernel code at every step) or readable (frozen objects); same kernel code, same results', group: 'Search:' })
           .option('symmetry', { type: 'boolean', default: false, describe: 'symmetry reduction: SMMU domains and guests are interchangeable', group: 'Search:' })
@@ -92,6 +75,7 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same states, violations and traces as 1)', group: 'Search:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs, 'check');
+        stepsNeedJson(a);
         const variant = await loadVariant(a.variant);
         const depth = depthFor('check', a.depth);
         const maxStates = wholeNumber('max-states', a['max-states'], 1);
@@ -133,7 +117,7 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           variantSource: a.variant,
         }).finally(() => progress?.done());
         if (a.report !== undefined) writeReport(a.report, checkReportInput(report));
-        code = printCheck({ ...report, reportFile: a.report }, a.json, io, { configFile });
+        code = printCheck({ ...report, reportFile: a.report }, a.json, io, { configFile, steps: a.steps });
       },
     )
     .command(
@@ -152,6 +136,10 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           .option('report', { type: 'string', describe: 'write a self-contained HTML report (one section per variant, with its violations step by step) to this file', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
+          .option('steps', { type: 'boolean', default: false, describe: "with --json: each trace's steps inline (traceSteps), not only the trace file's name", group: 'Output:' })
+          .option('junit', { type: 'string', describe: 'write JUnit XML: one test suite per variant, one test case per variant x invariant', group: 'CI:' })
+          .option('expect', { type: 'string', describe: 'compare every verdict with this file of expected verdicts: exit 0 when all are as expected, 1 when one changed, 2 when the file is bad', group: 'CI:' })
+          .option('write-expect', { type: 'string', describe: 'record the verdicts of this run (and its bounds) into this file', group: 'CI:' })
           .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where the variant allows it)', group: 'Search:' })
           .option('por', { type: 'boolean', default: false, describe: 'partial-order reduction (sleep sets): fewer transitions, same verdicts', group: 'Search:' })
           .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
@@ -159,22 +147,26 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
         // verify's own defaults (defaults.ts): a missing TLB invalidation shows only with the IOTLB
         const config = configFromArgs(a as unknown as BoundArgs, 'verify');
         const names = a.variant && a.variant.length ? a.variant : BUILTIN_VARIANTS.map((v) => v.name);
+        stepsNeedJson(a);
         const variants = [];
         for (const name of names) variants.push(await loadVariant(name));
+        const bounds = { depth: depthFor('verify', a.depth), maxStates: wholeNumber('max-states', a['max-states'], 1), timeLimit: nonNegative('time-limit', a['time-limit']) };
+        // the CI files are checked before the search: a bad one costs no search
+        if (a.expect && a['write-expect']) throw new UsageError('--expect and --write-expect cannot be combined (compare with a file, or record one)');
+        if (a['write-expect'] && bounds.timeLimit !== undefined) throw new UsageError('--write-expect cannot record verdicts under --time-limit: they would depend on the speed of the machine');
+        if (a['write-expect']) writableFile('write-expect', a['write-expect']);
+        if (a.junit) writableFile('junit', a.junit);
+        const expectation = a.expect ? loadExpect(a.expect, { config, bounds, variants, invariants: a.invariant }) : undefined;
         if (a['trace-dir']) mkdirSync(a['trace-dir'], { recursive: true });
         if (a.report !== undefined) writableFile('report', a.report);
-        const maxStates = wholeNumber('max-states', a['max-states'], 1);
-        const timeLimit = nonNegative('time-limit', a['time-limit']);
-        const progress = a.quiet ? undefined : progressPrinter(io, { maxStates, timeLimit, scope: 'this variant' });
+        const progress = a.quiet ? undefined : progressPrinter(io, { maxStates: bounds.maxStates, timeLimit: bounds.timeLimit, scope: 'this variant' });
         let report;
         try {
           report = runVerify({
           config,
           variants,
           invariants: a.invariant,
-          depth: depthFor('verify', a.depth),
-          maxStates,
-          timeLimit,
+          ...bounds,
           traceDir: a['trace-dir'] ?? null,
           progress: progress ? (v, p) => progress(p, v) : undefined,
           progressIntervalMs: nonNegative('progress-every', a['progress-every'])! * 1000,
@@ -186,8 +178,18 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
         } finally {
           progress?.done();
         }
+        const comparison = expectation ? compareExpect(expectation, report) : undefined;
+        if (a['write-expect']) writeExpect(a['write-expect'], report);
+        if (a.junit) writeFileSync(a.junit, junitXml(report, comparison));
         if (a.report !== undefined) writeReport(a.report, verifyReportInput(report, ['pkvm-check', ...argv].join(' ')));
-        code = printVerify({ ...report, reportFile: a.report }, a.json, io, { configFile, defaultsDiffer: differencesInEffect('verify', { host: a.host, depth: a.depth, iotlb: a.iotlb, cpus: a.cpus }) });
+        code = printVerify({ ...report, reportFile: a.report }, a.json, io, {
+          configFile,
+          defaultsDiffer: differencesInEffect('verify', { host: a.host, depth: a.depth, iotlb: a.iotlb, cpus: a.cpus }),
+          steps: a.steps,
+          expect: comparison,
+          wroteExpect: a['write-expect'],
+          junit: a.junit,
+        });
       },
     )
     .command(
@@ -206,10 +208,12 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           .option('trace', { type: 'boolean', default: true, describe: 'write the trace (--no-trace: do not)', group: 'Output:' })
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
+          .option('steps', { type: 'boolean', default: false, describe: "with --json: each trace's steps inline (traceSteps), not only the trace file's name", group: 'Output:' })
           .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where both variants allow it)', group: 'Search:' })
           .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs, 'diff');
+        stepsNeedJson(a);
         if (a.trace) writableFile('trace-out', a['trace-out']);
         const maxStates = wholeNumber('max-states', a['max-states'], 1);
         const timeLimit = nonNegative('time-limit', a['time-limit']);
@@ -233,7 +237,7 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
         } finally {
           progress?.done();
         }
-        code = printDiff(report, a.json, io, { configFile });
+        code = printDiff(report, a.json, io, { configFile, steps: a.steps });
       },
     )
     .command(
@@ -291,10 +295,9 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
     .command(
       'list <what>',
       'list the variants, invariants, operations, pieces (replaceable kernel functions) or host behaviours',
-      (y) => y.example(EXAMPLES.list).epilog(EPILOG).positional('what', { choices: LISTS, demandOption: true }),
+      (y) => y.example(EXAMPLES.list).epilog(EPILOG).positional('what', { choices: LISTS, demandOption: true }).option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout' }),
       (a) => {
-        io.out(listText(a.what as (typeof LISTS)[number]));
-        code = EXIT.ok;
+        code = printList(a.what as ListWhat, a.json, io);
       },
     )
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces of errors' })

@@ -9,6 +9,8 @@ import type { CoverageReport } from '../model/coverage.ts';
 import { builtinVariant } from '../model/variants/index.ts';
 import type { CheckReport, DiffReport, ReplayReport, VerifyReport } from './run.ts';
 import type { TextReport } from './run-traces.ts';
+import { listItems, type ListWhat } from './list.ts';
+import { changeLine, type ExpectComparison } from './expect.ts';
 
 export interface Io {
   out(text: string): void;
@@ -86,6 +88,20 @@ const noteFields = (notes: RunNotes) => ({
 
 export { progressPrinter } from './progress.ts';
 
+/**
+ * Every command's JSON: one object on stdout that names the command, then the report, then the
+ * exit code the command returns (the same as without --json).
+ */
+function printJson(io: Io, command: string, body: Record<string, unknown>, exitCode: number): number {
+  io.out(JSON.stringify({ command, ...body, exitCode }, null, 2));
+  return exitCode;
+}
+
+/** What --json prints beyond the report: the steps of every trace, inline (--steps). */
+export interface JsonOptions {
+  readonly steps?: boolean;
+}
+
 const n = (x: number) => x.toLocaleString('en-US');
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
@@ -125,11 +141,14 @@ function jsonStats(r: CheckReport) {
   };
 }
 
-export function printCheck(r: CheckReport, json: boolean, io: Io, notes: RunNotes = {}): number {
+export function printCheck(r: CheckReport, json: boolean, io: Io, opts: RunNotes & JsonOptions = {}): number {
   const violated = r.traces.length > 0;
   const c = paint(io);
+  const notes = opts;
+  const exitCode = violated ? EXIT.violation : cut(r) === 'interrupt' ? EXIT.interrupted : EXIT.ok;
   if (json) {
     const first = r.traces[0];
+    const traceSteps = (t: (typeof r.traces)[number]) => (opts.steps ? { traceSteps: t.trace.steps } : {});
     const out = {
       result: violated ? 'violation' : 'ok',
       mode: r.mode,
@@ -152,15 +171,14 @@ export function printCheck(r: CheckReport, json: boolean, io: Io, notes: RunNote
             },
           }
         : {}),
-      ...(first ? { violation: { invariant: first.invariant, length: first.length, trace: first.file, message: first.trace.violation?.message } } : {}),
+      ...(first ? { violation: { invariant: first.invariant, length: first.length, trace: first.file, message: first.trace.violation?.message, ...traceSteps(first) } } : {}),
       ...(r.result?.cutBy === 'interrupt' ? { interrupted: true } : {}),
-      violations: r.traces.map((t) => ({ invariant: t.invariant, key: t.key, length: t.length, trace: t.file, message: t.trace.violation?.message })),
+      violations: r.traces.map((t) => ({ invariant: t.invariant, key: t.key, length: t.length, trace: t.file, message: t.trace.violation?.message, ...traceSteps(t) })),
       reachable: r.result ? r.result.examples.map((e) => ({ property: e.property, length: e.path.actions.length })) : [],
       ...(r.coverage ? { coverage: r.coverage } : {}),
       ...(r.reportFile ? { report: r.reportFile } : {}),
     };
-    io.out(JSON.stringify(out, null, 2));
-    return violated ? EXIT.violation : cut(r) === 'interrupt' ? EXIT.interrupted : EXIT.ok;
+    return printJson(io, 'check', out, exitCode);
   }
   const lines: string[] = [];
   lines.push(c.bold(`pkvm-check: ${describeConfig({ config: r.config, variant: r.variant.name })}`));
@@ -228,7 +246,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io, notes: RunNote
   if (r.reportFile) lines.push(`report:     ${r.reportFile}`);
   if (r.coverage) lines.push('', renderCoverage(r.coverage));
   io.out(lines.join('\n'));
-  return violated ? EXIT.violation : cut(r) === 'interrupt' ? EXIT.interrupted : EXIT.ok;
+  return exitCode;
 }
 
 const cut = (r: CheckReport) => r.result?.cutBy ?? null;
@@ -263,32 +281,62 @@ const ABBREV: Record<string, string> = {
   'failure-atomicity': 'atom',
 };
 
-export function printVerify(r: VerifyReport, json: boolean, io: Io, notes: RunNotes = {}): number {
+/** What verify did beside its matrix: compared with expected verdicts, wrote them, wrote JUnit XML. */
+export interface VerifyOutput extends JsonOptions, RunNotes {
+  readonly expect?: ExpectComparison;
+  readonly wroteExpect?: string;
+  readonly junit?: string;
+}
+
+/**
+ * verify's exit code: with --expect, 1 when a verdict changed (0 when all are as expected, expected
+ * violations included); with --write-expect, 0 once the verdicts are recorded; else 1 on a violation.
+ */
+function verifyExit(r: VerifyReport, o: VerifyOutput): number {
+  if (o.expect) return o.expect.changes.length ? EXIT.violation : EXIT.ok;
+  if (o.wroteExpect) return EXIT.ok;
+  return r.rows.some((row) => row.result.status === 'violation') ? EXIT.violation : EXIT.ok;
+}
+
+export function printVerify(r: VerifyReport, json: boolean, io: Io, o: VerifyOutput = {}): number {
   const anyViolation = r.rows.some((row) => row.result.status === 'violation');
   const c = paint(io);
-  if (json) {
-    io.out(
-      JSON.stringify(
-        {
-          result: anyViolation ? 'violation' : 'ok',
-          config: r.config,
-          ...noteFields(notes),
-          bounds: r.bounds,
-          seconds: r.seconds,
-          invariants: r.invariants,
-          variants: r.rows.map((row) => ({
-            variant: row.variant.name,
-            stats: { distinctStates: row.result.stats.distinctStates, transitions: row.result.stats.transitions, depth: row.result.stats.depth, seconds: row.result.stats.seconds, exhausted: row.result.exhausted },
-            invariants: row.cells,
-          })),
-          ...(r.reportFile ? { report: r.reportFile } : {}),
-        },
-        null,
-        2,
-      ),
+  const notes = o;
+  const exitCode = verifyExit(r, o);
+  if (json)
+    return printJson(
+      io,
+      'verify',
+      {
+        result: anyViolation ? 'violation' : 'ok',
+        config: r.config,
+        ...noteFields(notes),
+        bounds: r.bounds,
+        seconds: r.seconds,
+        invariants: r.invariants,
+        variants: r.rows.map((row) => ({
+          variant: row.variant.name,
+          stats: { distinctStates: row.result.stats.distinctStates, transitions: row.result.stats.transitions, depth: row.result.stats.depth, seconds: row.result.stats.seconds, exhausted: row.result.exhausted, cutBy: row.result.cutBy },
+          invariants: o.steps ? Object.fromEntries(Object.entries(row.cells).map(([inv, c]) => [inv, row.traces[inv] ? { ...c, traceSteps: row.traces[inv].steps } : c])) : row.cells,
+          notChecked: row.notChecked,
+        })),
+        ...(o.expect
+          ? {
+              expect: {
+                file: o.expect.file,
+                result: o.expect.changes.length ? 'changed' : 'as-expected',
+                compared: o.expect.compared,
+                boundsCompared: o.expect.boundsRecorded,
+                changes: o.expect.changes.map((c) => ({ variant: c.variant, invariant: c.invariant, expected: c.expected, got: c.got })),
+              },
+            }
+          : {}),
+        ...(o.wroteExpect ? { wroteExpect: o.wroteExpect } : {}),
+        ...(o.junit ? { junit: o.junit } : {}),
+        ...(r.reportFile ? { report: r.reportFile } : {}),
+      },
+      exitCode,
     );
-    return anyViolation ? EXIT.violation : EXIT.ok;
-  }
   const cols = r.invariants.map((i) => ABBREV[i] ?? i);
   const w = Math.max(...r.rows.map((row) => row.variant.name.length), 7);
   const lines: string[] = [];
@@ -310,34 +358,43 @@ export function printVerify(r: VerifyReport, json: boolean, io: Io, notes: RunNo
   lines.push('');
   lines.push(`legend: ${r.invariants.map((i) => `${ABBREV[i] ?? i} = ${i}`).join(', ')}`);
   lines.push(`total: ${r.seconds.toFixed(1)} s`);
+  if (o.expect) {
+    const e = o.expect;
+    const bounds = e.boundsRecorded ? '' : ' (the file records no bounds: they were not compared)';
+    if (e.changes.length === 0) lines.push(c.green(`expected verdicts (${e.file}): all ${e.compared} as expected${bounds}`));
+    else {
+      lines.push(c.red(`expected verdicts (${e.file}): ${e.changes.length} of ${e.compared} CHANGED${bounds}:`));
+      for (const ch of e.changes) lines.push(`  changed: ${changeLine(ch)}`);
+    }
+  }
+  if (o.wroteExpect) lines.push(`expected verdicts written to ${o.wroteExpect}`);
+  if (o.junit) lines.push(`JUnit XML written to ${o.junit}`);
   if (r.reportFile) lines.push(`report: ${r.reportFile}`);
   io.out(lines.join('\n'));
-  return anyViolation ? EXIT.violation : EXIT.ok;
+  return exitCode;
 }
 
-export function printDiff(r: DiffReport, json: boolean, io: Io, notes: RunNotes = {}): number {
+export function printDiff(r: DiffReport, json: boolean, io: Io, opts: RunNotes & JsonOptions = {}): number {
   const s = r.result.stats;
   const c = paint(io);
   const agree = r.message === null;
-  if (json) {
-    io.out(
-      JSON.stringify(
-        {
-          result: agree ? 'agree' : 'diverge',
-          a: r.a.name,
-          b: r.b.name,
-          config: r.config,
-          ...noteFields(notes),
-          stats: { distinctStates: s.distinctStates, transitions: s.transitions, depth: s.depth, seconds: s.seconds, statesPerSecond: Math.round(s.statesPerSecond), exhausted: r.result.exhausted, cutBy: r.result.cutBy },
-          ...(agree ? {} : { divergence: { message: r.message, length: r.steps.length, steps: r.steps, trace: r.trace } }),
-        },
-        null,
-        2,
-      ),
+  const exitCode = agree ? EXIT.ok : EXIT.violation;
+  if (json)
+    return printJson(
+      io,
+      'diff',
+      {
+        result: agree ? 'agree' : 'diverge',
+        a: r.a.name,
+        b: r.b.name,
+        config: r.config,
+        ...noteFields(opts),
+        stats: { distinctStates: s.distinctStates, transitions: s.transitions, depth: s.depth, seconds: s.seconds, statesPerSecond: Math.round(s.statesPerSecond), exhausted: r.result.exhausted, cutBy: r.result.cutBy },
+        ...(agree ? {} : { divergence: { message: r.message, length: r.steps.length, steps: r.steps, trace: r.trace, ...(opts.steps ? { traceSteps: r.traceFile?.steps ?? null } : {}) } }),
+      },
+      exitCode,
     );
-    return agree ? EXIT.ok : EXIT.violation;
-  }
-  const lines: string[] = [c.bold(`pkvm-check diff: ${r.a.name} vs ${r.b.name}, host ${r.config.host}`), ...noteLines(notes, 'diff'), ''];
+  const lines: string[] = [c.bold(`pkvm-check diff: ${r.a.name} vs ${r.b.name}, host ${r.config.host}`), ...noteLines(opts, 'diff'), ''];
   if (agree) {
     lines.push(c.green(r.result.exhausted ? 'AGREE: same returns, failures and page ownership on every shared sequence (exhausted)' : `AGREE within the bounds (not exhausted: the ${r.result.cutBy} bound cut the search)`));
   } else {
@@ -349,7 +406,7 @@ export function printDiff(r: DiffReport, json: boolean, io: Io, notes: RunNotes 
   }
   lines.push('', `statistics: ${n(s.distinctStates)} distinct state pairs, ${n(s.transitions)} transitions, depth ${s.depth}, ${s.seconds.toFixed(1)} s`);
   io.out(lines.join('\n'));
-  return agree ? EXIT.ok : EXIT.violation;
+  return exitCode;
 }
 
 /** How the replayed states compare with the states an ITF file records. */
@@ -362,30 +419,54 @@ function itfComparison(itf: NonNullable<ReplayReport['itf']>): string {
 
 export function printReplay(r: ReplayReport, json: boolean, io: Io): number {
   const rep = r.replay;
-  if (json) {
-    io.out(
-      JSON.stringify(
-        {
-          result: rep.status,
-          file: r.file,
-          variant: r.variant.name,
-          recordedVariant: r.trace.variant,
-          invariant: r.trace.violation?.invariant ?? null,
-          ...(rep.status === 'reproduced' ? { atStep: rep.atStep, message: rep.message, identical: rep.identical } : {}),
-          ...(rep.status === 'diverged' ? { atStep: rep.atStep, reason: rep.reason } : {}),
-          ...(r.itf ? { itf: r.itf } : {}),
-          steps: rep.steps,
-        },
-        null,
-        2,
-      ),
+  const exitCode = rep.status === 'reproduced' ? EXIT.violation : EXIT.ok;
+  if (json)
+    return printJson(
+      io,
+      'replay',
+      {
+        result: rep.status,
+        file: r.file,
+        variant: r.variant.name,
+        recordedVariant: r.trace.variant,
+        config: r.trace.config,
+        invariant: r.trace.violation?.invariant ?? null,
+        ...(rep.status === 'reproduced' ? { atStep: rep.atStep, message: rep.message, identical: rep.identical } : {}),
+        ...(rep.status === 'diverged' ? { atStep: rep.atStep, reason: rep.reason } : {}),
+        ...(r.itf ? { itf: r.itf } : {}),
+        steps: rep.steps,
+      },
+      exitCode,
     );
-  } else {
-    io.out(paint(io).bold(`pkvm-check replay: ${r.file} (recorded on ${r.trace.variant}${r.trace.violation ? `, violating ${r.trace.violation.invariant}` : ''}), replayed on ${r.variant.name}`));
-    io.out(renderReplay(rep, r.variant.name));
-    if (r.itf) io.out(itfComparison(r.itf));
-  }
-  return rep.status === 'reproduced' ? EXIT.violation : EXIT.ok;
+  io.out(replayText(r, paint(io)));
+  return exitCode;
+}
+
+/** What replay prints: the recording, then each step replayed and the verdict (and, for ITF, how the states compare). */
+export function replayText(r: ReplayReport, c: ReturnType<typeof pc.createColors> = pc.createColors(false)): string {
+  const head = c.bold(`pkvm-check replay: ${r.file} (recorded on ${r.trace.variant}${r.trace.violation ? `, violating ${r.trace.violation.invariant}` : ''}), replayed on ${r.variant.name}`);
+  return [head, renderReplay(r.replay, r.variant.name), ...(r.itf ? [itfComparison(r.itf)] : [])].join('\n');
+}
+
+export function printList(what: ListWhat, json: boolean, io: Io): number {
+  const items = listItems(what);
+  if (json) return printJson(io, 'list', { what, items }, EXIT.ok);
+  const text = items.map((i) => {
+    switch (what) {
+      case 'variants':
+        return `${i.name}\n    ${i.description}${i.replaces!.length ? `\n    replaces: ${i.replaces!.join(', ')}` : ''}`;
+      case 'invariants':
+        return `${i.name.padEnd(24)} [${i.kind}] ${i.members ? i.members.join(', ') : i.description}`;
+      case 'operations':
+        return `${i.name.padEnd(28)} [${i.actor}${i.hosts ? `: ${i.hosts.join('/')}` : ''}] ${i.description}`;
+      case 'pieces':
+        return i.name;
+      case 'hosts':
+        return `${i.name.padEnd(12)} ${i.description}`;
+    }
+  });
+  io.out(text.join('\n'));
+  return EXIT.ok;
 }
 
 /** export and graph: the text on stdout, or a line saying where it was written. */

@@ -64,7 +64,7 @@ export function verifyReportInput(r: VerifyReport, command: string): ReportInput
         invariants: invariants(r.config, row.variant, r.invariants),
         stats: { distinctStates: s.distinctStates, transitions: s.transitions, depth: s.depth, seconds: s.seconds, peakMemoryBytes: s.peakMemoryBytes },
         verdict: verdict(row.result),
-        traces: row.traces,
+        traces: Object.values(row.traces),
       };
     }),
   };

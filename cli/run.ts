@@ -217,8 +217,10 @@ export interface VerifyRow {
   readonly engine: Engine;
   readonly result: CheckResult;
   readonly cells: Readonly<Record<string, VerifyCell>>;
-  /** The shortest trace of the first violation of each invariant it breaks. */
-  readonly traces: readonly TraceFile[];
+  /** The shortest trace of each violated invariant (written or not). */
+  readonly traces: Readonly<Record<string, TraceFile>>;
+  /** The variant's invariants that --invariant left out. */
+  readonly notChecked: readonly string[];
 }
 
 export interface VerifyReport {
@@ -270,7 +272,7 @@ export function runVerify(req: VerifyRequest): VerifyReport {
       progressIntervalMs: req.progressIntervalMs,
     });
     const cells: Record<string, VerifyCell> = {};
-    let traces: TraceFile[] = [];
+    const traces: Record<string, TraceFile> = {};
     for (const name of names) cells[name] = { status: result.exhausted ? 'holds' : 'holds-within-bounds' };
     if (result.status === 'violation') {
       const firsts = result.violations.filter((v, i, all) => all.findIndex((w) => w.property === v.property) === i);
@@ -278,10 +280,13 @@ export function runVerify(req: VerifyRequest): VerifyReport {
       const written = writeTraces(new PkvmModel(req.config, variant), props, firsts, dir ? `${dir}/${variant.name}.json` : null);
       firsts.forEach((v, i) => {
         cells[v.property] = { status: 'violated', length: v.path.actions.length, trace: dir ? (i === 0 ? `${dir}/${variant.name}.json` : written[i].file) : null, message: v.finding.message };
+        traces[v.property] = written[i].trace;
       });
-      traces = written.map((w) => w.trace);
     }
-    rows.push({ variant, engine: search.engine, result, cells, traces });
+    const notChecked = selectProperties(req.config, undefined, variant)
+      .map((p) => p.name)
+      .filter((p) => !names.includes(p));
+    rows.push({ variant, engine: search.engine, result, cells, traces, notChecked });
   }
   return { config: req.config, invariants: names, rows, bounds: { depth: req.depth, maxStates: req.maxStates, timeLimit: req.timeLimit }, seconds: (Date.now() - start) / 1000 };
 }
@@ -294,6 +299,8 @@ export interface DiffReport {
   readonly steps: readonly { call: string; a: string; b: string }[];
   readonly message: string | null;
   readonly trace: string | null;
+  /** The diverging sequence as a trace of the first variant (built also when not written). */
+  readonly traceFile: TraceFile | null;
 }
 
 /** Explores two variants in lockstep over the operations they share; the first disagreement is a shortest one. */
@@ -321,7 +328,7 @@ export function runDiff(req: {
     onProgress: req.progress,
     progressIntervalMs: req.progressIntervalMs,
   });
-  if (result.status !== 'violation') return { a: req.a, b: req.b, config: req.config, result, steps: [], message: null, trace: null };
+  if (result.status !== 'violation') return { a: req.a, b: req.b, config: req.config, result, steps: [], message: null, trace: null, traceFile: null };
   const v = result.violations[0];
   // rebuild the shared sequence on the readable models (the same product), then replay it on the first side as an ordinary trace
   const readable = diffSearch(req.config, req.a, req.b, 'readable');
@@ -343,12 +350,12 @@ export function runDiff(req: {
     st = state;
   }
   let trace: string | null = null;
-  if (req.traceOut && aIndices.length === v.path.actions.length) {
-    const t = buildTrace(ma, { init: 0, actions: aIndices }, null);
-    writeTraceFile(req.traceOut, t);
+  const traceFile = aIndices.length === v.path.actions.length ? buildTrace(ma, { init: 0, actions: aIndices }, null) : null;
+  if (req.traceOut && traceFile) {
+    writeTraceFile(req.traceOut, traceFile);
     trace = req.traceOut;
   }
-  return { a: req.a, b: req.b, config: req.config, result, steps, message: v.finding.message, trace };
+  return { a: req.a, b: req.b, config: req.config, result, steps, message: v.finding.message, trace, traceFile };
 }
 
 
@@ -423,4 +430,10 @@ export async function runReplay(file: string, variant: Variant | null, resolve: 
     if (e instanceof IllegalStepError) throw new UsageError(`trace ${file}: ${e.message}`);
     throw e;
   }
+}
+
+/** A trace just built (not read from a file) replayed on its variant, as replay would. */
+export function replayBuilt(label: string, trace: TraceFile, variant: Variant): ReplayReport {
+  const config = validateConfig(trace.config);
+  return { file: label, trace, variant, replay: replayTrace(new PkvmModel(config, variant), trace, selectProperties(config, undefined, variant)) };
 }

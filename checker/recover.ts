@@ -16,7 +16,7 @@
  * States are numbered as the search found them (ParentLinks ids), so the smallest stuck id has a
  * shortest path.
  */
-import type { RecoverabilityVerdict, RecoverableProperty, StuckWitness } from './types.ts';
+import type { Model, RecoverabilityVerdict, RecoverableProperty, StuckWitness } from './types.ts';
 
 /** Growable Uint32Array. */
 function grown(a: Uint32Array, need: number): Uint32Array {
@@ -94,20 +94,22 @@ export class ExploredGraph<S> {
   /** The number of states `from` can reach (itself included); all of them expanded when it is stuck. */
   closureSize(from: number): number {
     const seen = new Uint8Array(this.states);
-    const queue = [from];
+    const queue = new Uint32Array(this.states);
+    let t = 0;
+    queue[t++] = from;
     seen[from] = 1;
-    for (let h = 0; h < queue.length; h++) {
+    for (let h = 0; h < t; h++) {
       const x = queue[h];
       if (x >= this.closed) continue;
       for (let e = this.start[x]; e < this.start[x + 1]; e++) {
         const y = this.targets[e];
         if (!seen[y]) {
           seen[y] = 1;
-          queue.push(y);
+          queue[t++] = y;
         }
       }
     }
-    return queue.length;
+    return t;
   }
 
   /**
@@ -203,4 +205,16 @@ export class ExploredGraph<S> {
 /** The finding of a stuck state. */
 export function stuckMessage(w: StuckWitness): string {
   return `${w.key} can never be discharged from here: the ${w.closure} state(s) reachable from this state (itself included) were all explored and none discharges it`;
+}
+
+/** The same model, started from one state (replay explores a stuck state's future with it). */
+export function rootedAt<S, A, O>(model: Model<S, A, O>, state: S): Model<S, A, O> {
+  return {
+    initialStates: () => [state],
+    actions: (s) => model.actions(s),
+    step: (s, a) => model.step(s, a),
+    encode: (s) => model.encode(s),
+    ...(model.decode ? { decode: (b: Uint8Array) => model.decode!(b) } : {}),
+    ...(model.describeAction ? { describeAction: (a: A) => model.describeAction!(a) } : {}),
+  };
 }

@@ -7,7 +7,7 @@ import { BUILTIN_VARIANTS } from '../model/variants/index.ts';
 import { HOST_BEHAVIOURS } from '../model/config.ts';
 import { OPERATIONS } from '../model/operations.ts';
 import { pieceNames } from '../model/kernel/hyp.ts';
-import { pkvmProperties } from '../invariants/index.ts';
+import { pkvmOptionalProperties, pkvmProperties } from '../invariants/index.ts';
 import { ConfigError, DEFAULT_CONFIG } from '../model/config.ts';
 import { CallTooLong } from '../model/concurrent/cpu-memory.ts';
 import { VariantError } from '../model/variant.ts';
@@ -28,6 +28,7 @@ function listText(what: (typeof LISTS)[number]): string {
     case 'invariants':
       return pkvmProperties(DEFAULT_CONFIG)
         .map((p) => `${p.name.padEnd(24)} [${p.kind}] ${p.description}`)
+        .concat(pkvmOptionalProperties(DEFAULT_CONFIG).map((p) => `${p.name.padEnd(24)} [${p.kind}; off by default: --invariant ${p.name}] ${p.description}`))
         .concat([`${'hyp-failure'.padEnd(24)} [group] no-bug, no-vmemmap-fault, no-hang, no-warn, no-uninitialised-return, lock-discipline`])
         .join('\n');
     case 'operations':

@@ -23,6 +23,7 @@ import { searchInThread } from './search-thread.ts';
 import { retName } from '../model/constants.ts';
 import { builtinVariant } from '../model/variants/index.ts';
 import { refuseForRecoverable } from './recoverable.ts';
+import { withStuckWitness } from './stuck.ts';
 
 export interface WrittenTrace {
   readonly invariant: string;
@@ -95,7 +96,8 @@ function traceFileName(base: string, invariant: string, first: boolean): string 
 function writeTraces(model: PkvmModel, props: readonly { name: string; description: string }[], violations: readonly Violation[], traceOut: string | null): WrittenTrace[] {
   return violations.map((v, i) => {
     const description = props.find((p) => p.name === v.property)?.description ?? '';
-    const trace = buildTrace(model, v.path, { ...v, description });
+    const built = buildTrace(model, v.path, { ...v, description });
+    const trace = v.stuck ? withStuckWitness(model, built, v.stuck) : built;
     const file = traceOut ? traceFileName(traceOut, v.finding.key ? `${v.property}.${v.finding.key}` : v.property, i === 0) : null;
     if (file) writeTraceFile(file, trace);
     return { invariant: v.property, length: v.path.actions.length, key: v.finding.key ?? null, file, trace };

@@ -5,7 +5,6 @@ import { retName } from '../model/constants.ts';
 import type { PkvmState } from '../model/state.ts';
 import type { PkvmModel } from '../model/system.ts';
 import { diffStates } from './describe.ts';
-import { explainStuck, stuckMessage } from './stuck.ts';
 import { TRACE_FORMAT, TRACE_VERSION, type TraceFile } from './format.ts';
 
 export const GENERATOR = 'pkvm-check 0.1.0';
@@ -76,17 +75,7 @@ export function buildTrace(model: PkvmModel, path: Path, violation: (Violation &
     variant: model.variant.name,
     config: model.config,
     violation: violation
-      ? {
-          invariant: violation.property,
-          kind: violation.kind,
-          ...(violation.stuck
-            ? {
-                message: stuckMessage(violation.stuck),
-                description: violation.description,
-                stuck: { key: violation.stuck.key, closure: violation.stuck.closure, why: explainStuck(model, rep.final, violation.stuck) },
-              }
-            : { message: violation.finding.message, description: violation.description }),
-        }
+      ? { invariant: violation.property, kind: violation.kind, message: violation.finding.message, description: violation.description }
       : null,
     init: path.init,
     initialState: rep.initial,

@@ -10,10 +10,17 @@ import type { PkvmState } from '../model/state.ts';
 import type { PkvmModel } from '../model/system.ts';
 import { dmaMappings, pageViews } from '../model/views.ts';
 import { describePage, pageKey } from '../invariants/recoverable.ts';
+import type { TraceFile } from '../traces/format.ts';
 
 /** The violation's message: the page, and why no undo exists. */
 export function stuckMessage(w: StuckWitness): string {
   return `${w.key} can never again be the host's, PKVM_PAGE_OWNED with refcount 0: the ${w.closure} state(s) reachable from here (this one included) were all explored and none gives it back`;
+}
+
+/** A trace of a stuck state with its witness: the message, and the lines that say why (on the trace's final state). */
+export function withStuckWitness(model: PkvmModel, trace: TraceFile, w: StuckWitness): TraceFile {
+  if (!trace.violation) return trace;
+  return { ...trace, violation: { ...trace.violation, message: stuckMessage(w), stuck: { key: w.key, closure: w.closure, why: explainStuck(model, trace.finalState, w) } } };
 }
 
 /** The lines of the witness (see the module's comment). */

@@ -15,10 +15,12 @@ import { PropertySet, searchResult, ViolationLog } from './properties.ts';
 import { BitstateSet, FingerprintSet, type VisitedSet } from './visited.ts';
 import { FingerprintMap } from './fpset.ts';
 import { SleepSetReduction, type SleepContext } from './sleep.ts';
-import type { Bound, CheckOptions, CheckResult, Example, Finding, Model, Property, Stats, Violation } from './types.ts';
+import { ExploredGraph, stuckMessage } from './recover.ts';
+import { replayPath } from './replay.ts';
+import type { Bound, CheckOptions, CheckResult, Example, Finding, Model, Property, RecoverabilityVerdict, Stats, Violation } from './types.ts';
 
 export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Property<S, A, O>[], options: CheckOptions = {}): CheckResult {
-  const props = new PropertySet(properties);
+  const props = new PropertySet(properties, { name: 'the breadth-first search', recoverable: true });
   const stopAtFirst = options.stopAtFirstViolation ?? true;
   const maxDepth = options.maxDepth ?? Infinity;
   const maxStates = options.maxStates ?? Infinity;
@@ -29,9 +31,13 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
   if ((options.checkpoint || options.resume) && !keepBytes) throw new Error('checkpoints need a model that can decode its encodings');
   if (options.por && (options.symmetry || options.bitstateBytes !== undefined || options.checkpoint || options.resume))
     throw new Error('partial-order reduction cannot be combined with symmetry, bitstate or checkpoints');
+  // recoverable properties: the explored graph, with each successor's id (a map from fingerprints to ids)
+  const graph = props.recover.length ? new ExploredGraph<S>(props.recover) : null;
+  if (graph && (options.por || options.symmetry || options.bitstateBytes !== undefined || options.checkpoint || options.resume))
+    throw new Error('recoverable properties cannot be combined with partial-order reduction, symmetry, bitstate or checkpoints');
   const expander = new Expander(model, props, { symmetry: options.symmetry, footprints: options.por });
   const por = options.por ? new SleepSetReduction() : null;
-  const fpmap = por ? new FingerprintMap() : null;
+  const fpmap = por || graph ? new FingerprintMap() : null;
   /** The highest state id expanded so far: ids are given in expansion order, level by level. */
   let maxExpanded = -1;
 
@@ -65,6 +71,7 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     judgedId = id;
     judgedStop = false;
     props.judgeState(state, onStateFinding);
+    graph?.found(id, state);
     if (pendingReach.size)
       for (const p of props.reach)
         if (pendingReach.has(p.name) && p.holds(state)) {
@@ -143,6 +150,19 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
       return stopped;
     },
   };
+  /** With recoverable properties: the same, and every successor an edge of the explored graph. */
+  const graphSink: Sink = {
+    stepFinding: sink.stepFinding,
+    successor(ai, hi, lo) {
+      const old = fpmap!.put(hi >>> 0, lo >>> 0, parents.size);
+      if (old < 0) {
+        const nid = parents.add(expandingId, ai);
+        graph!.edge(nid);
+        found(nid);
+      } else graph!.edge(old);
+      return stopped;
+    },
+  };
 
   /** Partial-order reduction: the sleep context of the expansion, states to expand again for the actions that woke up. */
   let ctx: SleepContext | null = null;
@@ -214,6 +234,10 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
           ctx = x.ctx;
           transitions += expander.expand(x.state, porSink);
         }
+      } else if (graph) {
+        graph.begin(id);
+        transitions += expander.expand(state, graphSink);
+        graph.end(!stopped);
       } else transitions += expander.expand(state, sink);
       // release what is expanded, so a long level does not hold all its states twice
       current.release(k);
@@ -261,6 +285,24 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
   if (!stopped && cutBy === null) queued = 0;
   current.dispose();
 
+  // recoverable properties, decided on the explored graph (stuck states first found first: shortest paths)
+  let recoverability: RecoverabilityVerdict[] | undefined;
+  let analysisSeconds = 0;
+  if (graph) {
+    const t0 = Date.now();
+    const { verdicts, stuck } = graph.analyse();
+    recoverability = verdicts;
+    const wanted = stopAtFirst ? (log.list.length ? [] : stuck.slice(0, 1)) : stuck;
+    for (const x of wanted) {
+      const p = props.recover[x.property];
+      const key = p.keys[x.key];
+      const path = parents.path(x.id);
+      const w = graph.witness(key, x.id, movesOf(replayPath(model, path).final));
+      log.record(p.name, 'recoverable', { message: stuckMessage(w), key }, () => path, () => w);
+    }
+    analysisSeconds = (Date.now() - t0) / 1000;
+  }
+
   peakMemory = Math.max(peakMemory, process.memoryUsage.rss());
   const seconds = (Date.now() - start) / 1000;
   const stats: Stats = {
@@ -278,6 +320,22 @@ export function check<S, A, O>(model: Model<S, A, O>, properties: readonly Prope
     ...(por ? { por: { skipped: por.skipped, reexpanded: por.reexpanded, sleepSets: por.sets.count, bytes: por.bytes } } : {}),
     ...(spill ? { spilled: { ...spillStats } } : {}),
     ...(bitstate ? { bitstate: { bits: bitstate.bytes * 8, hashFactor: bitstate.hashFactor, expectedCoverage: bitstate.expectedCoverage } } : {}),
+    ...(graph ? { graph: { expanded: graph.expanded, edges: graph.edges, bytes: graph.bytes, analysisSeconds } } : {}),
   };
-  return searchResult(stats, log.list, examples, pendingReach, cutBy, stopped);
+  return searchResult(stats, log.list, examples, pendingReach, cutBy, stopped, recoverability);
+
+  /** Where each action of a (stuck, expanded) state leads, by the same expansion step: a state id, or null when unchanged. */
+  function movesOf(state: S): (number | null)[] {
+    const moves: (number | null)[] = [];
+    const at: Sink = {
+      stepFinding: () => false,
+      successor(ai, hi, lo) {
+        moves[ai] = fpmap!.get(hi >>> 0, lo >>> 0);
+        return false;
+      },
+    };
+    const n = expander.expand(state, at);
+    for (let ai = 0; ai < n; ai++) moves[ai] ??= null;
+    return moves;
+  }
 }

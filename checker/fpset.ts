@@ -133,6 +133,13 @@ export class FingerprintMap {
     return -1;
   }
 
+  /** The value stored with the fingerprint, or -1 if it is absent. */
+  get(hi: number, lo: number): number {
+    if (hi === 0 && lo === 0) return this.zeroValue;
+    const at = probe(this.table, this.cap, hi, lo);
+    return at >= 0 ? this.values[at] : -1;
+  }
+
   /** VisitedSet: adds with the value 0. */
   add(hi: number, lo: number): boolean {
     return this.put(hi, lo, 0) < 0;

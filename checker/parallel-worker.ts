@@ -70,7 +70,7 @@ const model = built.model as Model<S, A, O>;
 const properties = built.properties as readonly Property<S, A, O>[];
 if (typeof model.decode !== 'function') throw new Error('the parallel search needs a model that can decode its encodings (decode)');
 const decode = model.decode.bind(model);
-const props = new PropertySet(properties);
+const props = new PropertySet(properties, { name: 'the parallel search' });
 /** The expansion step, as every search runs it (expand.ts). */
 const expander = new Expander(model, props, { symmetry: data.symmetry });
 /** The reachable properties still wanted: their indices in props.reach, with their indices in `properties`. */
@@ -486,7 +486,8 @@ function finishRound(size: number, r: RoundResult): void {
   );
 }
 
-send({ type: 'ready', properties: properties.map((p) => ({ name: p.name, kind: p.kind })) });
+// (PropertySet refused recoverable properties)
+send({ type: 'ready', properties: properties.map((p) => ({ name: p.name, kind: p.kind as 'state' | 'step' | 'reachable' })) });
 
 const NO_ROUND: RoundResult = { actions: new Uint32Array(0), expanded: 0, steps: [], states: [], reach: [], timedOut: false };
 for (;;) {

@@ -115,7 +115,7 @@ function walk<S, A, O>(w: Walker<S, A, O>, choices: readonly number[]): { violat
 export function randomWalks<S, A, O>(model: Model<S, A, O>, properties: readonly Property<S, A, O>[], options: RandomOptions): RandomResult {
   const start = Date.now();
   if (!Number.isInteger(options.depth) || options.depth < 0) throw new Error(`the walk length must be a non-negative integer (got ${options.depth})`);
-  const props = new PropertySet(properties);
+  const props = new PropertySet(properties, { name: 'random walks' });
   const w: Walker<S, A, O> = { model, props, expander: new Expander(model, props) };
   let steps = 0;
   let longestWalk = 0;

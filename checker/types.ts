@@ -115,7 +115,27 @@ export interface ReachableProperty<S> {
   holds(state: S): boolean;
 }
 
-export type Property<S, A, O> = StateProperty<S> | StepProperty<S, A, O> | ReachableProperty<S>;
+/**
+ * Recoverability ("always, eventually possible"): for every reachable state s and every obligation
+ * k pending in s, some path from s reaches a state where k is discharged, i.e. AG(pending k -> EF
+ * discharged k) on the state graph. The obligations are named by `keys` (at most 32) and given as
+ * bit masks over them. The search keeps the explored graph and decides the property after it (see
+ * recover.ts): a state is stuck only when everything it can reach was explored and discharges
+ * nothing; where a bound cut its future, it is undecided.
+ */
+export interface RecoverableProperty<S> {
+  readonly kind: 'recoverable';
+  readonly name: string;
+  readonly description: string;
+  /** The obligations, by bit: key i is bit i (at most 32). */
+  readonly keys: readonly string[];
+  /** The obligations pending in a state (a mask over keys). */
+  pending(state: S): number;
+  /** The obligations discharged in a state (a mask over keys). */
+  discharged(state: S): number;
+}
+
+export type Property<S, A, O> = StateProperty<S> | StepProperty<S, A, O> | ReachableProperty<S> | RecoverableProperty<S>;
 
 /** A path from an initial state: the initial state's index, then one action index per step. */
 export interface Path {
@@ -125,9 +145,39 @@ export interface Path {
 
 export interface Violation {
   readonly property: string;
-  readonly kind: 'state' | 'step';
+  readonly kind: 'state' | 'step' | 'recoverable';
   readonly finding: Finding;
+  /** For a recoverable property: the path to the stuck state. */
   readonly path: Path;
+  /** Recoverable properties only: why nothing discharges the obligation from the stuck state. */
+  readonly stuck?: StuckWitness;
+}
+
+/**
+ * Why a state is stuck for an obligation: every state it can reach (its closure, itself
+ * included) was explored and none discharges the obligation. `moves` says, for each enabled
+ * action of the stuck state, where it leads: null when the step leaves the state unchanged, else
+ * the size of the successor's closure (part of the stuck state's, so stuck too).
+ */
+export interface StuckWitness {
+  readonly key: string;
+  readonly closure: number;
+  readonly moves: readonly { readonly action: number; readonly closure: number | null }[];
+}
+
+/** What the search decided of a recoverable property, over the states where an obligation is pending. */
+export interface RecoverabilityVerdict {
+  readonly property: string;
+  /** States with at least one pending obligation. */
+  readonly pending: number;
+  /** Of those, states from which every pending obligation can be discharged along explored steps. */
+  readonly recoverable: number;
+  /** States where some pending obligation can never be discharged (everything they reach was explored). */
+  readonly stuck: number;
+  /** The rest: an obligation is neither discharged on an explored path nor provably stuck (a bound cut the state's future). */
+  readonly undecided: number;
+  /** Per key, the same counts (keys never pending are left out). */
+  readonly byKey: readonly { readonly key: string; readonly pending: number; readonly recoverable: number; readonly stuck: number; readonly undecided: number }[];
 }
 
 export interface Example {
@@ -173,6 +223,12 @@ export interface Stats {
   parallel?: { tableGrowths: number; roundsRunAgain: number };
   /** Bitstate (supertrace) runs only. */
   bitstate?: { bits: number; hashFactor: number; expectedCoverage: number };
+  /**
+   * Recoverable properties only: the explored graph kept for them (states fully expanded, edges
+   * between distinct states, bytes of the edges and per-state masks) and the seconds of the
+   * analysis after the search.
+   */
+  graph?: { expanded: number; edges: number; bytes: number; analysisSeconds: number };
 }
 
 interface ResultBase {
@@ -183,6 +239,8 @@ interface ResultBase {
   readonly examples: readonly Example[];
   /** Reachable-properties never satisfied within the explored space. */
   readonly unreached: readonly string[];
+  /** Recoverable properties: what the search decided (absent when none was checked). */
+  readonly recoverability?: readonly RecoverabilityVerdict[];
 }
 
 export type CheckResult =

@@ -3,7 +3,7 @@ import { BUILTIN_VARIANTS } from '../model/variants/index.ts';
 import { DEFAULT_CONFIG, HOST_BEHAVIOURS } from '../model/config.ts';
 import { OPERATIONS } from '../model/operations.ts';
 import { pieceNames } from '../model/kernel/hyp.ts';
-import { HYP_FAILURE_GROUP, HYP_FAILURE_INVARIANTS, pkvmProperties } from '../invariants/index.ts';
+import { HYP_FAILURE_GROUP, HYP_FAILURE_INVARIANTS, pkvmOptionalProperties, pkvmProperties } from '../invariants/index.ts';
 
 export const LISTS = ['variants', 'invariants', 'operations', 'pieces', 'hosts'] as const;
 export type ListWhat = (typeof LISTS)[number];
@@ -17,6 +17,8 @@ export interface ListItem {
   /** invariants: state, step or group; a group names its members. */
   readonly kind?: string;
   readonly members?: readonly string[];
+  /** invariants: checked only when --invariant names it. */
+  readonly offByDefault?: boolean;
   /** operations: who calls it, and under which host behaviours only. */
   readonly actor?: string;
   readonly hosts?: readonly string[];
@@ -29,6 +31,7 @@ export function listItems(what: ListWhat): ListItem[] {
     case 'invariants':
       return [
         ...pkvmProperties(DEFAULT_CONFIG).map((p) => ({ name: p.name, kind: p.kind, description: p.description })),
+        ...pkvmOptionalProperties(DEFAULT_CONFIG).map((p) => ({ name: p.name, kind: p.kind, offByDefault: true, description: p.description })),
         { name: HYP_FAILURE_GROUP, kind: 'group', members: HYP_FAILURE_INVARIANTS },
       ];
     case 'operations':

@@ -3,6 +3,7 @@
  * 0 no violation within the bounds, 1 a violation, 2 bad usage or bad input.
  */
 import pc from 'picocolors';
+import type { RecoverabilityVerdict } from '../checker/types.ts';
 import { renderReplay, renderTrace, describeConfig } from '../traces/render.ts';
 import { EXIT } from './errors.ts';
 import type { CoverageReport } from '../model/coverage.ts';
@@ -127,6 +128,7 @@ function jsonStats(r: CheckReport) {
       ...(s.spilled ? { spilled: s.spilled } : {}),
       ...(s.por ? { por: s.por } : {}),
       ...(s.parallel ? { parallel: s.parallel } : {}),
+      ...(s.graph ? { graph: s.graph } : {}),
     };
   }
   const rnd = r.random!;
@@ -175,6 +177,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io, opts: RunNotes
       ...(r.result?.cutBy === 'interrupt' ? { interrupted: true } : {}),
       violations: r.traces.map((t) => ({ invariant: t.invariant, key: t.key, length: t.length, trace: t.file, message: t.trace.violation?.message, ...traceSteps(t) })),
       reachable: r.result ? r.result.examples.map((e) => ({ property: e.property, length: e.path.actions.length })) : [],
+      ...(r.result?.recoverability ? { recoverability: r.result.recoverability.map((v) => ({ ...v, verdict: recoverVerdict(v, r.result!.exhausted) })) } : {}),
       ...(r.coverage ? { coverage: r.coverage } : {}),
       ...(r.reportFile ? { report: r.reportFile } : {}),
     };
@@ -231,6 +234,9 @@ export function printCheck(r: CheckReport, json: boolean, io: Io, opts: RunNotes
     lines.push(`            visited set ${mib(s.visitedBytes)} (${(s.visitedBytes / Math.max(1, s.distinctStates)).toFixed(1)} bytes/state), parent links ${mib(s.parentBytes)}`);
     if (s.parallel)
       lines.push(`            workers: the shared visited set grew ${n(s.parallel.tableGrowths)} times; ${n(s.parallel.roundsRunAgain)} levels filled it and were run again`);
+    if (s.graph)
+      lines.push(`            explored graph (recoverable properties): ${n(s.graph.expanded)} states expanded, ${n(s.graph.edges)} edges, ${mib(s.graph.bytes)}; decided in ${s.graph.analysisSeconds.toFixed(1)} s`);
+    for (const v of r.result.recoverability ?? []) lines.push(recoverLine(v, r.result.exhausted));
     if (r.result.examples.length || r.result.unreached.length)
       lines.push(
         `reachable:  ${[...r.result.examples.map((e) => `${e.property} (${e.path.actions.length} steps)`), ...r.result.unreached.map((u) => `${u} NOT REACHED`)].join(', ')}`,
@@ -250,6 +256,23 @@ export function printCheck(r: CheckReport, json: boolean, io: Io, opts: RunNotes
 }
 
 const cut = (r: CheckReport) => r.result?.cutBy ?? null;
+
+/** A recoverable property's verdict: 'violated' (a stuck state), 'holds' (exhaustive, every state decided), else 'undecided'. */
+function recoverVerdict(v: RecoverabilityVerdict, exhausted: boolean): 'violated' | 'holds' | 'undecided' {
+  return v.stuck > 0 ? 'violated' : exhausted && v.undecided === 0 ? 'holds' : 'undecided';
+}
+
+function recoverLine(v: RecoverabilityVerdict, exhausted: boolean): string {
+  const counts = `of ${n(v.pending)} state(s) where a page is not clean, ${n(v.recoverable)} can give every such page back, ${n(v.stuck)} are stuck, ${n(v.undecided)} undecided`;
+  const verdict = recoverVerdict(v, exhausted);
+  const what =
+    verdict === 'violated'
+      ? 'VIOLATED'
+      : verdict === 'holds'
+        ? 'holds (state space exhausted)'
+        : `NOT DECIDED: ${v.undecided ? `a bound cut the future of ${n(v.undecided)} state(s)` : 'the search was not exhausted'}, so it is not known to hold`;
+  return `recoverable: ${v.property} ${what}; ${counts}`;
+}
 
 export function renderCoverage(c: CoverageReport): string {
   const out: string[] = [`coverage of ${c.variant}:`];
@@ -433,6 +456,7 @@ export function printReplay(r: ReplayReport, json: boolean, io: Io): number {
         invariant: r.trace.violation?.invariant ?? null,
         ...(rep.status === 'reproduced' ? { atStep: rep.atStep, message: rep.message, identical: rep.identical } : {}),
         ...(rep.status === 'diverged' ? { atStep: rep.atStep, reason: rep.reason } : {}),
+        ...(rep.status === 'not-reproduced' && rep.note ? { note: rep.note } : {}),
         ...(r.itf ? { itf: r.itf } : {}),
         steps: rep.steps,
       },
@@ -456,7 +480,7 @@ export function printList(what: ListWhat, json: boolean, io: Io): number {
       case 'variants':
         return `${i.name}\n    ${i.description}${i.replaces!.length ? `\n    replaces: ${i.replaces!.join(', ')}` : ''}`;
       case 'invariants':
-        return `${i.name.padEnd(24)} [${i.kind}] ${i.members ? i.members.join(', ') : i.description}`;
+        return `${i.name.padEnd(24)} [${i.kind}${i.offByDefault ? `; off by default: --invariant ${i.name}` : ''}] ${i.members ? i.members.join(', ') : i.description}`;
       case 'operations':
         return `${i.name.padEnd(28)} [${i.actor}${i.hosts ? `: ${i.hosts.join('/')}` : ''}] ${i.description}`;
       case 'pieces':

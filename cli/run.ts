@@ -7,7 +7,7 @@ import { CheckpointError, concretePath, randomWalks, type CheckResult, type Prog
 import { instrument, type CoverageReport } from '../model/coverage.ts';
 import type { PkvmOutcome } from '../model/system.ts';
 import type { PkvmAction } from '../model/operations.ts';
-import { selectProperties } from '../invariants/index.ts';
+import { pkvmOptionalProperties, selectProperties } from '../invariants/index.ts';
 import { diffSearch, engineFor, isPacked, searchFor, type Engine } from './engine.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import { ConfigError, validateConfig } from '../model/config.ts';
@@ -24,6 +24,8 @@ import { pkvmDiffFactory, pkvmFactory, searchWith, variantSource } from './worke
 import { searchInThread } from './search-thread.ts';
 import { retName } from '../model/constants.ts';
 import { builtinVariant } from '../model/variants/index.ts';
+import { refuseForRecoverable } from './recoverable.ts';
+import { withStuckWitness } from './stuck.ts';
 
 export interface WrittenTrace {
   readonly invariant: string;
@@ -105,7 +107,8 @@ function traceFileName(base: string, invariant: string, first: boolean): string 
 function writeTraces(model: PkvmModel, props: readonly { name: string; description: string }[], violations: readonly Violation[], traceOut: string | null, format: TraceFormatName = 'native'): WrittenTrace[] {
   return violations.map((v, i) => {
     const description = props.find((p) => p.name === v.property)?.description ?? '';
-    const trace = buildTrace(model, v.path, { ...v, description });
+    const built = buildTrace(model, v.path, { ...v, description });
+    const trace = v.stuck ? withStuckWitness(model, built, v.stuck) : built;
     const file = traceOut ? traceFileName(traceOut, v.finding.key ? `${v.property}.${v.finding.key}` : v.property, i === 0) : null;
     if (file) writeTraceFile(file, format === 'itf' ? itfText(traceToItf(trace, traceStates(model, trace))) : trace);
     return { invariant: v.property, length: v.path.actions.length, key: v.finding.key ?? null, file, trace };
@@ -133,6 +136,7 @@ export async function runCheck(req: CheckRequest): Promise<CheckReport> {
     variantSource: req.variantSource,
     atomic: readable.atomicOperations(),
   });
+  refuseForRecoverable(props, { random: !!req.random, workers: req.workers, por: req.por, symmetry: req.symmetry, bitstate: req.bitstateBytes, checkpoint: req.checkpoint, resume: req.resume });
   if (req.random) {
     const r = randomWalks(model, props, { seed: req.random.seed, runs: req.random.runs, depth: req.depth ?? 50, timeLimitSeconds: req.timeLimit, onProgress: req.progress, progressIntervalMs: req.progressIntervalMs });
     const traces = r.status === 'violation' ? writeTraces(readable, props, [r.violation], req.traceOut, req.traceFormat) : [];
@@ -259,6 +263,7 @@ export function runVerify(req: VerifyRequest): VerifyReport {
     const search = searchFor(req.config, variant, engineFor(variant, req.engine), req.invariants);
     if (req.por && !isPacked(search.engine)) throw new UsageError(`--por needs the packed or compiled engine (variant '${variant.name}' runs on the ${search.engine} one)`);
     const props = search.properties;
+    refuseForRecoverable(props, { workers: req.workers, por: req.por });
     names = props.map((p) => p.name);
     const workerArgs = () =>
       pkvmFactory({ config: req.config, variant: variantSource(variant, req.variantSources?.[req.variants.indexOf(variant)]), engine: search.engine, invariants: req.invariants, reachables: false });
@@ -411,7 +416,8 @@ export async function runReplay(file: string, variant: Variant | null, resolve: 
   const { trace, itf } = loadTrace(file);
   const { config, variant: v } = await traceModel(file, trace, variant, resolve);
   const model = new PkvmModel(config, v);
-  const props = selectProperties(config, undefined, v);
+  // a trace may violate an optional property (host-recoverable)
+  const props = [...selectProperties(config, undefined, v), ...pkvmOptionalProperties(config, v)];
   if (trace.violation && !props.some((p) => p.name === trace.violation!.invariant))
     throw new UsageError(`malformed trace file ${file}: unknown invariant '${trace.violation.invariant}'`);
   // an ITF file records its states: each replayed state is compared with the file's, variable by variable

@@ -12,6 +12,7 @@ import { ObjectReader, type StateReader } from '../model/memory.ts';
 import { UndoneReader } from '../model/concurrent/cpu-memory.ts';
 import type { PkvmAction } from '../model/operations.ts';
 import { deepEqual, lockCount, type FailureKind, type HostPte, type IoPte, type PkvmState } from '../model/state.ts';
+import { hostRecoverable, HOST_RECOVERABLE } from './recoverable.ts';
 import type { PkvmOutcome } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
 import { borrowerCount, borrowers, dmaMappings, heldByHypOrGuest, inaccessibleToHost, iommuMappingCounts, iommuMappings, ownerCount, owners, ownerState, pageViews, type DmaMapping, type PageView } from '../model/views.ts';
@@ -431,6 +432,19 @@ export const HYP_FAILURE_INVARIANTS = ['no-bug', 'no-vmemmap-fault', 'no-hang', 
 export function pkvmProperties(config: PkvmConfig, variant?: Pick<Variant, 'views' | 'state'>): PkvmProperty[];
 export function pkvmProperties<S>(config: PkvmConfig, variant: Pick<Variant, 'views' | 'state'> | undefined, read: ReadState<S>): PkvmProperty<S>[];
 export function pkvmProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'views' | 'state'>, read?: ReadState<S>): PkvmProperty<S>[] {
+  return buildProperties(config, variant, read).always;
+}
+
+/** Properties checked only when named (--invariant NAME): host-recoverable (its graph costs memory, and only the breadth-first search decides it). */
+export const OPTIONAL_INVARIANTS: readonly string[] = [HOST_RECOVERABLE];
+
+/** The optional properties (OPTIONAL_INVARIANTS), e.g. for replaying a trace that violates one. */
+export function pkvmOptionalProperties<S = PkvmState>(config: PkvmConfig, variant?: Pick<Variant, 'views' | 'state'>, read?: ReadState<S>): PkvmProperty<S>[] {
+  return buildProperties(config, variant, read).optional;
+}
+
+/** Every property, the default ones and the optional ones, sharing one cache of the last state read. */
+function buildProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'views' | 'state'>, read?: ReadState<S>): { always: PkvmProperty<S>[]; optional: PkvmProperty<S>[] } {
   const hooks = variant?.views ?? {};
   const raw = (read ?? ((s: PkvmState) => new ObjectReader(s, config))) as ReadState<S>;
   // the last state read, its reader and its page views, shared by the properties that read it
@@ -459,7 +473,7 @@ export function pkvmProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'v
     if (!extNames.length) return '';
     return extNames.map((n) => Array.from({ length: variant!.state[n].size === 'pages' ? r.nrPages : (variant!.state[n].size as number) }, (_, i) => r.ext(n, i)).join(',')).join('|');
   };
-  return [
+  const always: PkvmProperty<S>[] = [
     dmaIsolation(rd, mappings, views),
     whenNoLockHeld(rd, refcountAccounting(rd, config, mappings)),
     whenNoLockHeld(rd, singleOwner(rd, views, mappings)),
@@ -476,6 +490,7 @@ export function pkvmProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'v
     lockOrder as StepProperty<S, PkvmAction, PkvmOutcome>,
     tlbInvalidated as StepProperty<S, PkvmAction, PkvmOutcome>,
   ];
+  return { always, optional: [hostRecoverable(config, rd, views, mappings.dma)] };
 }
 
 /** Sanity targets: states the model must be able to reach within usual bounds. */
@@ -510,8 +525,9 @@ export function invariantNames(config: PkvmConfig): string[] {
 export function selectProperties(config: PkvmConfig, names: readonly string[] | undefined, variant?: Pick<Variant, 'views' | 'state'>): PkvmProperty[];
 export function selectProperties<S>(config: PkvmConfig, names: readonly string[] | undefined, variant: Pick<Variant, 'views' | 'state'> | undefined, read: ReadState<S>): PkvmProperty<S>[];
 export function selectProperties<S>(config: PkvmConfig, names: readonly string[] | undefined, variant?: Pick<Variant, 'views' | 'state'>, read?: ReadState<S>): PkvmProperty<S>[] {
-  const all = pkvmProperties<S>(config, variant, (read ?? ((s: PkvmState) => new ObjectReader(s, config))) as ReadState<S>);
-  if (!names || names.length === 0) return all;
+  const built = buildProperties<S>(config, variant, (read ?? ((s: PkvmState) => new ObjectReader(s, config))) as ReadState<S>);
+  if (!names || names.length === 0) return built.always;
+  const all = [...built.always, ...built.optional];
   const groups: Record<string, string[]> = { [HYP_FAILURE_GROUP]: HYP_FAILURE_INVARIANTS };
   const wanted = new Set<string>();
   for (const n of names) {

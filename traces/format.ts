@@ -47,9 +47,15 @@ export interface TraceFile {
   readonly config: PkvmConfig;
   readonly violation: {
     readonly invariant: string;
-    readonly kind: 'state' | 'step';
+    readonly kind: 'state' | 'step' | 'recoverable';
     readonly message: string;
     readonly description: string;
+    /**
+     * A recoverable property: the trace ends in the stuck state; the obligation, the size of the
+     * stuck state's closure (every state reachable from it, all explored, none discharging the
+     * obligation), and why, line by line (what each enabled action does there).
+     */
+    readonly stuck?: { readonly key: string; readonly closure: number; readonly why: readonly string[] };
   } | null;
   readonly init: number;
   readonly initialState: PkvmState;

@@ -12,7 +12,11 @@ export function describeConfig(t: Pick<TraceFile, 'config' | 'variant'>): string
 export function renderTrace(t: TraceFile): string {
   const out: string[] = [];
   if (t.violation) {
-    out.push(`Invariant ${t.violation.invariant} is violated after ${t.steps.length} step(s).`);
+    out.push(
+      t.violation.stuck
+        ? `Invariant ${t.violation.invariant} is violated: the state after ${t.steps.length} step(s) is stuck (${t.violation.stuck.key} can never come back).`
+        : `Invariant ${t.violation.invariant} is violated after ${t.steps.length} step(s).`,
+    );
     out.push(`  ${t.violation.description}`);
   } else out.push(`Trace of ${t.steps.length} step(s).`);
   out.push(`  ${describeConfig(t)}`);
@@ -33,6 +37,7 @@ export function renderTrace(t: TraceFile): string {
   if (t.violation) {
     out.push('');
     out.push(`  => ${t.violation.invariant}: ${t.violation.message}`);
+    for (const line of t.violation.stuck?.why ?? []) out.push(`     ${line}`);
   }
   return out.join('\n');
 }
@@ -51,7 +56,11 @@ export function renderReplay(r: TraceReplay, variant: string): string {
       out.push(`reproduced on ${variant}: ${r.invariant} is violated at step ${r.atStep}${r.identical ? ', identical to the recording' : ''}: ${r.message}`);
       break;
     case 'not-reproduced':
-      out.push(`not reproduced on ${variant}: every step ran${r.invariant ? `, ${r.invariant} holds throughout` : ''}${r.identical ? '' : ' (the run differs from the recording)'}`);
+      out.push(
+        r.note
+          ? `not reproduced on ${variant}: every step ran; ${r.invariant}: ${r.note}`
+          : `not reproduced on ${variant}: every step ran${r.invariant ? `, ${r.invariant} holds throughout` : ''}${r.identical ? '' : ' (the run differs from the recording)'}`,
+      );
       break;
     case 'diverged':
       out.push(`diverged on ${variant} at step ${r.atStep}: ${r.reason}`);

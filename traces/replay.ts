@@ -7,7 +7,9 @@
  */
 import { Expander, type Sink } from '../checker/expand.ts';
 import { PropertySet } from '../checker/properties.ts';
-import type { Property } from '../checker/types.ts';
+import type { Property, RecoverableProperty } from '../checker/types.ts';
+import { check } from '../checker/bfs.ts';
+import { rootedAt } from '../checker/recover.ts';
 import { retName } from '../model/constants.ts';
 import type { PkvmAction } from '../model/operations.ts';
 import type { PkvmState } from '../model/state.ts';
@@ -28,7 +30,7 @@ export interface ReplayStepReport {
 
 export type TraceReplay =
   | { readonly status: 'reproduced'; readonly steps: readonly ReplayStepReport[]; readonly atStep: number; readonly invariant: string; readonly message: string; readonly identical: boolean }
-  | { readonly status: 'not-reproduced'; readonly steps: readonly ReplayStepReport[]; readonly invariant: string | null; readonly identical: boolean }
+  | { readonly status: 'not-reproduced'; readonly steps: readonly ReplayStepReport[]; readonly invariant: string | null; readonly identical: boolean; readonly note?: string }
   | { readonly status: 'diverged'; readonly steps: readonly ReplayStepReport[]; readonly atStep: number; readonly reason: string };
 
 /** A trace step whose call is no action of the model at all (not of this variant, not within these bounds): the trace is bad input. */
@@ -49,7 +51,9 @@ export function replayTrace(
 ): TraceReplay {
   const inits = model.initialStates();
   if (trace.init >= inits.length) return { status: 'diverged', steps: [], atStep: 0, reason: `the model has no initial state ${trace.init}` };
-  const props = new PropertySet(properties);
+  // a recoverable property is judged at the end, on the future of the state reached
+  const props = new PropertySet(properties.filter((p) => p.kind !== 'recoverable'));
+  const recover = properties.find((p): p is RecoverableProperty<PkvmState> => p.kind === 'recoverable' && p.name === trace.violation?.invariant);
   const expander = new Expander(model, props);
   const known = new Set(model.allActions().map(actionKey));
   let state = inits[trace.init];
@@ -97,5 +101,32 @@ export function replayTrace(
     if (hit) return { status: 'reproduced', steps, atStep: rec.step, invariant: hit.invariant, message: hit.message, identical };
     state = next;
   }
+  if (recover) return stuckAtEnd(model, trace, recover, state, steps, identical);
   return { status: 'not-reproduced', steps, invariant: wanted, identical };
+}
+
+/** States a replay explores from the end of a host-recoverable trace, at most. */
+const FUTURE_STATES = 2_000_000;
+
+/**
+ * The end of a recoverable property's trace: is the obligation stuck there? Its future is
+ * explored (from the state reached) until a state discharges it, or it is exhausted (stuck), or
+ * FUTURE_STATES are found (undecided).
+ */
+function stuckAtEnd(model: PkvmModel, trace: TraceFile, p: RecoverableProperty<PkvmState>, state: PkvmState, steps: ReplayStepReport[], identical: boolean): TraceReplay {
+  const key = trace.violation?.stuck?.key ?? p.keys[0];
+  const bit = 1 << Math.max(0, p.keys.indexOf(key));
+  const r = check(rootedAt(model, state), [{ kind: 'reachable', name: 'discharged', description: '', holds: (s) => (p.discharged(s) & bit) !== 0 }], { maxStates: FUTURE_STATES });
+  const recorded = trace.violation?.stuck ? ` (recorded: ${trace.violation.stuck.closure})` : '';
+  const same = identical ? '' : ' (the run differs from the recording)';
+  if (r.examples.length) return { status: 'not-reproduced', steps, invariant: p.name, identical, note: `${key} comes back ${r.examples[0].path.actions.length} step(s) after the trace's end${same}` };
+  if (!r.exhausted) return { status: 'not-reproduced', steps, invariant: p.name, identical, note: `undecided: ${key} does not come back within the first ${r.stats.distinctStates} states reachable from the trace's end` };
+  return {
+    status: 'reproduced',
+    steps,
+    atStep: steps.length,
+    invariant: p.name,
+    identical,
+    message: `${key} is stuck at the trace's end: the ${r.stats.distinctStates} state(s) reachable from it${recorded} were all explored and none gives it back${same}`,
+  };
 }

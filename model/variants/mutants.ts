@@ -188,4 +188,16 @@ export const MUTANTS: readonly Variant[] = [
       },
     },
   ),
+  mutant(
+    'unshare-dma-leaks-page-0',
+    "__pkvm_host_unshare_dma_page skips hyp_page_ref_dec_and_test() for pfn 0: once page 0 has been mapped for DMA and unmapped, its reference is never dropped, so it stays PKVM_PAGE_SHARED_OWNED with a refcount nothing can bring back to 0 (no host call, and no undo, ever gives it back: host-recoverable).",
+    {
+      __pkvm_host_unshare_dma_page(this: Hyp, phys_addr: number): number {
+        if (!this.addr_is_memory(phys_addr)) return 0;
+        if (this.hyp_phys_to_pfn(phys_addr) === 0) return 0;
+        if (!this.hyp_page_ref_dec_and_test(this.hyp_phys_to_page(phys_addr))) return 0;
+        return this.do_unshare(this.dmaShare(phys_addr));
+      },
+    },
+  ),
 ];

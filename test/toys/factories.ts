@@ -161,7 +161,9 @@ function asBytes(m: AnyModel, props: AnyProps): { model: AnyModel; properties: A
       ? { ...p, check: (b: unknown) => p.check(dec(b)) }
       : p.kind === 'reachable'
         ? { ...p, holds: (b: unknown) => p.holds(dec(b)) }
-        : { ...p, check: (b: unknown, a: unknown, o: unknown, c: unknown) => p.check(dec(b), a, o, dec(c)) },
+        : p.kind === 'recoverable'
+          ? { ...p, pending: (b: unknown) => p.pending(dec(b)), discharged: (b: unknown) => p.discharged(dec(b)) }
+          : { ...p, check: (b: unknown, a: unknown, o: unknown, c: unknown) => p.check(dec(b), a, o, dec(c)) },
   ) as AnyProps;
   return { model, properties };
 }

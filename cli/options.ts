@@ -23,6 +23,7 @@ export function withBounds<T>(y: Argv<T>) {
     .option('iotlb', { type: 'boolean', describe: 'model the SMMU IOTLBs (default: on with 2 CPUs or more, and in verify; --no-iotlb: off)', group: 'Concurrency:' })
     .option('preemptions', { type: 'number', describe: 'context bound: at most this many preemptions per path', group: 'Concurrency:' })
     .option('step-budget', { type: 'number', default: DEFAULT_CONFIG.stepBudget, describe: 'state accesses one step may make; a step that goes past it is kernel code that does not return (no-hang)', group: 'Model bounds:' })
+    .option('memcache', { type: 'number', default: DEFAULT_CONFIG.memcache, describe: "pages the host may give the SMMU driver's per-CPU memcache, from which io-pgtable table pages come (0: table pages are not modelled)", group: 'Model bounds:' })
     .option('cpu-log', { type: 'number', default: DEFAULT_CONFIG.cpuLog, describe: "values a CPU's call record holds (what the call read so far); a call that needs more stops the check", group: 'Concurrency:' });
 }
 
@@ -47,6 +48,7 @@ export interface BoundArgs {
   preemptions?: number;
   cpuLog?: number;
   stepBudget?: number;
+  memcache?: number;
 }
 
 export function configFromArgs(a: BoundArgs): PkvmConfig {
@@ -68,6 +70,7 @@ export function configFromArgs(a: BoundArgs): PkvmConfig {
       preemptions: a.preemptions ?? -1,
       cpuLog: a.cpuLog ?? DEFAULT_CONFIG.cpuLog,
       stepBudget: a.stepBudget ?? DEFAULT_CONFIG.stepBudget,
+      memcache: a.memcache ?? DEFAULT_CONFIG.memcache,
     });
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(e.message);

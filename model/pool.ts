@@ -46,8 +46,10 @@ export function poolState(config: PkvmConfig): StateExtensions {
   const n = config.memcache;
   const entries = (config.iovas / IOPT_BLOCK_PAGES) * config.domains;
   return {
-    [MEMCACHE]: { size: memcacheCpus(config) * n, max: 255, describe: (v) => pfnOf(v) },
-    [NEEDS_PAGE]: { size: memcacheCpus(config), max: 1, describe: (v) => (v ? 'set' : null) },
+    // per-CPU: only its own CPU touches a memcache (the hypervisor under iommu_lock), so the
+    // other CPUs cannot tell its accesses apart, and they are no interleaving points there
+    [MEMCACHE]: { size: memcacheCpus(config) * n, max: 255, lock: 'iommu_lock', describe: (v) => pfnOf(v) },
+    [NEEDS_PAGE]: { size: memcacheCpus(config), max: 1, lock: 'iommu_lock', describe: (v) => (v ? 'set' : null) },
     [IOPT_TABLE]: { size: Math.max(1, entries), max: 255, lock: 'iommu_lock', describe: (v) => pfnOf(v) },
     [IOMMU_PAGES]: { size: 'pages', max: 1, lock: 'iommu_lock', describe: (v) => (v ? 'io-pgtable table page' : null) },
   };

@@ -25,6 +25,7 @@ export function withBounds<T>(y: Argv<T>, command: SearchCommand = 'check') {
     .option('iotlb', { type: 'boolean', defaultDescription: defaultDescription(command, 'iotlb'), describe: 'model the SMMU IOTLBs (--no-iotlb: off)', group: 'Concurrency:' })
     .option('preemptions', { type: 'number', describe: 'context bound: at most this many preemptions per path', group: 'Concurrency:' })
     .option('step-budget', { type: 'number', default: DEFAULT_CONFIG.stepBudget, describe: 'state accesses one step may make; a step that goes past it is kernel code that does not return (no-hang)', group: 'Model bounds:' })
+    .option('memcache', { type: 'number', default: DEFAULT_CONFIG.memcache, describe: "pages the host may give the SMMU driver's per-CPU memcache, from which io-pgtable table pages come (0: table pages are not modelled)", group: 'Model bounds:' })
     .option('cpu-log', { type: 'number', default: DEFAULT_CONFIG.cpuLog, describe: "values a CPU's call record holds (what the call read so far); a call that needs more stops the check", group: 'Concurrency:' });
 }
 
@@ -54,6 +55,7 @@ export interface BoundArgs {
   preemptions?: number;
   cpuLog?: number;
   stepBudget?: number;
+  memcache?: number;
 }
 
 /** The configuration the bound options give, with the command's defaults for what they leave unset. */
@@ -77,6 +79,7 @@ export function configFromArgs(a: BoundArgs, command: SearchCommand = 'check'): 
       preemptions: a.preemptions ?? -1,
       cpuLog: a.cpuLog ?? DEFAULT_CONFIG.cpuLog,
       stepBudget: a.stepBudget ?? DEFAULT_CONFIG.stepBudget,
+      memcache: a.memcache ?? DEFAULT_CONFIG.memcache,
     });
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(e.message);

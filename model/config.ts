@@ -52,6 +52,12 @@ export interface PkvmConfig {
    * that goes past it is kernel code that does not return, reported as a hang (no-hang).
    */
   readonly stepBudget: number;
+  /**
+   * The SMMU driver's per-CPU memcache (kvm_hyp_iommu_memcaches): 0 leaves page-table pages out
+   * of the model (always available); N >= 1 takes io-pgtable table pages from a memcache the host
+   * tops up, with at most N pages given to it (model/pool.ts).
+   */
+  readonly memcache: number;
 }
 
 export const DEFAULT_CONFIG: PkvmConfig = Object.freeze({
@@ -71,6 +77,7 @@ export const DEFAULT_CONFIG: PkvmConfig = Object.freeze({
   preemptions: -1,
   cpuLog: 64,
   stepBudget: 1_000_000,
+  memcache: 0,
 });
 
 /** Limits that keep a configuration explorable and representable in the compact encoding. */
@@ -86,6 +93,7 @@ export const CONFIG_LIMITS = {
   cpus: 4,
   cpuLog: 255,
   stepBudget: 1_000_000_000,
+  memcache: 4,
 } as const;
 
 export class ConfigError extends Error {
@@ -133,7 +141,9 @@ export function validateConfig(c: PkvmConfig): PkvmConfig {
   int('cpu-log', cpuLog, 8, CONFIG_LIMITS.cpuLog);
   const stepBudget = c.stepBudget ?? DEFAULT_CONFIG.stepBudget;
   int('step-budget', stepBudget, 100, CONFIG_LIMITS.stepBudget);
-  return Object.freeze({ ...c, cpus, iotlb: c.iotlb ?? false, preemptions, cpuLog, stepBudget });
+  const memcache = c.memcache ?? 0;
+  int('memcache', memcache, 0, CONFIG_LIMITS.memcache);
+  return Object.freeze({ ...c, cpus, iotlb: c.iotlb ?? false, preemptions, cpuLog, stepBudget, memcache });
 }
 
 export function totalPages(c: PkvmConfig): number {

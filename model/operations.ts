@@ -17,6 +17,8 @@ import type { StateReader } from './memory.ts';
 import type { Hyp } from './kernel/hyp.ts';
 import type { Lock } from './kernel/base.ts';
 import { deviceTranslate, softwareTranslate } from './views.ts';
+import { POOL_OPERATIONS } from './pool-operations.ts';
+import { IOMMU_PAGES } from './pool.ts';
 
 export type Actor = 'host' | 'guest' | 'hyp' | 'device' | 'environment';
 
@@ -416,7 +418,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'The hyp page allocator hands out a free page it owns: hyp_set_page_refcounted() (refcount 0 -> 1).',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => range(c.ramPages).map((pfn) => ({ pfn })),
-    enabled: (s, a) => s.hypPte((a.pfn as number)) === PKVM_PAGE_OWNED && s.ghost('pool', (a.pfn as number)) === 0,
+    enabled: (s, a, c) => s.hypPte((a.pfn as number)) === PKVM_PAGE_OWNED && s.ghost('pool', (a.pfn as number)) === 0 && !isTablePage(s, c, a.pfn as number),
     locks: () => ['hyp_pool.lock'],
     run(hyp, a) {
       hyp.hyp_set_page_refcounted((a.pfn as number));
@@ -448,7 +450,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description: 'The hypervisor gives a free page it owns back to the host (memcache drain, teardown).',
     argFormats: { pfn: 'num' },
     staticArgs: (c) => range(c.ramPages).map((pfn) => ({ pfn })),
-    enabled: (s, a) => s.hypPte((a.pfn as number)) === PKVM_PAGE_OWNED && s.ghost('pool', (a.pfn as number)) === 0,
+    enabled: (s, a, c) => s.hypPte((a.pfn as number)) === PKVM_PAGE_OWNED && s.ghost('pool', (a.pfn as number)) === 0 && !isTablePage(s, c, a.pfn as number),
     locks: () => ['host_mmu.lock', 'pkvm_pgd_lock'],
     run: (hyp, a) => hyp.__pkvm_hyp_donate_host((a.pfn as number), 1),
   },
@@ -514,11 +516,16 @@ function unmapRange(hyp: Hyp, domain: number, iova: number, size: number): numbe
   return ret;
 }
 
-export const OPERATIONS_BY_NAME: ReadonlyMap<string, OperationSpec> = new Map(OPERATIONS.map((o) => [o.name, o]));
+export const OPERATIONS_BY_NAME: ReadonlyMap<string, OperationSpec> = new Map([...OPERATIONS, ...POOL_OPERATIONS].map((o) => [o.name, o]));
 
-/** Operations performed in a configuration (host operations filtered by the host behaviour). */
+/** Operations performed in a configuration (host operations filtered by the host behaviour; the memcache's with --memcache). */
 export function operationsFor(config: PkvmConfig): OperationSpec[] {
-  return OPERATIONS.filter((o) => o.actor !== 'host' || (o.hosts ?? ALL).includes(config.host));
+  return [...OPERATIONS, ...(config.memcache ? POOL_OPERATIONS : [])].filter((o) => o.actor !== 'host' || (o.hosts ?? ALL).includes(config.host));
+}
+
+/** A page the SMMU code uses as a table page (--memcache): not the hyp allocator's to hand out or give back. */
+function isTablePage(s: StateReader, config: PkvmConfig, pfn: number): boolean {
+  return config.memcache > 0 && s.ext(IOMMU_PAGES, pfn) === 1;
 }
 
 export function formatArg(fmt: ArgFormat, v: ArgValue, hyp?: { hyp_pfn_to_phys(p: number): number }): string {

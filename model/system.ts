@@ -21,6 +21,7 @@ import { Layout, ObjectMemory, ObjectReader, OVER_BUDGET, PackedMemory, PackedRe
 import { OPERATIONS_BY_NAME, formatArg, operationsFor, type OperationSpec, type PkvmAction } from './operations.ts';
 import { initialState, type HypFailure, type PkvmState } from './state.ts';
 import { RFC_V1, VariantError, type Variant } from './variant.ts';
+import { withPoolState } from './pool.ts';
 
 export interface PkvmOutcome {
   /** What the caller sees (0, a negative errno, or a garbage value). */
@@ -51,7 +52,8 @@ abstract class PkvmSystem<S> {
 
   constructor(config: PkvmConfig, variant: Variant) {
     this.config = validateConfig(config);
-    this.variant = variant;
+    // the configuration's page pool (--memcache) is state of the model, as a variant's is
+    variant = this.variant = withPoolState(variant, this.config);
     this.codec = new PkvmCodec(this.config, variant.state);
     const specs = [
       ...operationsFor(this.config).filter((o) => !variant.removeOperations.includes(o.name)),
@@ -202,7 +204,7 @@ export class PkvmModel extends PkvmSystem<PkvmState> {
 
   constructor(config: PkvmConfig, variant: Variant = RFC_V1) {
     super(config, variant);
-    this.init = initialState(this.config, variant.state);
+    this.init = initialState(this.config, this.variant.state);
   }
 
   /** From now on, CPU steps say which kernel function they stop and go on in (for traces: slower). */
@@ -252,7 +254,7 @@ export class PackedPkvmModel extends PkvmSystem<Uint8Array> {
   constructor(config: PkvmConfig, variant: Variant = RFC_V1) {
     super(config, variant);
     this.layout = this.codec.layout;
-    this.init = this.codec.encode(initialState(this.config, variant.state));
+    this.init = this.codec.encode(initialState(this.config, this.variant.state));
   }
 
   protected reader(b: Uint8Array): StateReader {

@@ -1,10 +1,10 @@
 /**
  * The whole hypervisor of the model: mem_protect.c (with the seed), the io-pgtable and the IOMMU
- * hypercalls. A variant of the protocol is a subclass that replaces some of these methods.
+ * hypercalls, and where the SMMU code gets its table pages (memcache.ts). A variant of the protocol is a subclass that replaces some of these methods.
  */
-import { HypIommu } from './iommu.ts';
+import { HypMemcache } from './memcache.ts';
 
-export class Hyp extends HypIommu {}
+export class Hyp extends HypMemcache {}
 
 /** The constructor type variants extend. */
 export type HypClass = new (...args: ConstructorParameters<typeof Hyp>) => Hyp;

@@ -7,16 +7,22 @@
  * (`iova >> ias`) is kept, and a block entry keeps whatever address the caller wrote, so that an
  * unaligned physical address is modelled as the hardware sees it (RES0 bits set).
  */
-import { IOMMU_READ, IOMMU_WRITE, IOPT_BLOCK_PAGES, IOPT_BLOCK_SIZE, PAGE_SHIFT, PAGE_SIZE, EEXIST, EINVAL, ERANGE } from '../constants.ts';
+import { IOMMU_READ, IOMMU_WRITE, IOPT_BLOCK_PAGES, IOPT_BLOCK_SIZE, PAGE_SHIFT, PAGE_SIZE, EEXIST, EINVAL, ENOMEM, ERANGE } from '../constants.ts';
 import { ioBlockOf, ioTableOf } from '../memory.ts';
 import type { IoPte } from '../state.ts';
 import { HypBase } from './base.ts';
 import { deviceTranslate } from '../views.ts';
+import { IOPT_TABLE, ioptTableIndex } from '../pool.ts';
 
 /** Levels of the model's table: 1 (blocks) and 2 (pages); ARM_LPAE_MAX_LEVELS is then 3. */
 const START_LEVEL = 1;
 const MAX_LEVELS = 3;
 const PTES_PER_L2_TABLE = IOPT_BLOCK_PAGES;
+
+/** __arm_lpae_alloc_pages() returned NULL. */
+export const NO_TABLE_PAGE = -1;
+/** A table page that the model does not track (--memcache 0: table pages are always available). */
+export const UNTRACKED_TABLE_PAGE = -2;
 
 export const PGSIZE_BITMAP = PAGE_SIZE | IOPT_BLOCK_SIZE;
 
@@ -56,8 +62,44 @@ export class IoPgtableArm extends HypBase {
 
   private writePte(t: TableRef, idx: number, v: IoPte | number | null): void {
     if (this.watchTlb()) this.noteTranslations(t, idx);
-    if (t.lvl === START_LEVEL) this.mem.setIoPgd(t.domain, idx, v as IoPte);
-    else this.mem.setIoLeaf(t.domain, t.parent, idx, v as number | null);
+    if (t.lvl === START_LEVEL) {
+      // a level-1 entry that no longer points to a table loses the table's address with it
+      if (this.config.memcache && (v === null || typeof v !== 'object' || v.type !== 'table') && this.iopte_deref(t.domain, idx) !== UNTRACKED_TABLE_PAGE)
+        this.mem.setExt(IOPT_TABLE, ioptTableIndex(this.config, t.domain, idx), 0);
+      this.mem.setIoPgd(t.domain, idx, v as IoPte);
+    } else this.mem.setIoLeaf(t.domain, t.parent, idx, v as number | null);
+  }
+
+  // ---------------------------------------------------------------- table pages
+
+  /**
+   * __arm_lpae_alloc_pages(): a page for a level-2 table, or NO_TABLE_PAGE (NULL). The hyp's
+   * io-pgtable takes it from kvm_iommu_donate_page() (kernel/memcache.ts); without --memcache
+   * table pages are not modelled and always available.
+   */
+  __arm_lpae_alloc_pages(): number {
+    return UNTRACKED_TABLE_PAGE;
+  }
+
+  /** __arm_lpae_free_pages(): give a table page back (kvm_iommu_reclaim_page()). */
+  __arm_lpae_free_pages(_pfn: number): void {}
+
+  /** __arm_lpae_free_pgtable() of a level-2 table: its leaves need no freeing, its page does. */
+  __arm_lpae_free_pgtable(pfn: number): void {
+    if (pfn !== UNTRACKED_TABLE_PAGE) this.__arm_lpae_free_pages(pfn);
+  }
+
+  /** iopte_deref() of a level-1 table entry: the page holding the table (UNTRACKED_TABLE_PAGE without --memcache). */
+  iopte_deref(domain: number, idx: number): number {
+    if (!this.config.memcache) return UNTRACKED_TABLE_PAGE;
+    const v = this.mem.ext(IOPT_TABLE, ioptTableIndex(this.config, domain, idx));
+    return v === 0 ? UNTRACKED_TABLE_PAGE : v - 1;
+  }
+
+  /** arm_lpae_install_table(): point a level-1 entry at a table held by page `pfn`. */
+  arm_lpae_install_table(domain: number, idx: number, table: IoPte, pfn: number): void {
+    this.writePte({ domain, lvl: START_LEVEL, parent: -1 }, idx, table);
+    if (pfn !== UNTRACKED_TABLE_PAGE) this.mem.setExt(IOPT_TABLE, ioptTableIndex(this.config, domain, idx), pfn + 1);
   }
 
   private isLeaf(t: TableRef, pte: IoPte | number | null): boolean {
@@ -115,8 +157,9 @@ export class IoPgtableArm extends HypBase {
     if (this.WARN_ON(t.lvl >= MAX_LEVELS - 1, '__arm_lpae_map', () => `no leaf size matches pgsize ${hexs(size)}`)) return -EINVAL;
     let pte = this.readPte(t, idx);
     if (pte === null) {
-      // __arm_lpae_alloc_pages + arm_lpae_install_table (table pages are assumed available)
-      this.writePte(t, idx, ioTableOf(null, null));
+      const cptep = this.__arm_lpae_alloc_pages();
+      if (cptep === NO_TABLE_PAGE) return -ENOMEM;
+      this.arm_lpae_install_table(t.domain, idx, ioTableOf(null, null), cptep);
       pte = this.readPte(t, idx);
     }
     if (pte !== null && !this.isLeaf(t, pte)) return this.__arm_lpae_map(iova, paddr, size, pgcount, { domain: t.domain, lvl: t.lvl + 1, parent: idx }, mapped);
@@ -140,6 +183,11 @@ export class IoPgtableArm extends HypBase {
   private arm_lpae_split_blk_unmap(iova: number, size: number, blkPfn: number, lvl: number, parentIdx: number, domain: number, pgcount: number): number {
     if (this.WARN_ON(lvl === MAX_LEVELS, 'arm_lpae_split_blk_unmap', 'ran out of page-table levels')) return 0;
     this.branch('arm_lpae_split_blk_unmap');
+    const tablep = this.__arm_lpae_alloc_pages();
+    if (tablep === NO_TABLE_PAGE) {
+      this.branch('arm_lpae_split_blk_unmap: no table page (-ENOMEM), nothing unmapped');
+      return 0; /* Bytes unmapped */
+    }
     const t: TableRef = { domain, lvl, parent: parentIdx };
     const splitSz = blockSize(lvl);
     let start = -1;
@@ -150,7 +198,7 @@ export class IoPgtableArm extends HypBase {
     }
     const ptes: (number | null)[] = [];
     for (let i = 0; i < PTES_PER_L2_TABLE; i++) ptes.push(i >= start && i < start + n ? null : blkPfn + i);
-    this.writePte({ domain, lvl: lvl - 1, parent: -1 }, parentIdx, ioTableOf(ptes[0], ptes[1]));
+    this.arm_lpae_install_table(domain, parentIdx, ioTableOf(ptes[0], ptes[1]), tablep);
     if (start >= 0) {
       for (let i = 0; i < n; i++) this.io_pgtable_tlb_add_page(domain, parentIdx * IOPT_BLOCK_SIZE + (start + i) * splitSz, splitSz);
       return n * size;
@@ -172,11 +220,14 @@ export class IoPgtableArm extends HypBase {
         if (this.WARN_ON(pte === null, '__arm_lpae_unmap', () => `IOVA ${hexs(iova + i * size)} is not mapped`)) break;
         const table = this.isTable(t, pte);
         if (table) this.branch('__arm_lpae_unmap: frees a whole table');
+        const tablePage = table ? this.iopte_deref(t.domain, idx + i) : UNTRACKED_TABLE_PAGE;
         this.writePte(t, idx + i, null);
-        // a table: also flush any partial walks; a leaf: the page's invalidation (the driver does
-        // both at once, with no gather)
-        if (table) this.io_pgtable_tlb_flush_walk(t.domain, this.entryIova(t, idx + i), size);
-        else this.io_pgtable_tlb_add_page(t.domain, this.entryIova(t, idx + i), size);
+        // a table: also flush any partial walks, then free its page; a leaf: the page's
+        // invalidation (the driver does both at once, with no gather)
+        if (table) {
+          this.io_pgtable_tlb_flush_walk(t.domain, this.entryIova(t, idx + i), size);
+          this.__arm_lpae_free_pgtable(tablePage);
+        } else this.io_pgtable_tlb_add_page(t.domain, this.entryIova(t, idx + i), size);
         i++;
       }
       return i * size;

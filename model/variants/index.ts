@@ -8,6 +8,7 @@ import { RFC_V2_USE_DMA } from './rfc-v2-use-dma.ts';
 import { SMMU_S2_SHADOW, SMMU_SHADOW_NO_HOOK_ON_DONATE, SMMU_SHADOW_V4_INIT_FLAG } from './smmu-s2-shadow.ts';
 import { PIN_DROPS_LOCKS, SHARE_DMA_LOCK_INVERSION, UNSHARE_BEFORE_TLBI } from './concurrency.ts';
 import { VMEMMAP_CMPXCHG } from './vmemmap-cmpxchg.ts';
+import { POOL_MUTANTS } from './pool-mutants.ts';
 
 export const BUILTIN_VARIANTS: readonly Variant[] = [
   RFC_V1,
@@ -26,8 +27,9 @@ export const BUILTIN_VARIANTS: readonly Variant[] = [
   VMEMMAP_CMPXCHG,
 ];
 
+/** A built-in variant by name (the page-pool mutants too, which only differ from rfc-v1-fixed with --memcache). */
 export function builtinVariant(name: string): Variant | undefined {
-  return BUILTIN_VARIANTS.find((v) => v.name === name);
+  return BUILTIN_VARIANTS.find((v) => v.name === name) ?? POOL_MUTANTS.find((v) => v.name === name);
 }
 
 export {
@@ -45,4 +47,5 @@ export {
   SHARE_DMA_LOCK_INVERSION,
   PIN_DROPS_LOCKS,
   VMEMMAP_CMPXCHG,
+  POOL_MUTANTS,
 };

@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ConfigError, DEFAULT_CONFIG, HOST_BEHAVIOURS, type HostBehaviour, type PkvmConfig, validateConfig } from '../model/config.ts';
+import { ConfigError, DEFAULT_CONFIG, DEFAULT_ENDPOINTS, HOST_BEHAVIOURS, type HostBehaviour, type PkvmConfig, validateConfig } from '../model/config.ts';
 import { BUILTIN_VARIANTS } from '../model/variants/index.ts';
 import { UsageError } from './errors.ts';
 
@@ -23,6 +23,8 @@ export function withBounds<T>(y: Argv<T>) {
     .option('iotlb', { type: 'boolean', describe: 'model the SMMU IOTLBs (default: on with 2 CPUs or more, and in verify; --no-iotlb: off)', group: 'Concurrency:' })
     .option('preemptions', { type: 'number', describe: 'context bound: at most this many preemptions per path', group: 'Concurrency:' })
     .option('step-budget', { type: 'number', default: DEFAULT_CONFIG.stepBudget, describe: 'state accesses one step may make; a step that goes past it is kernel code that does not return (no-hang)', group: 'Model bounds:' })
+    .option('domain-lifecycle', { type: 'boolean', describe: 'SMMU domains are allocated, attached, detached and freed by hypercalls (default: pre-allocated, a device on each)', group: 'Model bounds:' })
+    .option('endpoints', { type: 'number', describe: `endpoints that can be attached to domains, with --domain-lifecycle (default ${DEFAULT_ENDPOINTS})`, group: 'Model bounds:' })
     .option('cpu-log', { type: 'number', default: DEFAULT_CONFIG.cpuLog, describe: "values a CPU's call record holds (what the call read so far); a call that needs more stops the check", group: 'Concurrency:' });
 }
 
@@ -47,6 +49,8 @@ export interface BoundArgs {
   preemptions?: number;
   cpuLog?: number;
   stepBudget?: number;
+  domainLifecycle?: boolean;
+  endpoints?: number;
 }
 
 export function configFromArgs(a: BoundArgs): PkvmConfig {
@@ -68,6 +72,8 @@ export function configFromArgs(a: BoundArgs): PkvmConfig {
       preemptions: a.preemptions ?? -1,
       cpuLog: a.cpuLog ?? DEFAULT_CONFIG.cpuLog,
       stepBudget: a.stepBudget ?? DEFAULT_CONFIG.stepBudget,
+      domainLifecycle: a.domainLifecycle,
+      endpoints: a.endpoints,
     });
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(e.message);

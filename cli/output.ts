@@ -223,7 +223,7 @@ export function printVerify(r: VerifyReport, json: boolean, io: Io): number {
   const w = Math.max(...r.rows.map((row) => row.variant.name.length), 7);
   const lines: string[] = [];
   lines.push(
-    `pkvm-check verify: host ${r.config.host}; ${r.config.ramPages} RAM + ${r.config.mmioPages} MMIO page(s); ${r.config.domains} domain(s) x ${r.config.iovas} IOVA pages; ${r.config.guests} guest(s); ${r.config.cpus > 1 ? `${r.config.cpus} CPUs` : '1 CPU'}, ${r.config.iotlb ? 'SMMU IOTLB modelled' : 'no SMMU IOTLB'}${r.bounds.depth !== undefined ? `; depth <= ${r.bounds.depth}` : ''}`,
+    `pkvm-check verify: host ${r.config.host}; ${r.config.ramPages} RAM + ${r.config.mmioPages} MMIO page(s); ${r.config.domains} domain(s) x ${r.config.iovas} IOVA pages${r.config.domainLifecycle ? ` (lifecycle, ${r.config.endpoints} endpoint(s))` : ''}; ${r.config.guests} guest(s); ${r.config.cpus > 1 ? `${r.config.cpus} CPUs` : '1 CPU'}, ${r.config.iotlb ? 'SMMU IOTLB modelled' : 'no SMMU IOTLB'}${r.bounds.depth !== undefined ? `; depth <= ${r.bounds.depth}` : ''}`,
   );
   lines.push('  a number is the length of the shortest trace that violates the invariant; ok: holds (exhausted); ok*: holds within the bounds');
   lines.push('');

@@ -52,6 +52,13 @@ export interface PkvmConfig {
    * that goes past it is kernel code that does not return, reported as a hang (no-hang).
    */
   readonly stepBudget: number;
+  /**
+   * SMMU domains are allocated, attached, detached and freed by hypercalls (kvm_iommu_alloc_domain
+   * and friends) instead of existing from the start (model/lifecycle.ts).
+   */
+  readonly domainLifecycle?: boolean;
+  /** Endpoints (stream IDs) that can be attached to a domain, with --domain-lifecycle. */
+  readonly endpoints?: number;
 }
 
 export const DEFAULT_CONFIG: PkvmConfig = Object.freeze({
@@ -73,6 +80,9 @@ export const DEFAULT_CONFIG: PkvmConfig = Object.freeze({
   stepBudget: 1_000_000,
 });
 
+/** Endpoints with --domain-lifecycle when the configuration does not say. */
+export const DEFAULT_ENDPOINTS = 2;
+
 /** Limits that keep a configuration explorable and representable in the compact encoding. */
 export const CONFIG_LIMITS = {
   pages: 16,
@@ -86,6 +96,7 @@ export const CONFIG_LIMITS = {
   cpus: 4,
   cpuLog: 255,
   stepBudget: 1_000_000_000,
+  endpoints: 4,
 } as const;
 
 export class ConfigError extends Error {
@@ -133,7 +144,15 @@ export function validateConfig(c: PkvmConfig): PkvmConfig {
   int('cpu-log', cpuLog, 8, CONFIG_LIMITS.cpuLog);
   const stepBudget = c.stepBudget ?? DEFAULT_CONFIG.stepBudget;
   int('step-budget', stepBudget, 100, CONFIG_LIMITS.stepBudget);
-  return Object.freeze({ ...c, cpus, iotlb: c.iotlb ?? false, preemptions, cpuLog, stepBudget });
+  // the domain lifecycle's fields are left out when it is off (configurations, traces and checkpoints stay as they were)
+  const lifecycle: Partial<PkvmConfig> = {};
+  if (c.domainLifecycle) {
+    const endpoints = c.endpoints ?? DEFAULT_ENDPOINTS;
+    int('endpoints', endpoints, 1, CONFIG_LIMITS.endpoints);
+    Object.assign(lifecycle, { domainLifecycle: true, endpoints });
+  } else if (c.endpoints !== undefined) throw new ConfigError('--endpoints counts the endpoints attached to domains: it needs --domain-lifecycle');
+  const { domainLifecycle: _l, endpoints: _e, ...rest } = c;
+  return Object.freeze({ ...rest, cpus, iotlb: c.iotlb ?? false, preemptions, cpuLog, stepBudget, ...lifecycle });
 }
 
 export function totalPages(c: PkvmConfig): number {

@@ -21,6 +21,7 @@ import { Layout, ObjectMemory, ObjectReader, OVER_BUDGET, PackedMemory, PackedRe
 import { OPERATIONS_BY_NAME, formatArg, operationsFor, type OperationSpec, type PkvmAction } from './operations.ts';
 import { initialState, type HypFailure, type PkvmState } from './state.ts';
 import { RFC_V1, VariantError, type Variant } from './variant.ts';
+import { lifecycleOn, modelExtensions } from './lifecycle.ts';
 
 export interface PkvmOutcome {
   /** What the caller sees (0, a negative errno, or a garbage value). */
@@ -49,7 +50,9 @@ abstract class PkvmSystem<S> {
 
   constructor(config: PkvmConfig, variant: Variant) {
     this.config = validateConfig(config);
-    this.variant = variant;
+    // the state the configuration adds (the domain lifecycle's) is kept as the variant's is
+    this.variant = lifecycleOn(this.config) ? { ...variant, state: modelExtensions(this.config, variant.state) } : variant;
+    variant = this.variant;
     this.codec = new PkvmCodec(this.config, variant.state);
     const specs = [
       ...operationsFor(this.config).filter((o) => !variant.removeOperations.includes(o.name)),
@@ -161,6 +164,8 @@ abstract class PkvmSystem<S> {
   canonicalizeBytes(b: Uint8Array): Uint8Array {
     // a CPU's call record names domains and guests in its action and its log: not permuted here
     if (this.config.cpus > 1) throw new Error('symmetry reduction is not available with several CPUs');
+    // endpoints' STEs and the domains' refs name domains by index: not permuted here
+    if (lifecycleOn(this.config)) throw new Error('symmetry reduction is not available with --domain-lifecycle');
     const L = this.codec.layout;
     let out: Uint8Array | null = null;
     /** Sorts `count` components, each the bytes of its parts (offset, size per component), moving every part together. */
@@ -199,7 +204,7 @@ export class PkvmModel extends PkvmSystem<PkvmState> {
 
   constructor(config: PkvmConfig, variant: Variant = RFC_V1) {
     super(config, variant);
-    this.init = initialState(this.config, variant.state);
+    this.init = initialState(this.config, this.variant.state);
   }
 
   /** From now on, CPU steps say which kernel function they stop and go on in (for traces: slower). */
@@ -249,7 +254,7 @@ export class PackedPkvmModel extends PkvmSystem<Uint8Array> {
   constructor(config: PkvmConfig, variant: Variant = RFC_V1) {
     super(config, variant);
     this.layout = this.codec.layout;
-    this.init = this.codec.encode(initialState(this.config, variant.state));
+    this.init = this.codec.encode(initialState(this.config, this.variant.state));
   }
 
   protected reader(b: Uint8Array): StateReader {

@@ -8,6 +8,7 @@ import { RFC_V2_USE_DMA } from './rfc-v2-use-dma.ts';
 import { SMMU_S2_SHADOW, SMMU_SHADOW_NO_HOOK_ON_DONATE, SMMU_SHADOW_V4_INIT_FLAG } from './smmu-s2-shadow.ts';
 import { PIN_DROPS_LOCKS, SHARE_DMA_LOCK_INVERSION, UNSHARE_BEFORE_TLBI } from './concurrency.ts';
 import { VMEMMAP_CMPXCHG } from './vmemmap-cmpxchg.ts';
+import { LIFECYCLE_MUTANTS } from './lifecycle-mutants.ts';
 
 export const BUILTIN_VARIANTS: readonly Variant[] = [
   RFC_V1,
@@ -24,6 +25,7 @@ export const BUILTIN_VARIANTS: readonly Variant[] = [
   SHARE_DMA_LOCK_INVERSION,
   PIN_DROPS_LOCKS,
   VMEMMAP_CMPXCHG,
+  ...LIFECYCLE_MUTANTS,
 ];
 
 export function builtinVariant(name: string): Variant | undefined {
@@ -45,4 +47,5 @@ export {
   SHARE_DMA_LOCK_INVERSION,
   PIN_DROPS_LOCKS,
   VMEMMAP_CMPXCHG,
+  LIFECYCLE_MUTANTS,
 };

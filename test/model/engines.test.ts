@@ -17,6 +17,7 @@ const CONFIGS: Record<string, Partial<PkvmConfig>> = {
   default: {},
   small: { ramPages: 1, mmioPages: 1, mmioBacked: 1, domains: 1, guests: 1 },
   wide: { ramPages: 3, iovas: 4, refcountBits: 2, maxPins: 2 },
+  lifecycle: { domainLifecycle: true, endpoints: 2, domains: 1 },
 };
 const HOSTS: HostBehaviour[] = ['driver', 'iommu', 'adversarial'];
 const packedVariants = BUILTIN_VARIANTS.filter((v) => !usesStateObject(v));

@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ConfigError, DEFAULT_CONFIG, HOST_BEHAVIOURS, type HostBehaviour, type PkvmConfig, validateConfig } from '../model/config.ts';
+import { ConfigError, DEFAULT_CONFIG, DEFAULT_ENDPOINTS, HOST_BEHAVIOURS, type HostBehaviour, type PkvmConfig, validateConfig } from '../model/config.ts';
 import { BUILTIN_VARIANTS } from '../model/variants/index.ts';
 import { UsageError } from './errors.ts';
 import { COMMAND_DEFAULTS, defaultDescription, iotlbFor, type SearchCommand } from './defaults.ts';
@@ -26,6 +26,8 @@ export function withBounds<T>(y: Argv<T>, command: SearchCommand = 'check') {
     .option('preemptions', { type: 'number', describe: 'context bound: at most this many preemptions per path', group: 'Concurrency:' })
     .option('step-budget', { type: 'number', default: DEFAULT_CONFIG.stepBudget, describe: 'state accesses one step may make; a step that goes past it is kernel code that does not return (no-hang)', group: 'Model bounds:' })
     .option('memcache', { type: 'number', default: DEFAULT_CONFIG.memcache, describe: "pages the host may give the SMMU driver's per-CPU memcache, from which io-pgtable table pages come (0: table pages are not modelled)", group: 'Model bounds:' })
+    .option('domain-lifecycle', { type: 'boolean', describe: 'SMMU domains are allocated, attached, detached and freed by hypercalls (default: pre-allocated, a device on each)', group: 'Model bounds:' })
+    .option('endpoints', { type: 'number', describe: `endpoints that can be attached to domains, with --domain-lifecycle (default ${DEFAULT_ENDPOINTS})`, group: 'Model bounds:' })
     .option('cpu-log', { type: 'number', default: DEFAULT_CONFIG.cpuLog, describe: "values a CPU's call record holds (what the call read so far); a call that needs more stops the check", group: 'Concurrency:' });
 }
 
@@ -56,6 +58,8 @@ export interface BoundArgs {
   cpuLog?: number;
   stepBudget?: number;
   memcache?: number;
+  domainLifecycle?: boolean;
+  endpoints?: number;
 }
 
 /** The configuration the bound options give, with the command's defaults for what they leave unset. */
@@ -80,6 +84,8 @@ export function configFromArgs(a: BoundArgs, command: SearchCommand = 'check'): 
       cpuLog: a.cpuLog ?? DEFAULT_CONFIG.cpuLog,
       stepBudget: a.stepBudget ?? DEFAULT_CONFIG.stepBudget,
       memcache: a.memcache ?? DEFAULT_CONFIG.memcache,
+      domainLifecycle: a.domainLifecycle,
+      endpoints: a.endpoints,
     });
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(e.message);

@@ -364,7 +364,7 @@ export function printVerify(r: VerifyReport, json: boolean, io: Io, o: VerifyOut
   const w = Math.max(...r.rows.map((row) => row.variant.name.length), 7);
   const lines: string[] = [];
   lines.push(
-    c.bold(`pkvm-check verify: host ${r.config.host}; ${r.config.ramPages} RAM + ${r.config.mmioPages} MMIO page(s); ${r.config.domains} domain(s) x ${r.config.iovas} IOVA pages; ${r.config.guests} guest(s); ${r.config.cpus > 1 ? `${r.config.cpus} CPUs` : '1 CPU'}, ${r.config.iotlb ? 'SMMU IOTLB modelled' : r.config.cpus > 1 ? 'no SMMU IOTLB' : 'SMMU IOTLB as tlb-invalidated'}${r.bounds.depth !== undefined ? `; depth <= ${r.bounds.depth}` : ''}`),
+    c.bold(`pkvm-check verify: host ${r.config.host}; ${r.config.ramPages} RAM + ${r.config.mmioPages} MMIO page(s); ${r.config.domains} domain(s) x ${r.config.iovas} IOVA pages${r.config.domainLifecycle ? ` (lifecycle, ${r.config.endpoints} endpoint(s))` : ''}${r.config.memcache ? ` (memcache of ${r.config.memcache} page(s))` : ''}; ${r.config.guests} guest(s); ${r.config.cpus > 1 ? `${r.config.cpus} CPUs` : '1 CPU'}, ${r.config.iotlb ? 'SMMU IOTLB modelled' : r.config.cpus > 1 ? 'no SMMU IOTLB' : 'SMMU IOTLB as tlb-invalidated'}${r.bounds.depth !== undefined ? `; depth <= ${r.bounds.depth}` : ''}`),
   );
   lines.push(...noteLines(notes, 'verify'));
   lines.push('  a number is the length of the shortest trace that violates the invariant; ok: holds (exhausted); ok*: holds within the bounds');

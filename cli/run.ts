@@ -161,6 +161,8 @@ export async function runCheck(req: CheckRequest): Promise<CheckReport> {
     throw new UsageError(
       `--symmetry cannot be combined with --cpus ${req.config.cpus}: a CPU's call record (its action and what it read) names domains and guests that the canonical form does not permute, so states that are not symmetric would be merged`,
     );
+  if (req.symmetry && req.config.domainLifecycle)
+    throw new UsageError("--symmetry cannot be combined with --domain-lifecycle: endpoints' stream table entries name domains that the canonical form does not permute");
   if (req.por) {
     if (!isPacked(engine)) throw new UsageError(`--por needs the packed or compiled engine (variant '${req.variant.name}' runs on the ${engine} one)`);
     for (const [flag, given] of Object.entries({ symmetry: req.symmetry, bitstate: req.bitstateBytes, checkpoint: req.checkpoint, resume: req.resume }))

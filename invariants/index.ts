@@ -15,8 +15,10 @@ import { deepEqual, lockCount, type FailureKind, type HostPte, type IoPte, type 
 import { hostRecoverable, HOST_RECOVERABLE } from './recoverable.ts';
 import type { PkvmOutcome } from '../model/system.ts';
 import type { Variant } from '../model/variant.ts';
-import { isPoolPage, POOL_STATE_NAMES, poolState } from '../model/pool.ts';
+import { isPoolPage, POOL_STATE_NAMES } from '../model/pool.ts';
 import { tablePages } from './pool.ts';
+import { domainRefs, endpointCount, lifecycleOn, modelExtensions, steDomain } from '../model/lifecycle.ts';
+import { deviceTranslate } from '../model/views.ts';
 import { borrowerCount, borrowers, dmaMappings, heldByHypOrGuest, inaccessibleToHost, iommuMappingCounts, iommuMappings, ownerCount, owners, ownerState, pageViews, type DmaMapping, type PageView } from '../model/views.ts';
 
 export type PkvmProperty<S = PkvmState> = Property<S, PkvmAction, PkvmOutcome>;
@@ -434,6 +436,38 @@ function pinnedShared<S>(read: ReadState<S>, views: Views): StateProperty<S> {
   };
 }
 
+/**
+ * --domain-lifecycle: a domain's refs say whether it is allocated and how many endpoints use it,
+ * and a domain that is not allocated translates nothing, for no device.
+ */
+function domainLifecycle<S>(read: ReadState<S>): StateProperty<S> {
+  return {
+    kind: 'state',
+    name: 'domain-lifecycle',
+    description:
+      "An SMMU domain's refs are 0 when it is free and 1 + the endpoints attached to it when it is allocated; every endpoint's stream table entry points to an allocated domain; a free domain's io-pgtable maps nothing.",
+    check(s) {
+      const r = read(s);
+      if (r.panic()) return null;
+      const attached = new Array<number>(r.config.domains).fill(0);
+      for (let e = 0, n = endpointCount(r.config); e < n; e++) {
+        const d = steDomain(r, e);
+        if (d < 0) continue;
+        if (domainRefs(r, d) === 0) return { message: `endpoint ${e}'s stream table entry points to domain ${d}, which is not allocated (its io-pgtable was freed)` };
+        attached[d]++;
+      }
+      for (let d = 0; d < r.config.domains; d++) {
+        const refs = domainRefs(r, d);
+        if (refs === 0) {
+          for (let slot = 0, n = r.ioEntries(d) * 2; slot < n; slot++)
+            if (deviceTranslate(r, d, slot) !== null) return { message: `domain ${d} is free but its io-pgtable still maps IOVA ${slotIova(slot)}` };
+        } else if (refs !== 1 + attached[d]) return { message: `domain ${d} has refs ${refs} but ${attached[d]} endpoint(s) attached (expected refs ${1 + attached[d]})` };
+      }
+      return null;
+    },
+  };
+}
+
 const stateName = (st: number) => (st === PKVM_PAGE_OWNED ? 'OWNED' : st === PKVM_PAGE_SHARED_OWNED ? 'SHARED_OWNED' : st === PKVM_PAGE_SHARED_BORROWED ? 'SHARED_BORROWED' : 'NOPAGE');
 
 export const HYP_FAILURE_GROUP = 'hyp-failure';
@@ -479,13 +513,14 @@ function buildProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'views' 
     dma: (r) => (r === lastR ? (lastDma ??= dmaMappings(r, hooks, (lastIommu ??= iommuMappings(r)))) : dmaMappings(r, hooks)),
     counts: (r) => (r === lastR ? (lastCounts ??= iommuMappingCounts(r, (lastIommu ??= iommuMappings(r)))) : iommuMappingCounts(r)),
   };
-  // every extension of the model (the pool's too, with --memcache), as the CPUs' records name them
-  const extNames = Object.keys({ ...(variant?.state ?? {}), ...poolState(config) }).sort();
+  // every extension of the model (the pool's with --memcache, the domain lifecycle's), as the CPUs' records name them
+  const extState = modelExtensions(config, variant?.state);
+  const extNames = Object.keys(extState).sort();
   // (the pool's state is the hypervisor's allocator's: not observable)
   const keyNames = extNames.filter((n) => !POOL_STATE_NAMES.includes(n));
   const extKey = (r: StateReader) => {
     if (!keyNames.length) return '';
-    return keyNames.map((n) => Array.from({ length: variant!.state[n].size === 'pages' ? r.nrPages : (variant!.state[n].size as number) }, (_, i) => r.ext(n, i)).join(',')).join('|');
+    return keyNames.map((n) => Array.from({ length: extState[n].size === 'pages' ? r.nrPages : (extState[n].size as number) }, (_, i) => r.ext(n, i)).join(',')).join('|');
   };
   const always: PkvmProperty<S>[] = [
     dmaIsolation(rd, mappings, views),
@@ -504,6 +539,8 @@ function buildProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'views' 
     lockOrder as StepProperty<S, PkvmAction, PkvmOutcome>,
     tlbInvalidated as StepProperty<S, PkvmAction, PkvmOutcome>,
     ...(config.memcache ? [whenNoLockHeld(rd, tablePages(rd))] : []),
+    // only with the domain lifecycle (without it, domains are not allocated or attached)
+    ...(lifecycleOn(config) ? [whenNoLockHeld(rd, domainLifecycle(rd))] : []),
   ];
   return { always, optional: [hostRecoverable(config, rd, views, mappings.dma)] };
 }

@@ -58,6 +58,13 @@ export interface PkvmConfig {
    * tops up, with at most N pages given to it (model/pool.ts).
    */
   readonly memcache: number;
+  /**
+   * SMMU domains are allocated, attached, detached and freed by hypercalls (kvm_iommu_alloc_domain
+   * and friends) instead of existing from the start (model/lifecycle.ts).
+   */
+  readonly domainLifecycle?: boolean;
+  /** Endpoints (stream IDs) that can be attached to a domain, with --domain-lifecycle. */
+  readonly endpoints?: number;
 }
 
 export const DEFAULT_CONFIG: PkvmConfig = Object.freeze({
@@ -80,6 +87,9 @@ export const DEFAULT_CONFIG: PkvmConfig = Object.freeze({
   memcache: 0,
 });
 
+/** Endpoints with --domain-lifecycle when the configuration does not say. */
+export const DEFAULT_ENDPOINTS = 2;
+
 /** Limits that keep a configuration explorable and representable in the compact encoding. */
 export const CONFIG_LIMITS = {
   pages: 16,
@@ -94,6 +104,7 @@ export const CONFIG_LIMITS = {
   cpuLog: 255,
   stepBudget: 1_000_000_000,
   memcache: 4,
+  endpoints: 4,
 } as const;
 
 export class ConfigError extends Error {
@@ -143,7 +154,15 @@ export function validateConfig(c: PkvmConfig): PkvmConfig {
   int('step-budget', stepBudget, 100, CONFIG_LIMITS.stepBudget);
   const memcache = c.memcache ?? 0;
   int('memcache', memcache, 0, CONFIG_LIMITS.memcache);
-  return Object.freeze({ ...c, cpus, iotlb: c.iotlb ?? false, preemptions, cpuLog, stepBudget, memcache });
+  // the domain lifecycle's fields are left out when it is off (configurations, traces and checkpoints stay as they were)
+  const lifecycle: Partial<PkvmConfig> = {};
+  if (c.domainLifecycle) {
+    const endpoints = c.endpoints ?? DEFAULT_ENDPOINTS;
+    int('endpoints', endpoints, 1, CONFIG_LIMITS.endpoints);
+    Object.assign(lifecycle, { domainLifecycle: true, endpoints });
+  } else if (c.endpoints !== undefined) throw new ConfigError('--endpoints counts the endpoints attached to domains: it needs --domain-lifecycle');
+  const { domainLifecycle: _l, endpoints: _e, ...rest } = c;
+  return Object.freeze({ ...rest, cpus, iotlb: c.iotlb ?? false, preemptions, cpuLog, stepBudget, memcache, ...lifecycle });
 }
 
 export function totalPages(c: PkvmConfig): number {

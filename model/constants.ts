@@ -60,6 +60,7 @@ export const ENOMEM = 12;
 export const EFAULT = 14;
 export const EBUSY = 16;
 export const EEXIST = 17;
+export const ENODEV = 19;
 export const EINVAL = 22;
 export const ERANGE = 34;
 export const EOVERFLOW = 75;
@@ -73,6 +74,7 @@ const ERRNO_NAMES: Record<number, string> = {
   [EFAULT]: 'EFAULT',
   [EBUSY]: 'EBUSY',
   [EEXIST]: 'EEXIST',
+  [ENODEV]: 'ENODEV',
   [EINVAL]: 'EINVAL',
   [ERANGE]: 'ERANGE',
   [EOVERFLOW]: 'EOVERFLOW',

@@ -19,6 +19,7 @@ import type { Lock } from './kernel/base.ts';
 import { deviceTranslate, softwareTranslate } from './views.ts';
 import { POOL_OPERATIONS } from './pool-operations.ts';
 import { IOMMU_PAGES } from './pool.ts';
+import { domainAttached, domainRefs, endpointCount, lifecycleOn, steDomain } from './lifecycle.ts';
 
 export type Actor = 'host' | 'guest' | 'hyp' | 'device' | 'environment';
 
@@ -230,7 +231,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
             }
       return out;
     },
-    enabled: (s, a) => iovaSlotsFree(s, (a.domain as number), (a.iova as number) / PAGE_SIZE, (a.npages as number)),
+    enabled: (s, a) => domainRefs(s, a.domain as number) > 0 && iovaSlotsFree(s, (a.domain as number), (a.iova as number) / PAGE_SIZE, (a.npages as number)),
     run(hyp, a) {
       const domain = (a.domain as number);
       const pfn = (a.pfn as number);
@@ -269,10 +270,87 @@ export const OPERATIONS: readonly OperationSpec[] = [
           for (let npages = 1; npages <= c.maxRange && slot + npages <= c.iovas; npages++) out.push({ domain, iova: slot * PAGE_SIZE, npages });
       return out;
     },
-    enabled: (s, a) => iovaSlotsMapped(s, (a.domain as number), (a.iova as number) / PAGE_SIZE, (a.npages as number)),
+    enabled: (s, a) => domainRefs(s, a.domain as number) > 0 && iovaSlotsMapped(s, (a.domain as number), (a.iova as number) / PAGE_SIZE, (a.npages as number)),
     run: (hyp, a) => unmapRange(hyp, (a.domain as number), (a.iova as number), (a.npages as number) * PAGE_SIZE),
   },
+  // ---------------------------------------------------------------- SMMU domains, as the Linux driver drives them (--domain-lifecycle)
+  {
+    name: 'iommu_domain_alloc',
+    actor: 'host',
+    hosts: ['driver'],
+    description: 'The pKVM IOMMU driver allocates a domain it does not use yet: kvm_iommu_alloc_domain().',
+    argFormats: { domain: 'num' },
+    staticArgs: (c) => (lifecycleOn(c) ? range(c.domains).map((domain) => ({ domain })) : []),
+    enabled: (s, a) => domainRefs(s, a.domain as number) === 0,
+    run: (hyp, a) => hyp.kvm_iommu_alloc_domain(a.domain as number),
+  },
+  {
+    name: 'iommu_domain_free',
+    actor: 'host',
+    hosts: ['driver'],
+    description: 'The driver frees a domain once no device is attached to it and nothing is mapped in it: kvm_iommu_free_domain().',
+    argFormats: { domain: 'num' },
+    staticArgs: (c) => (lifecycleOn(c) ? range(c.domains).map((domain) => ({ domain })) : []),
+    enabled: (s, a) => domainRefs(s, a.domain as number) === 1 && iovaSlotsFree(s, a.domain as number, 0, s.config.iovas),
+    run: (hyp, a) => hyp.kvm_iommu_free_domain(a.domain as number),
+  },
+  {
+    name: 'iommu_attach_device',
+    actor: 'host',
+    hosts: ['driver'],
+    description: 'The driver attaches a detached endpoint to an allocated domain: kvm_iommu_attach_dev().',
+    argFormats: { endpoint: 'num', domain: 'num' },
+    staticArgs: (c) => range(endpointCount(c)).flatMap((endpoint) => range(c.domains).map((domain) => ({ endpoint, domain }))),
+    enabled: (s, a) => steDomain(s, a.endpoint as number) < 0 && domainRefs(s, a.domain as number) > 0,
+    run: (hyp, a) => hyp.kvm_iommu_attach_dev(a.domain as number, a.endpoint as number),
+  },
+  {
+    name: 'iommu_detach_device',
+    actor: 'host',
+    hosts: ['driver'],
+    description: 'The driver detaches an endpoint from the domain it is attached to: kvm_iommu_detach_dev().',
+    argFormats: { endpoint: 'num', domain: 'num' },
+    staticArgs: (c) => range(endpointCount(c)).flatMap((endpoint) => range(c.domains).map((domain) => ({ endpoint, domain }))),
+    enabled: (s, a) => steDomain(s, a.endpoint as number) === (a.domain as number),
+    run: (hyp, a) => hyp.kvm_iommu_detach_dev(a.domain as number, a.endpoint as number),
+  },
   // ---------------------------------------------------------------- IOMMU hypercalls with any arguments
+  {
+    name: 'kvm_iommu_alloc_domain',
+    actor: 'host',
+    hosts: UNTRUSTED,
+    description: 'The domain allocation hypercall (--domain-lifecycle), with any domain.',
+    argFormats: { domain: 'num' },
+    staticArgs: (c) => (lifecycleOn(c) ? range(c.domains).map((domain) => ({ domain })) : []),
+    run: (hyp, a) => hyp.kvm_iommu_alloc_domain(a.domain as number),
+  },
+  {
+    name: 'kvm_iommu_free_domain',
+    actor: 'host',
+    hosts: UNTRUSTED,
+    description: 'The domain free hypercall (--domain-lifecycle), with any domain, mapped or not.',
+    argFormats: { domain: 'num' },
+    staticArgs: (c) => (lifecycleOn(c) ? range(c.domains).map((domain) => ({ domain })) : []),
+    run: (hyp, a) => hyp.kvm_iommu_free_domain(a.domain as number),
+  },
+  {
+    name: 'kvm_iommu_attach_dev',
+    actor: 'host',
+    hosts: UNTRUSTED,
+    description: 'The attach hypercall (--domain-lifecycle), with any domain and endpoint.',
+    argFormats: { domain: 'num', endpoint: 'num' },
+    staticArgs: (c) => range(c.domains).flatMap((domain) => range(endpointCount(c)).map((endpoint) => ({ domain, endpoint }))),
+    run: (hyp, a) => hyp.kvm_iommu_attach_dev(a.domain as number, a.endpoint as number),
+  },
+  {
+    name: 'kvm_iommu_detach_dev',
+    actor: 'host',
+    hosts: UNTRUSTED,
+    description: 'The detach hypercall (--domain-lifecycle), with any domain and endpoint.',
+    argFormats: { domain: 'num', endpoint: 'num' },
+    staticArgs: (c) => range(c.domains).flatMap((domain) => range(endpointCount(c)).map((endpoint) => ({ domain, endpoint }))),
+    run: (hyp, a) => hyp.kvm_iommu_detach_dev(a.domain as number, a.endpoint as number),
+  },
   {
     name: 'kvm_iommu_map_pages',
     actor: 'host',
@@ -458,10 +536,10 @@ export const OPERATIONS: readonly OperationSpec[] = [
   {
     name: 'device_dma',
     actor: 'device',
-    description: 'A device attached to a domain performs DMA at an IOVA, through the SMMU: its IOTLB when it caches the IOVA, else the io-pgtable.',
+    description: 'A device attached to a domain (with --domain-lifecycle: an endpoint whose STE points to it) performs DMA at an IOVA, through the SMMU: its IOTLB when it caches the IOVA, else the io-pgtable.',
     argFormats: { domain: 'num', iova: 'iova' },
     staticArgs: (c) => range(c.domains).flatMap((domain) => range(c.iovas).map((slot) => ({ domain, iova: slot * PAGE_SIZE }))),
-    enabled: (s, a) => (s.iotlb((a.domain as number), (a.iova as number) / PAGE_SIZE) ?? deviceTranslate(s, (a.domain as number), (a.iova as number) / PAGE_SIZE)) !== null,
+    enabled: (s, a) => domainAttached(s, a.domain as number) && (s.iotlb((a.domain as number), (a.iova as number) / PAGE_SIZE) ?? deviceTranslate(s, (a.domain as number), (a.iova as number) / PAGE_SIZE)) !== null,
     run(hyp, a) {
       const slot = (a.iova as number) / PAGE_SIZE;
       const pfn = hyp.mem.iotlb((a.domain as number), slot) ?? deviceTranslate(hyp.mem, (a.domain as number), slot);
@@ -477,6 +555,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     argFormats: { domain: 'num', iova: 'iova' },
     staticArgs: (c) => (c.iotlb ? range(c.domains).flatMap((domain) => range(c.iovas).map((slot) => ({ domain, iova: slot * PAGE_SIZE }))) : []),
     enabled(s, a) {
+      if (!domainAttached(s, a.domain as number)) return false;
       const pfn = deviceTranslate(s, (a.domain as number), (a.iova as number) / PAGE_SIZE);
       return pfn !== null && s.iotlb((a.domain as number), (a.iova as number) / PAGE_SIZE) !== pfn;
     },

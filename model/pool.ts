@@ -21,7 +21,6 @@ import { IOPT_BLOCK_PAGES } from './constants.ts';
 import type { PkvmConfig } from './config.ts';
 import type { StateReader } from './memory.ts';
 import type { StateExtensions } from './state.ts';
-import type { Variant } from './variant.ts';
 
 export const MEMCACHE = 'iommu_memcache';
 export const NEEDS_PAGE = 'iommu_memcache.needs_page';
@@ -53,12 +52,6 @@ export function poolState(config: PkvmConfig): StateExtensions {
     [IOPT_TABLE]: { size: Math.max(1, entries), max: 255, lock: 'iommu_lock', describe: (v) => pfnOf(v) },
     [IOMMU_PAGES]: { size: 'pages', max: 1, lock: 'iommu_lock', describe: (v) => (v ? 'io-pgtable table page' : null) },
   };
-}
-
-/** The variant with the configuration's pool state added (the same object without --memcache). */
-export function withPoolState(variant: Variant, config: PkvmConfig): Variant {
-  if (!poolModelled(config)) return variant;
-  return { ...variant, state: { ...variant.state, ...poolState(config) } };
 }
 
 // ------------------------------------------------------------------ reading the pool

@@ -21,7 +21,7 @@ import { Layout, ObjectMemory, ObjectReader, OVER_BUDGET, PackedMemory, PackedRe
 import { OPERATIONS_BY_NAME, formatArg, operationsFor, type OperationSpec, type PkvmAction } from './operations.ts';
 import { initialState, type HypFailure, type PkvmState } from './state.ts';
 import { RFC_V1, VariantError, type Variant } from './variant.ts';
-import { withPoolState } from './pool.ts';
+import { lifecycleOn, modelExtensions } from './lifecycle.ts';
 
 export interface PkvmOutcome {
   /** What the caller sees (0, a negative errno, or a garbage value). */
@@ -52,8 +52,9 @@ abstract class PkvmSystem<S> {
 
   constructor(config: PkvmConfig, variant: Variant) {
     this.config = validateConfig(config);
-    // the configuration's page pool (--memcache) is state of the model, as a variant's is
-    variant = this.variant = withPoolState(variant, this.config);
+    // the state the configuration adds (the page pool's with --memcache, the domain lifecycle's) is kept as a variant's is
+    const extensions = modelExtensions(this.config, variant.state);
+    variant = this.variant = extensions === variant.state ? variant : { ...variant, state: extensions };
     this.codec = new PkvmCodec(this.config, variant.state);
     const specs = [
       ...operationsFor(this.config).filter((o) => !variant.removeOperations.includes(o.name)),
@@ -166,6 +167,8 @@ abstract class PkvmSystem<S> {
   canonicalizeBytes(b: Uint8Array): Uint8Array {
     // a CPU's call record names domains and guests in its action and its log: not permuted here
     if (this.config.cpus > 1) throw new Error('symmetry reduction is not available with several CPUs');
+    // endpoints' STEs and the domains' refs name domains by index: not permuted here
+    if (lifecycleOn(this.config)) throw new Error('symmetry reduction is not available with --domain-lifecycle');
     const L = this.codec.layout;
     let out: Uint8Array | null = null;
     /** Sorts `count` components, each the bytes of its parts (offset, size per component), moving every part together. */

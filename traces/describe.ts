@@ -8,6 +8,7 @@ import type { HostPte, PkvmState } from '../model/state.ts';
 import type { Variant } from '../model/variant.ts';
 import { ObjectReader } from '../model/memory.ts';
 import { deviceTranslate } from '../model/views.ts';
+import { modelExtensions } from '../model/lifecycle.ts';
 
 export const hexPhys = (pfn: number) => `0x${(PHYS_BASE + pfn * PAGE_SIZE).toString(16)}`;
 
@@ -72,7 +73,7 @@ export function stateFacts(s: PkvmState, config: PkvmConfig, variant?: Pick<Vari
     }),
   );
   for (const [name, values] of Object.entries(s.ext ?? {})) {
-    const ext = variant?.state[name];
+    const ext = modelExtensions(config, variant?.state)[name];
     values.forEach((v, i) => {
       const text = ext?.describe ? ext.describe(v, i) : v === (typeof ext?.initial === 'number' ? ext.initial : 0) ? null : String(v);
       if (text !== null) f.set(`${ext?.size === 'pages' ? `${pageLabel(config, i)} / ` : ''}${name}${ext?.size === 'pages' ? '' : `[${i}]`}`, text);

@@ -342,6 +342,35 @@ export class IoPgtableArm extends HypBase {
     for (const g of pending) this.smmu_tlb_inv_range(g.domain, g.iova, g.size);
   }
 
+  /**
+   * kvm_arm_io_pgtable_alloc (--domain-lifecycle): the host donates the pgd page with the call
+   * (its ownership is not modelled, as table pages are not) and it starts empty.
+   */
+  kvm_arm_io_pgtable_alloc(_domain: number): number {
+    return 0;
+  }
+
+  /**
+   * kvm_arm_io_pgtable_free of RFC v1: "Free all tables but the pgd" (__arm_lpae_free_pgtable
+   * frees the table pages and skips leaves), then the pgd goes back to the host. Nothing is
+   * unmapped one leaf at a time: no TLB invalidation, and the pages the leaves mapped keep the
+   * references their maps took.
+   */
+  kvm_arm_io_pgtable_free(domain: number): number {
+    for (let idx = 0, n = this.mem.ioEntries(domain); idx < n; idx++) {
+      const pte = this.mem.ioPgd(domain, idx);
+      if (pte === null) continue;
+      // a table's page goes back (kvm_iommu_reclaim_page, with --memcache), a block is skipped
+      if (pte.type === 'table') {
+        const pfn = this.iopte_deref(domain, idx);
+        this.__arm_lpae_free_pgtable(pfn);
+        if (pfn !== UNTRACKED_TABLE_PAGE) this.mem.setExt(IOPT_TABLE, ioptTableIndex(this.config, domain, idx), 0);
+      }
+      this.mem.setIoPgd(domain, idx, null);
+    }
+    return 0;
+  }
+
   /** iopt_iova_to_phys → arm_lpae_iova_to_phys: 0 when unmapped; the offset is OR-ed in, as in C. */
   iopt_iova_to_phys(domain: number, iova: number): number {
     let t: TableRef = { domain, lvl: START_LEVEL, parent: -1 };

@@ -3,7 +3,8 @@
  * kvm_iommu_map_pages() and kvm_iommu_unmap_pages(), which call the seed's share/unshare_dma
  * around the io-pgtable operations. size_t arithmetic wraps modulo 2^64 as in C.
  */
-import { EINVAL, EOVERFLOW, IOMMU_MMIO, IOMMU_PROT_MASK, PAGE_SIZE, RET_HYP_PANIC } from '../constants.ts';
+import { EINVAL, ENODEV, EOVERFLOW, IOMMU_MMIO, IOMMU_PROT_MASK, PAGE_SIZE, RET_HYP_PANIC } from '../constants.ts';
+import { DOMAIN_REFS, STE, endpointCount, lifecycleOn } from '../lifecycle.ts';
 import { MemProtect } from './mem_protect.ts';
 
 const U64 = 1n << 64n;
@@ -23,10 +24,127 @@ function minInt(x: bigint): number {
 const LOOP_BOUND = 64;
 
 export class HypIommu extends MemProtect {
-  /** handle_to_domain(): the model's domains all exist and are allocated. */
+  /** handle_to_domain(): a domain id within the table (allocated or not: see domain_refs). */
   handle_to_domain(domain_id: number): number | null {
     return domain_id >= 0 && domain_id < this.config.domains ? domain_id : null;
   }
+
+  // ---------------------------------------------------------------- domains (--domain-lifecycle)
+
+  /** domain->refs: 0 free, 1 allocated, +1 per attached endpoint (1 without the lifecycle: pre-allocated). */
+  domain_refs(domain: number): number {
+    return lifecycleOn(this.config) ? this.mem.ext(DOMAIN_REFS, domain) : 1;
+  }
+
+  set_domain_refs(domain: number, refs: number): void {
+    this.mem.setExt(DOMAIN_REFS, domain, refs);
+  }
+
+  /**
+   * domain->pgd, which a free domain does not have (zeroed by kvm_iommu_donate_page, or by
+   * kvm_iommu_free_domain's memset): RFC v1's map and unmap look the domain up without checking
+   * its refs, so the io-pgtable walk dereferences a NULL pgd, an EL2 data abort (hyp_panic).
+   */
+  domain_pgd_valid(domain: number, where: string): boolean {
+    if (this.domain_refs(domain) !== 0) return true;
+    this.fail('BUG_ON', where, `domain ${domain} is not allocated: the io-pgtable walk dereferences its NULL pgd, an EL2 data abort (hyp_panic)`);
+    return false;
+  }
+
+  /** kvm_iommu_ops.alloc_iopt → kvm_arm_io_pgtable_alloc. */
+  kvm_iommu_alloc_iopt(domain: number): number {
+    return this.kvm_arm_io_pgtable_alloc(domain);
+  }
+
+  /** kvm_iommu_ops.free_iopt → kvm_arm_io_pgtable_free: the io-pgtable goes, whatever it still maps. */
+  kvm_iommu_free_iopt(domain: number): number {
+    return this.kvm_arm_io_pgtable_free(domain);
+  }
+
+  /** kvm_iommu_alloc_domain(): a free domain gets an empty io-pgtable and refs 1. */
+  kvm_iommu_alloc_domain(domain_id: number): number {
+    let ret = -EINVAL;
+    this.hyp_spin_lock('iommu_lock');
+    out: {
+      const domain = this.handle_to_domain(domain_id);
+      if (domain === null || this.domain_refs(domain)) break out;
+      ret = this.kvm_iommu_alloc_iopt(domain);
+      if (ret) break out;
+      this.set_domain_refs(domain, 1);
+    }
+    this.hyp_spin_unlock('iommu_lock');
+    return ret;
+  }
+
+  /** kvm_iommu_free_domain(): only with no endpoint attached (refs 1); mappings are not looked at. */
+  kvm_iommu_free_domain(domain_id: number): number {
+    let ret = -EINVAL;
+    this.hyp_spin_lock('iommu_lock');
+    out: {
+      const domain = this.handle_to_domain(domain_id);
+      if (domain === null || this.domain_refs(domain) !== 1) break out;
+      ret = this.kvm_iommu_free_iopt(domain);
+      // memset(domain, 0, sizeof(*domain)): refs 0, no pgd
+      this.set_domain_refs(domain, 0);
+    }
+    this.hyp_spin_unlock('iommu_lock');
+    return ret;
+  }
+
+  /** smmu_get_ste_ptr() fails past the stream table. */
+  smmu_ste_valid(sid: number): boolean {
+    return sid >= 0 && sid < endpointCount(this.config);
+  }
+
+  /** smmu_attach_dev() of the SMMUv3 hyp driver: an invalid STE of the stream gets the domain's io-pgtable. */
+  smmu_attach_dev(domain: number, sid: number): number {
+    if (!this.smmu_ste_valid(sid) || this.mem.ext(STE, sid) !== 0) return -EINVAL;
+    this.mem.setExt(STE, sid, domain + 1);
+    return 0;
+  }
+
+  /** smmu_detach_dev(): clears the stream's STE, whichever domain it points to. */
+  smmu_detach_dev(_domain: number, sid: number): number {
+    if (!this.smmu_ste_valid(sid)) return -ENODEV;
+    this.mem.setExt(STE, sid, 0);
+    return 0;
+  }
+
+  /** kvm_iommu_attach_dev(): an allocated domain, below the refs bound (UINT_MAX in C: 1 + every endpoint here). */
+  kvm_iommu_attach_dev(domain_id: number, endpoint: number): number {
+    let ret = -EINVAL;
+    this.hyp_spin_lock('iommu_lock');
+    out: {
+      const domain = this.handle_to_domain(domain_id);
+      if (domain === null) break out;
+      const refs = this.domain_refs(domain);
+      if (!refs || refs >= 1 + endpointCount(this.config)) break out;
+      ret = this.smmu_attach_dev(domain, endpoint);
+      if (ret) break out;
+      this.set_domain_refs(domain, refs + 1);
+    }
+    this.hyp_spin_unlock('iommu_lock');
+    return ret;
+  }
+
+  /** kvm_iommu_detach_dev(): a domain with an endpoint attached (refs > 1); the driver detaches the stream. */
+  kvm_iommu_detach_dev(domain_id: number, endpoint: number): number {
+    let ret = -EINVAL;
+    this.hyp_spin_lock('iommu_lock');
+    out: {
+      const domain = this.handle_to_domain(domain_id);
+      if (domain === null) break out;
+      const refs = this.domain_refs(domain);
+      if (refs <= 1) break out;
+      ret = this.smmu_detach_dev(domain, endpoint);
+      if (ret) break out;
+      this.set_domain_refs(domain, refs - 1);
+    }
+    this.hyp_spin_unlock('iommu_lock');
+    return ret;
+  }
+
+  // ---------------------------------------------------------------- map and unmap
 
   /** Smallest page size the io-pgtable supports (1 << __ffs(pgsize_bitmap)). */
   iommu_granule(): number {
@@ -64,6 +182,7 @@ export class HypIommu extends MemProtect {
     let mapped = 0n; // declared once and never reset: iopt_map_pages adds to it on every call
     let ret = 0;
     let iterations = 0;
+    if (!this.domain_pgd_valid(domain, 'arm_lpae_map_pages')) return RET_HYP_PANIC;
     while (count !== 0n) {
       if (++iterations > LOOP_BOUND) {
         this.hang('kvm_iommu_map_pages', () => `the map loop does not terminate (pgcount ${count})`);
@@ -124,6 +243,7 @@ export class HypIommu extends MemProtect {
    * address and the bytes unmapped.
    */
   kvm_iommu_unmap_unit(domain: number, iova: number, pgsize: number): { ret: number; paddr: number; unmapped: number } {
+    if (!this.domain_pgd_valid(domain, 'arm_lpae_iova_to_phys')) return { ret: RET_HYP_PANIC, paddr: 0, unmapped: 0 };
     const paddr = this.iopt_iova_to_phys(domain, iova);
     if (paddr === 0) return { ret: -EINVAL, paddr, unmapped: 0 };
     /* One page/block at a time: the range may not be physically contiguous. */

@@ -6,6 +6,7 @@
 import {
   EEXIST,
   EINVAL,
+  ENODEV,
   EOVERFLOW,
   ERANGE,
   IOMMU_MMIO,
@@ -20,6 +21,7 @@ import {
 import { Hyp } from '../kernel/hyp.ts';
 import type { PkvmMemTransition } from '../kernel/mem_protect.ts';
 import { defineVariant } from '../variant.ts';
+import { STE } from '../lifecycle.ts';
 
 /** How the IOMMU hypercalls account for the pages they map: share/unshare_dma here, use/unuse_dma in RFC v2. */
 export interface DmaAccounting {
@@ -47,7 +49,8 @@ export function iommuMapPages(dma: DmaAccounting, h: Hyp, domain_id: number, iov
   let ret = -EINVAL;
   out: {
     const domain = h.handle_to_domain(domain_id);
-    if (domain === null) break out;
+    // (--domain-lifecycle) a free domain has no io-pgtable to map into
+    if (domain === null || h.domain_refs(domain) === 0) break out;
     for (let a = iova; a < iova + size; a += PAGE_SIZE)
       if (h.iopt_iova_to_phys(domain, a) !== 0) {
         ret = -EEXIST;
@@ -81,7 +84,7 @@ export function iommuUnmapPages(dma: DmaAccounting, h: Hyp, domain_id: number, i
   let ret = -EINVAL;
   out: {
     const domain = h.handle_to_domain(domain_id);
-    if (domain === null) break out;
+    if (domain === null || h.domain_refs(domain) === 0) break out;
     for (let a = iova; a < iova + size; a += PAGE_SIZE) if (h.iopt_iova_to_phys(domain, a) === 0) break out;
     ret = 0;
     for (let a = iova; a < iova + size && !ret; a += PAGE_SIZE) {
@@ -94,10 +97,26 @@ export function iommuUnmapPages(dma: DmaAccounting, h: Hyp, domain_id: number, i
   return ret;
 }
 
+/**
+ * rfc-v1-fixed's kvm_iommu_ops.free_iopt (--domain-lifecycle): the io-pgtable is emptied through
+ * the unmap path first, page by page (each leaf invalidated in the IOTLB), and each page's DMA
+ * reference is dropped, so that nothing a freed domain mapped stays shared, then the tables go.
+ */
+export function iommuFreeIopt(dma: DmaAccounting, h: Hyp, domain: number): number {
+  for (let a = 0; a < h.iova_space(); a += PAGE_SIZE) {
+    const phys = h.iopt_iova_to_phys(domain, a);
+    if (phys === 0) continue;
+    if (h.iopt_unmap_pages(domain, a, PAGE_SIZE, 1) !== PAGE_SIZE) return -EINVAL;
+    const ret = dma.put(h, phys, PAGE_SIZE);
+    if (ret) return ret;
+  }
+  return h.kvm_arm_io_pgtable_free(domain);
+}
+
 export const RFC_V1_FIXED = defineVariant({
   name: 'rfc-v1-fixed',
   description:
-    "The seed with the fixes this model points at: share/unshare_dma initialise their return value, check the address (not the host's is_ram hint) before touching the vmemmap, and check a page's state before taking its DMA reference (the hyp allocator shares the refcount); kvm_iommu_map_pages validates prot, pgsize, alignment and the IOVA range and refuses to map over anything; kvm_iommu_unmap_pages unmaps and unshares page by page, after checking the whole range is mapped; and the base gets upstream's 985bb51f17ab (hyp_ack_unshare always checks SHARED_BORROWED) and a memory check in __pkvm_host_reclaim_page.",
+    "The seed with the fixes this model points at: share/unshare_dma initialise their return value, check the address (not the host's is_ram hint) before touching the vmemmap, and check a page's state before taking its DMA reference (the hyp allocator shares the refcount); kvm_iommu_map_pages validates prot, pgsize, alignment and the IOVA range and refuses to map over anything; kvm_iommu_unmap_pages unmaps and unshares page by page, after checking the whole range is mapped; with --domain-lifecycle, map and unmap refuse a free domain, freeing a domain unmaps and unshares what it still maps, and a detach names the stream's own domain; and the base gets upstream's 985bb51f17ab (hyp_ack_unshare always checks SHARED_BORROWED) and a memory check in __pkvm_host_reclaim_page.",
   replace: {
     __pkvm_host_share_dma_page(this: Hyp, phys_addr: number, is_ram: boolean): number {
       const p = this.hyp_phys_to_page(phys_addr);
@@ -148,6 +167,16 @@ export const RFC_V1_FIXED = defineVariant({
     hyp_ack_unshare(this: Hyp, addr: number, tx: PkvmMemTransition): number {
       if (tx.initiator.id === PKVM_ID_HOST && this.hyp_page_count(this.hyp_phys_to_page(addr))) return -16;
       return this.__hyp_check_page_state_range(addr, tx.nr_pages * PAGE_SIZE, PKVM_PAGE_SHARED_BORROWED);
+    },
+    kvm_iommu_free_iopt(this: Hyp, domain: number): number {
+      return iommuFreeIopt(SHARE_DMA, this, domain);
+    },
+    /** (--domain-lifecycle) detach only a stream attached to the domain named, so that refs count the domain's own endpoints. */
+    smmu_detach_dev(this: Hyp, domain: number, sid: number): number {
+      if (!this.smmu_ste_valid(sid)) return -ENODEV;
+      if (this.mem.ext(STE, sid) !== domain + 1) return -EINVAL;
+      this.mem.setExt(STE, sid, 0);
+      return 0;
     },
     __pkvm_host_reclaim_page(this: Hyp, pfn: number): number {
       if (!this.addr_is_memory(this.hyp_pfn_to_phys(pfn))) return -EINVAL;

@@ -9,6 +9,7 @@ import { SMMU_S2_SHADOW, SMMU_SHADOW_NO_HOOK_ON_DONATE, SMMU_SHADOW_V4_INIT_FLAG
 import { PIN_DROPS_LOCKS, SHARE_DMA_LOCK_INVERSION, UNSHARE_BEFORE_TLBI } from './concurrency.ts';
 import { VMEMMAP_CMPXCHG } from './vmemmap-cmpxchg.ts';
 import { POOL_MUTANTS } from './pool-mutants.ts';
+import { LIFECYCLE_MUTANTS } from './lifecycle-mutants.ts';
 
 export const BUILTIN_VARIANTS: readonly Variant[] = [
   RFC_V1,
@@ -25,6 +26,7 @@ export const BUILTIN_VARIANTS: readonly Variant[] = [
   SHARE_DMA_LOCK_INVERSION,
   PIN_DROPS_LOCKS,
   VMEMMAP_CMPXCHG,
+  ...LIFECYCLE_MUTANTS,
 ];
 
 /** A built-in variant by name (the page-pool mutants too, which only differ from rfc-v1-fixed with --memcache). */
@@ -48,4 +50,5 @@ export {
   PIN_DROPS_LOCKS,
   VMEMMAP_CMPXCHG,
   POOL_MUTANTS,
+  LIFECYCLE_MUTANTS,
 };

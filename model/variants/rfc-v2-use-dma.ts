@@ -6,7 +6,7 @@ import { EINVAL, PAGE_SIZE, PKVM_PAGE_OWNED } from '../constants.ts';
 import type { Hyp } from '../kernel/hyp.ts';
 import type { Out, PkvmMemTransition } from '../kernel/mem_protect.ts';
 import { defineVariant } from '../variant.ts';
-import { RFC_V1_FIXED, iommuMapPages, iommuUnmapPages, type DmaAccounting } from './fixed.ts';
+import { RFC_V1_FIXED, iommuFreeIopt, iommuMapPages, iommuUnmapPages, type DmaAccounting } from './fixed.ts';
 
 type V2Hyp = Hyp & {
   __pkvm_host_use_dma(phys_addr: number, size: number): number;
@@ -61,6 +61,9 @@ export const RFC_V2_USE_DMA = defineVariant({
     },
   },
   replace: {
+    kvm_iommu_free_iopt(this: Hyp, domain: number): number {
+      return iommuFreeIopt(USE_DMA, this, domain);
+    },
     host_request_owned_transition(this: Hyp, completer_addr: Out<number>, tx: PkvmMemTransition): number {
       const size = tx.nr_pages * PAGE_SIZE;
       const addr = tx.initiator.addr;

@@ -19,6 +19,7 @@ const CONFIGS: Record<string, Partial<PkvmConfig>> = {
   wide: { ramPages: 3, iovas: 4, refcountBits: 2, maxPins: 2 },
   // table pages from the memcache (--memcache): every variant on the allocation paths
   pool: { memcache: 2, iovas: 4 },
+  lifecycle: { domainLifecycle: true, endpoints: 2, domains: 1 },
 };
 const HOSTS: HostBehaviour[] = ['driver', 'iommu', 'adversarial'];
 const packedVariants = BUILTIN_VARIANTS.filter((v) => !usesStateObject(v));

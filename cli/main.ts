@@ -14,7 +14,8 @@ import { VariantError } from '../model/variant.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { configFromArgs, nonNegative, positive, wholeNumber, withBounds, withVariant, writableFile, type BoundArgs } from './options.ts';
 import { loadVariant } from './variants.ts';
-import { printCheck, printDiff, printReplay, printVerify, processIo, progressPrinter, type Io } from './output.ts';
+import { printCheck, printDiff, printReplay, printShrink, printVerify, processIo, progressPrinter, type Io } from './output.ts';
+import { runShrink, shrunkFileName } from './shrink.ts';
 import { runCheck, runDiff, runReplay, runVerify } from './run.ts';
 import { workersOption } from './worker-model.ts';
 import { mkdirSync } from 'node:fs';
@@ -73,7 +74,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('checkpoint', { type: 'string', describe: 'save the search into this folder every --checkpoint-every seconds', group: 'Search:' })
           .option('checkpoint-every', { type: 'number', default: 300, describe: 'seconds between checkpoints', group: 'Search:' })
           .option('resume', { type: 'string', describe: 'continue the search saved in this folder (same command and bounds)', group: 'Search:' })
-          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same states, violations and traces as 1)', group: 'Search:' }),
+          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same states, violations and traces as 1)', group: 'Search:' })
+          .option('shrink', { type: 'boolean', default: false, describe: 'shrink each trace (fewer pages, domains, guests, CPUs, slots, steps) before writing it', group: 'Output:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
         const variant = await loadVariant(a.variant);
@@ -111,6 +113,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           resume: a.resume,
           workers: workersOption(a.workers, { random: a.random, coverage: a.coverage, bitstate: a.bitstate, checkpoint: a.checkpoint, resume: a.resume, por: a.por, 'frontier-memory': a['frontier-memory'] }),
           variantSource: a.variant,
+          shrink: a.shrink,
         });
         code = printCheck(report, a.json, io);
       },
@@ -204,6 +207,21 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       },
     )
     .command(
+      'shrink <file>',
+      "shrink a trace file's violation: the same invariant on fewer pages, domains, guests, CPUs, IOVA/IPA slots and steps",
+      (y) =>
+        withVariant(y)
+          .positional('file', { type: 'string', demandOption: true, describe: 'a trace file written by check' })
+          .option('out', { type: 'string', describe: 'where to write the shrunk trace (default: FILE with .shrunk before .json)' })
+          .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout' }),
+      async (a) => {
+        const out = a.out ?? shrunkFileName(a.file as string);
+        writableFile('out', out);
+        const report = await runShrink(a.file as string, out, a.variant ? await loadVariant(a.variant) : null, (name) => loadVariant(name), a.variant);
+        code = printShrink(report, a.json, io);
+      },
+    )
+    .command(
       'list <what>',
       'list the variants, invariants, operations, pieces (replaceable kernel functions) or host behaviours',
       (y) => y.positional('what', { choices: LISTS, demandOption: true }),
@@ -213,7 +231,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       },
     )
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces of errors' })
-    .demandCommand(1, 'name a command: check, verify, diff, replay or list')
+    .demandCommand(1, 'name a command: check, verify, diff, replay, shrink or list')
     .strict()
     .help()
     .alias('h', 'help')

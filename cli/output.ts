@@ -8,6 +8,8 @@ import { EXIT } from './errors.ts';
 import type { CoverageReport } from '../model/coverage.ts';
 import { builtinVariant } from '../model/variants/index.ts';
 import type { CheckReport, DiffReport, ReplayReport, VerifyReport } from './run.ts';
+import type { ShrinkReport } from './shrink.ts';
+import type { ShrinkResult } from '../traces/shrink.ts';
 
 export interface Io {
   out(text: string): void;
@@ -90,7 +92,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
         : {}),
       ...(first ? { violation: { invariant: first.invariant, length: first.length, trace: first.file, message: first.trace.violation?.message } } : {}),
       ...(r.result?.cutBy === 'interrupt' ? { interrupted: true } : {}),
-      violations: r.traces.map((t) => ({ invariant: t.invariant, key: t.key, length: t.length, trace: t.file, message: t.trace.violation?.message })),
+      violations: r.traces.map((t) => ({ invariant: t.invariant, key: t.key, length: t.length, trace: t.file, message: t.trace.violation?.message, ...(t.shrunk ? { shrunk: shrinkJson(t.shrunk) } : {}) })),
       reachable: r.result ? r.result.examples.map((e) => ({ property: e.property, length: e.path.actions.length })) : [],
       ...(r.coverage ? { coverage: r.coverage } : {}),
     };
@@ -113,6 +115,8 @@ export function printCheck(r: CheckReport, json: boolean, io: Io): number {
       for (const t of r.traces) lines.push(`  ${t.invariant.padEnd(24)} ${String(t.length).padStart(3)} step(s)  ${(t.key ? `at ${t.key}` : '').padEnd(34)} ${t.file ?? ''}`);
       lines.push('');
     }
+    for (const t of r.traces) if (t.shrunk) lines.push(`shrunk ${t.invariant}${t.key ? ` (${t.key})` : ''}: ${shrinkSizes(t.shrunk)}`);
+    if (r.traces.some((t) => t.shrunk)) lines.push('');
     const first = r.traces[0];
     lines.push(`VIOLATION of ${first.invariant}${first.file ? ` (trace written to ${first.file})` : ''}`);
     lines.push('');
@@ -302,4 +306,43 @@ export function printReplay(r: ReplayReport, json: boolean, io: Io): number {
     io.out(renderReplay(rep, r.variant.name));
   }
   return rep.status === 'reproduced' ? EXIT.violation : EXIT.ok;
+}
+
+/** A shrink's sizes before and after, in one line. */
+export function shrinkSizes(r: ShrinkResult): string {
+  const names: [keyof ShrinkResult['before'], string][] = [
+    ['steps', 'steps'],
+    ['pages', 'pages'],
+    ['domains', 'domains'],
+    ['guests', 'guests'],
+    ['cpus', 'CPUs'],
+    ['iovas', 'IOVA slots'],
+    ['guestIpas', 'IPA slots'],
+    ['maxRange', 'max range'],
+  ];
+  return `${names.map(([k, label]) => `${label} ${r.before[k]} -> ${r.after[k]}`).join(', ')} (${n(r.tests)} candidates run)`;
+}
+
+function shrinkJson(r: ShrinkResult) {
+  return { before: r.before, after: r.after, removed: r.removed, candidates: r.tests };
+}
+
+export function printShrink(r: ShrinkReport, json: boolean, io: Io): number {
+  if (json) {
+    io.out(JSON.stringify({ result: 'shrunk', file: r.file, out: r.out, variant: r.variant.name, invariant: r.invariant, ...shrinkJson(r.result) }, null, 2));
+    return EXIT.ok;
+  }
+  const module = builtinVariant(r.variant.name) === r.variant || !r.variantSource ? '' : ` --variant ${r.variantSource}`;
+  io.out(
+    [
+      `pkvm-check shrink: ${r.file} (violating ${r.invariant}, on ${r.variant.name}), shrunk trace written to ${r.out}`,
+      `  ${shrinkSizes(r.result)}`,
+      `  taken away: ${r.result.removed.length ? r.result.removed.join(', ') : 'no entity'}`,
+      '',
+      renderTrace(r.result.trace),
+      '',
+      `reproduce:  pkvm-check replay ${r.out}${module}`,
+    ].join('\n'),
+  );
+  return EXIT.ok;
 }

@@ -17,6 +17,7 @@ import type { PkvmState } from '../model/state.ts';
 import { buildTrace } from '../traces/build.ts';
 import { parseTrace, TraceFormatError, writeTraceFile, type TraceFile } from '../traces/format.ts';
 import { IllegalStepError, replayTrace, type TraceReplay } from '../traces/replay.ts';
+import { shrinkRun, type ShrinkResult } from '../traces/shrink.ts';
 import { UsageError } from './errors.ts';
 import { pkvmDiffFactory, pkvmFactory, searchWith, variantSource } from './worker-model.ts';
 import { searchInThread } from './search-thread.ts';
@@ -30,6 +31,8 @@ export interface WrittenTrace {
   readonly key: string | null;
   readonly file: string | null;
   readonly trace: TraceFile;
+  /** With --shrink: the sizes of the trace as found and as shrunk (its trace is `trace`). */
+  readonly shrunk?: ShrinkResult;
 }
 
 export interface CheckReport {
@@ -82,6 +85,8 @@ export interface CheckRequest {
   readonly interruptible?: boolean;
   /** Where to tell the user what Ctrl-C did. */
   readonly notice?: (text: string) => void;
+  /** Shrink each trace (fewer entities and steps) before writing it. */
+  readonly shrink?: boolean;
 }
 
 function traceFileName(base: string, invariant: string, first: boolean): string {
@@ -90,14 +95,19 @@ function traceFileName(base: string, invariant: string, first: boolean): string 
   return base.endsWith('.json') ? `${base.slice(0, -5)}.${tag}.json` : `${base}.${tag}`;
 }
 
-/** Traces are built on the readable model, whatever engine found them (the paths are the same). */
-function writeTraces(model: PkvmModel, props: readonly { name: string; description: string }[], violations: readonly Violation[], traceOut: string | null): WrittenTrace[] {
+/**
+ * Traces are built on the readable model, whatever engine found them (the paths are the same);
+ * with `shrink`, each is shrunk (on smaller configurations of that model) before it is written.
+ */
+function writeTraces(model: PkvmModel, props: readonly { name: string; description: string }[], violations: readonly Violation[], traceOut: string | null, shrink = false): WrittenTrace[] {
   return violations.map((v, i) => {
     const description = props.find((p) => p.name === v.property)?.description ?? '';
-    const trace = buildTrace(model, v.path, { ...v, description });
+    const found = buildTrace(model, v.path, { ...v, description });
+    const shrunk = shrink ? shrinkRun(model.variant, model.config, found.steps.map((s) => s.action), { invariant: v.property, key: v.finding.key ?? null }, description) : null;
+    const trace = shrunk?.trace ?? found;
     const file = traceOut ? traceFileName(traceOut, v.finding.key ? `${v.property}.${v.finding.key}` : v.property, i === 0) : null;
     if (file) writeTraceFile(file, trace);
-    return { invariant: v.property, length: v.path.actions.length, key: v.finding.key ?? null, file, trace };
+    return { invariant: v.property, length: trace.steps.length, key: v.finding.key ?? null, file, trace, ...(shrunk ? { shrunk } : {}) };
   });
 }
 
@@ -124,7 +134,7 @@ export async function runCheck(req: CheckRequest): Promise<CheckReport> {
   });
   if (req.random) {
     const r = randomWalks(model, props, { seed: req.random.seed, runs: req.random.runs, depth: req.depth ?? 50, timeLimitSeconds: req.timeLimit });
-    const traces = r.status === 'violation' ? writeTraces(readable, props, [r.violation], req.traceOut) : [];
+    const traces = r.status === 'violation' ? writeTraces(readable, props, [r.violation], req.traceOut, req.shrink) : [];
     return {
       ...about(),
       mode: 'random',
@@ -189,7 +199,7 @@ export async function runCheck(req: CheckRequest): Promise<CheckReport> {
       : result.status === 'violation'
         ? result.violations
         : [];
-  const traces = violations.length ? writeTraces(readable, props, violations, req.traceOut) : [];
+  const traces = violations.length ? writeTraces(readable, props, violations, req.traceOut, req.shrink) : [];
   return { ...about(), mode: 'bfs', result, traces, checkpoint: req.checkpoint?.dir };
 }
 
@@ -351,7 +361,8 @@ export function loadTrace(file: string): TraceFile {
   }
 }
 
-export async function runReplay(file: string, variant: Variant | null, resolve: (name: string) => Promise<Variant>): Promise<ReplayReport> {
+/** A trace file, its configuration and the variant to run it on (the one it names unless given). */
+export async function loadTraceFor(file: string, variant: Variant | null, resolve: (name: string) => Promise<Variant>): Promise<{ trace: TraceFile; config: PkvmConfig; variant: Variant }> {
   const trace = loadTrace(file);
   let config: PkvmConfig;
   try {
@@ -371,6 +382,11 @@ export async function runReplay(file: string, variant: Variant | null, resolve: 
       throw e;
     }
   }
+  return { trace, config, variant: v };
+}
+
+export async function runReplay(file: string, variant: Variant | null, resolve: (name: string) => Promise<Variant>): Promise<ReplayReport> {
+  const { trace, config, variant: v } = await loadTraceFor(file, variant, resolve);
   const model = new PkvmModel(config, v);
   const props = selectProperties(config, undefined, v);
   if (trace.violation && !props.some((p) => p.name === trace.violation!.invariant))

@@ -12,7 +12,7 @@ import { PropertySet } from '../checker/properties.ts';
 import { shrink } from '../checker/shrink.ts';
 import type { Finding, Path } from '../checker/types.ts';
 import { selectProperties, type PkvmProperty } from '../invariants/index.ts';
-import type { PkvmConfig } from '../model/config.ts';
+import { validateConfig, type PkvmConfig } from '../model/config.ts';
 import type { PkvmAction } from '../model/operations.ts';
 import { configMeasure, configReductions, configSize, type ConfigSize } from '../model/shrink.ts';
 import type { PkvmState } from '../model/state.ts';
@@ -158,16 +158,22 @@ export class ShrinkError extends Error {
 }
 
 /**
- * Shrinks a trace file's violation. Its key is the one the invariant's finding has at the trace's
- * last step (where the violation was recorded).
+ * The finding of a trace's invariant at its last step (where its violation was recorded), every
+ * step run on the variant; null when the trace does not run to such a violation.
  */
+export function traceFinding(trace: TraceFile, variant: Variant): Finding | null {
+  if (!trace.violation) return null;
+  const run = new Runner(variant, { invariant: trace.violation.invariant, key: undefined }).run(validateConfig(trace.config), trace.steps.map((s) => s.action), true);
+  return run?.finding ?? null;
+}
+
+/** Shrinks a trace file's violation, keeping the key its finding has at the trace's last step. */
 export function shrinkTrace(trace: TraceFile, variant: Variant): ShrinkResult {
   const v = trace.violation;
   if (!v) throw new ShrinkError('the trace records no violation: there is nothing to keep while shrinking it');
-  const actions = trace.steps.map((s) => s.action);
-  const end = new Runner(variant, { invariant: v.invariant, key: undefined }).run(trace.config, actions, true);
-  if (!end) throw new ShrinkError(`the trace does not violate ${v.invariant} at its last step on variant '${variant.name}'`);
-  const result = shrinkRun(variant, trace.config, actions, { invariant: v.invariant, key: end.finding.key ?? null }, v.description);
+  const end = traceFinding(trace, variant);
+  if (!end) throw new ShrinkError(`the trace does not replay to a violation of ${v.invariant} at its last step on variant '${variant.name}' (pkvm-check replay shows where it departs)`);
+  const result = shrinkRun(variant, validateConfig(trace.config), trace.steps.map((s) => s.action), { invariant: v.invariant, key: end.key ?? null }, v.description);
   if (!result) throw new ShrinkError(`the trace does not violate ${v.invariant} on variant '${variant.name}'`);
   return result;
 }

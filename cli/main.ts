@@ -14,8 +14,9 @@ import { VariantError } from '../model/variant.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { configFromArgs, nonNegative, positive, wholeNumber, withBounds, withVariant, writableFile, type BoundArgs } from './options.ts';
 import { loadVariant } from './variants.ts';
-import { printCheck, printDiff, printReplay, printShrink, printVerify, processIo, progressPrinter, type Io } from './output.ts';
+import { printCheck, printDiff, printReplay, printShrink, printTypecheck, printVerify, processIo, progressPrinter, type Io } from './output.ts';
 import { runShrink, shrunkFileName } from './shrink.ts';
+import { runTypecheck, typescriptVariants } from './typecheck.ts';
 import { runCheck, runDiff, runReplay, runVerify } from './run.ts';
 import { workersOption } from './worker-model.ts';
 import { mkdirSync } from 'node:fs';
@@ -40,6 +41,12 @@ function listText(what: (typeof LISTS)[number]): string {
         .map(([k, v]) => `${k.padEnd(12)} ${v}`)
         .join('\n');
   }
+}
+
+/** --typecheck: the TypeScript variant modules named, type-checked before the run; false (after printing the errors) when they have any. */
+function typecheckFirst(on: boolean | undefined, names: readonly (string | undefined)[], io: Io): boolean {
+  const files = typescriptVariants(names);
+  return !on || !files.length || printTypecheck(runTypecheck(files), false, io, true) === EXIT.ok;
 }
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
@@ -75,9 +82,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('checkpoint-every', { type: 'number', default: 300, describe: 'seconds between checkpoints', group: 'Search:' })
           .option('resume', { type: 'string', describe: 'continue the search saved in this folder (same command and bounds)', group: 'Search:' })
           .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same states, violations and traces as 1)', group: 'Search:' })
-          .option('shrink', { type: 'boolean', default: false, describe: 'shrink each trace (fewer pages, domains, guests, CPUs, slots, steps) before writing it', group: 'Output:' }),
+          .option('shrink', { type: 'boolean', default: false, describe: 'shrink each trace (fewer pages, domains, guests, CPUs, slots, steps) before writing it', group: 'Output:' })
+          .option('typecheck', { type: 'boolean', default: false, describe: 'type-check a variant given as a TypeScript file before the run (exit 2 on type errors)', group: 'Model:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
+        if (!typecheckFirst(a.typecheck, [a.variant], io)) return void (code = EXIT.usage);
         const variant = await loadVariant(a.variant);
         const depth = wholeNumber('depth', a.depth, 0);
         const maxStates = wholeNumber('max-states', a['max-states'], 1);
@@ -134,8 +143,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
           .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where the variant allows it)', group: 'Search:' })
           .option('por', { type: 'boolean', default: false, describe: 'partial-order reduction (sleep sets): fewer transitions, same verdicts', group: 'Search:' })
-          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
+          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' })
+          .option('typecheck', { type: 'boolean', default: false, describe: 'type-check a variant given as a TypeScript file before the run (exit 2 on type errors)', group: 'Model:' }),
       async (a) => {
+        if (!typecheckFirst(a.typecheck, a.variant ?? [], io)) return void (code = EXIT.usage);
         // verify models the IOTLB unless told not to: a missing TLB invalidation shows only there
         const config = configFromArgs({ ...(a as unknown as BoundArgs), iotlb: a.iotlb ?? true });
         const names = a.variant && a.variant.length ? a.variant : BUILTIN_VARIANTS.map((v) => v.name);
@@ -174,9 +185,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout', group: 'Output:' })
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
           .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where both variants allow it)', group: 'Search:' })
-          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
+          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' })
+          .option('typecheck', { type: 'boolean', default: false, describe: 'type-check a variant given as a TypeScript file before the run (exit 2 on type errors)', group: 'Model:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs);
+        if (!typecheckFirst(a.typecheck, [a.a as string, a.b as string], io)) return void (code = EXIT.usage);
         if (a.trace) writableFile('trace-out', a['trace-out']);
         const report = runDiff({
           workers: workersOption(a.workers),
@@ -222,6 +235,17 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       },
     )
     .command(
+      'typecheck <files..>',
+      "type-check variant modules with pkvm-check's TypeScript: errors as file:line:col: message (exit 2), none (exit 0)",
+      (y) =>
+        y
+          .positional('files', { type: 'string', array: true, demandOption: true, describe: 'variant modules (.ts)' })
+          .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout' }),
+      (a) => {
+        code = printTypecheck(runTypecheck(a.files as string[]), a.json, io);
+      },
+    )
+    .command(
       'list <what>',
       'list the variants, invariants, operations, pieces (replaceable kernel functions) or host behaviours',
       (y) => y.positional('what', { choices: LISTS, demandOption: true }),
@@ -231,7 +255,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       },
     )
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces of errors' })
-    .demandCommand(1, 'name a command: check, verify, diff, replay, shrink or list')
+    .demandCommand(1, 'name a command: check, verify, diff, replay, shrink, typecheck or list')
     .strict()
     .help()
     .alias('h', 'help')

@@ -9,6 +9,7 @@ import type { CoverageReport } from '../model/coverage.ts';
 import { builtinVariant } from '../model/variants/index.ts';
 import type { CheckReport, DiffReport, ReplayReport, VerifyReport } from './run.ts';
 import type { ShrinkReport } from './shrink.ts';
+import { diagnosticLine, type TypecheckReport } from './typecheck.ts';
 import type { ShrinkResult } from '../traces/shrink.ts';
 
 export interface Io {
@@ -345,4 +346,17 @@ export function printShrink(r: ShrinkReport, json: boolean, io: Io): number {
     ].join('\n'),
   );
   return EXIT.ok;
+}
+
+/**
+ * Type errors one per line, `file:line:col: message` (on stderr before a run, `before`); exit 2
+ * when there are any.
+ */
+export function printTypecheck(r: TypecheckReport, json: boolean, io: Io, before = false): number {
+  const clean = r.diagnostics.length === 0;
+  if (json && !before) io.out(JSON.stringify({ result: clean ? 'ok' : 'type-errors', files: r.files, errors: r.diagnostics }, null, 2));
+  else if (before) {
+    if (!clean) io.err([...r.diagnostics.map(diagnosticLine), `pkvm-check: ${r.diagnostics.length} type error(s) in the variant: not run`].join('\n'));
+  } else io.out(clean ? `pkvm-check typecheck: ${r.files.length} file(s), no type errors` : r.diagnostics.map(diagnosticLine).join('\n'));
+  return clean ? EXIT.ok : EXIT.usage;
 }

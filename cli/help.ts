@@ -1,6 +1,6 @@
 /** What --help shows besides the options: each command's examples, and the epilog (exit codes, where the docs are). */
 
-export const COMMANDS = ['check', 'verify', 'diff', 'replay', 'list'] as const;
+export const COMMANDS = ['check', 'verify', 'diff', 'replay', 'shrink', 'typecheck', 'list'] as const;
 
 type Examples = [string, string][];
 
@@ -29,6 +29,14 @@ export const EXAMPLES: Record<'top' | (typeof COMMANDS)[number], Examples> = {
   ],
   diff: [DIFF, ['$0 diff rfc-v1 ./my-variant.ts --host iommu', 'a variant module against the seed, with the untrusted IOMMU host']],
   replay: [REPLAY, ['$0 replay out/rfc-v1.json --variant rfc-v1-u62', 'the same steps on another variant: does the violation happen there too?']],
+  shrink: [
+    ['$0 shrink pkvm-check-trace.json', 'the same violation on fewer pages, domains, guests, CPUs and steps, written to pkvm-check-trace.shrunk.json'],
+    ['$0 check --all --shrink', 'check, and shrink every trace before it is written'],
+  ],
+  typecheck: [
+    ['$0 typecheck ./my-variant.ts', "type-check a variant module against pkvm-check's API (errors as file:line:col)"],
+    ['$0 check --variant ./my-variant.ts --typecheck', 'type-check the module, then check it'],
+  ],
   list: [LIST, ['$0 list invariants', 'the invariants, by name and kind'], ['$0 list hosts', 'the host behaviours --host takes']],
 };
 

@@ -11,13 +11,15 @@ import { VariantError } from '../model/variant.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { configFromArgs, depthFor, nonNegative, positive, wholeNumber, withBounds, withProgress, withVariant, writableFile, type BoundArgs } from './options.ts';
 import { loadVariant } from './variants.ts';
-import { colourWanted, printCheck, printDiff, printList, printReplay, printText, printVerify, processIo, progressPrinter, type Io } from './output.ts';
+import { colourWanted, printCheck, printDiff, printList, printReplay, printShrink, printText, printTypecheck, printVerify, processIo, progressPrinter, type Io } from './output.ts';
 import { withConfigFile } from './config-file.ts';
 import { defaultDescription, differencesForHelp, differencesInEffect } from './defaults.ts';
 import { COMMANDS, EPILOG, EXAMPLES, epilogOf } from './help.ts';
 import { EXPORT_FORMATS, GRAPH_STATE_LIMIT, runExport, runGraph, type ExportFormat } from './run-traces.ts';
 import { DIAGRAM_FORMATS, type DiagramFormat } from '../traces/diagram.ts';
 import { runCheck, runDiff, runReplay, runVerify, TRACE_FORMATS, type TraceFormatName } from './run.ts';
+import { runShrink, shrunkFileName } from './shrink.ts';
+import { runTypecheck, typescriptVariants } from './typecheck.ts';
 import { workersOption } from './worker-model.ts';
 import { checkReportInput, verifyReportInput, writeReport } from './report-file.ts';
 import { LISTS, type ListWhat } from './list.ts';
@@ -28,6 +30,12 @@ import { junitXml } from './junit.ts';
 /** --steps inlines traces into the JSON output: without --json it would do nothing. */
 function stepsNeedJson(a: { steps?: boolean; json?: boolean }): void {
   if (a.steps && !a.json) throw new UsageError('--steps inlines the traces into the JSON output: give --json too');
+}
+
+/** --typecheck: the TypeScript variant modules named, type-checked before the run; false (after printing the errors) when they have any. */
+function typecheckFirst(on: boolean | undefined, names: readonly (string | undefined)[], io: Io): boolean {
+  const files = typescriptVariants(names);
+  return !on || !files.length || printTypecheck(runTypecheck(files), false, io, true) === EXIT.ok;
 }
 
 export async function main(argv: string[], given: Io = processIo): Promise<number> {
@@ -72,10 +80,13 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           .option('checkpoint', { type: 'string', describe: 'save the search into this folder every --checkpoint-every seconds', group: 'Search:' })
           .option('checkpoint-every', { type: 'number', default: 300, describe: 'seconds between checkpoints', group: 'Search:' })
           .option('resume', { type: 'string', describe: 'continue the search saved in this folder (same command and bounds)', group: 'Search:' })
-          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same states, violations and traces as 1)', group: 'Search:' }),
+          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same states, violations and traces as 1)', group: 'Search:' })
+          .option('shrink', { type: 'boolean', default: false, describe: 'shrink each trace (fewer pages, domains, guests, CPUs, slots, steps) before writing it', group: 'Output:' })
+          .option('typecheck', { type: 'boolean', default: false, describe: 'type-check a variant given as a TypeScript file before the run (exit 2 on type errors)', group: 'Model:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs, 'check');
         stepsNeedJson(a);
+        if (!typecheckFirst(a.typecheck, [a.variant], io)) return void (code = EXIT.usage);
         const variant = await loadVariant(a.variant);
         const depth = depthFor('check', a.depth);
         const maxStates = wholeNumber('max-states', a['max-states'], 1);
@@ -115,6 +126,7 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           resume: a.resume,
           workers: workersOption(a.workers, { random: a.random, coverage: a.coverage, bitstate: a.bitstate, checkpoint: a.checkpoint, resume: a.resume, por: a.por, 'frontier-memory': a['frontier-memory'] }),
           variantSource: a.variant,
+          shrink: a.shrink,
         }).finally(() => progress?.done());
         if (a.report !== undefined) writeReport(a.report, checkReportInput(report));
         code = printCheck({ ...report, reportFile: a.report }, a.json, io, { configFile, steps: a.steps });
@@ -142,8 +154,10 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           .option('write-expect', { type: 'string', describe: 'record the verdicts of this run (and its bounds) into this file', group: 'CI:' })
           .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where the variant allows it)', group: 'Search:' })
           .option('por', { type: 'boolean', default: false, describe: 'partial-order reduction (sleep sets): fewer transitions, same verdicts', group: 'Search:' })
-          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
+          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' })
+          .option('typecheck', { type: 'boolean', default: false, describe: 'type-check a variant given as a TypeScript file before the run (exit 2 on type errors)', group: 'Model:' }),
       async (a) => {
+        if (!typecheckFirst(a.typecheck, a.variant ?? [], io)) return void (code = EXIT.usage);
         // verify's own defaults (defaults.ts): a missing TLB invalidation shows only with the IOTLB
         const config = configFromArgs(a as unknown as BoundArgs, 'verify');
         const names = a.variant && a.variant.length ? a.variant : BUILTIN_VARIANTS.map((v) => v.name);
@@ -210,10 +224,12 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr', group: 'Output:' })
           .option('steps', { type: 'boolean', default: false, describe: "with --json: each trace's steps inline (traceSteps), not only the trace file's name", group: 'Output:' })
           .option('engine', { type: 'string', choices: ['compiled', 'packed', 'readable'], describe: 'state representation (default: compiled where both variants allow it)', group: 'Search:' })
-          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' }),
+          .option('workers', { type: 'number', default: 1, describe: 'worker threads of the breadth-first search (same results as 1)', group: 'Search:' })
+          .option('typecheck', { type: 'boolean', default: false, describe: 'type-check a variant given as a TypeScript file before the run (exit 2 on type errors)', group: 'Model:' }),
       async (a) => {
         const config = configFromArgs(a as unknown as BoundArgs, 'diff');
         stepsNeedJson(a);
+        if (!typecheckFirst(a.typecheck, [a.a as string, a.b as string], io)) return void (code = EXIT.usage);
         if (a.trace) writableFile('trace-out', a['trace-out']);
         const maxStates = wholeNumber('max-states', a['max-states'], 1);
         const timeLimit = nonNegative('time-limit', a['time-limit']);
@@ -290,6 +306,36 @@ export async function main(argv: string[], given: Io = processIo): Promise<numbe
           out: a.out ?? null,
         });
         code = printText(report, io);
+      },
+    )
+    .command(
+      'shrink <file>',
+      "shrink a trace file's violation: the same invariant on fewer pages, domains, guests, CPUs, IOVA/IPA slots and steps",
+      (y) =>
+        withVariant(y)
+          .example(EXAMPLES.shrink)
+          .epilog(EPILOG)
+          .positional('file', { type: 'string', demandOption: true, describe: 'a trace file written by check (native or ITF)' })
+          .option('out', { type: 'string', describe: 'where to write the shrunk trace (default: FILE with .shrunk before .json)' })
+          .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout' }),
+      async (a) => {
+        const out = a.out ?? shrunkFileName(a.file as string);
+        writableFile('out', out);
+        const report = await runShrink(a.file as string, out, a.variant ? await loadVariant(a.variant) : null, (name) => loadVariant(name), a.variant);
+        code = printShrink(report, a.json, io);
+      },
+    )
+    .command(
+      'typecheck <files..>',
+      "type-check variant modules with pkvm-check's TypeScript: errors as file:line:col: message (exit 2), none (exit 0)",
+      (y) =>
+        y
+          .example(EXAMPLES.typecheck)
+          .epilog(EPILOG)
+          .positional('files', { type: 'string', array: true, demandOption: true, describe: 'variant modules (.ts)' })
+          .option('json', { type: 'boolean', default: false, describe: 'one JSON object on stdout' }),
+      (a) => {
+        code = printTypecheck(runTypecheck(a.files as string[]), a.json, io);
       },
     )
     .command(

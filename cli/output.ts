@@ -12,6 +12,9 @@ import type { CheckReport, DiffReport, ReplayReport, VerifyReport } from './run.
 import type { TextReport } from './run-traces.ts';
 import { listItems, type ListWhat } from './list.ts';
 import { changeLine, type ExpectComparison } from './expect.ts';
+import type { ShrinkReport } from './shrink.ts';
+import { diagnosticLine, type TypecheckReport } from './typecheck.ts';
+import type { ShrinkResult } from '../traces/shrink.ts';
 
 export interface Io {
   out(text: string): void;
@@ -175,7 +178,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io, opts: RunNotes
         : {}),
       ...(first ? { violation: { invariant: first.invariant, length: first.length, trace: first.file, message: first.trace.violation?.message, ...traceSteps(first) } } : {}),
       ...(r.result?.cutBy === 'interrupt' ? { interrupted: true } : {}),
-      violations: r.traces.map((t) => ({ invariant: t.invariant, key: t.key, length: t.length, trace: t.file, message: t.trace.violation?.message, ...traceSteps(t) })),
+      violations: r.traces.map((t) => ({ invariant: t.invariant, key: t.key, length: t.length, trace: t.file, message: t.trace.violation?.message, ...traceSteps(t), ...(t.shrunk ? { shrunk: shrinkJson(t.shrunk) } : {}) })),
       reachable: r.result ? r.result.examples.map((e) => ({ property: e.property, length: e.path.actions.length })) : [],
       ...(r.result?.recoverability ? { recoverability: r.result.recoverability.map((v) => ({ ...v, verdict: recoverVerdict(v, r.result!.exhausted) })) } : {}),
       ...(r.coverage ? { coverage: r.coverage } : {}),
@@ -200,6 +203,8 @@ export function printCheck(r: CheckReport, json: boolean, io: Io, opts: RunNotes
       for (const t of r.traces) lines.push(`  ${t.invariant.padEnd(24)} ${String(t.length).padStart(3)} step(s)  ${(t.key ? `at ${t.key}` : '').padEnd(34)} ${t.file ?? ''}`);
       lines.push('');
     }
+    for (const t of r.traces) if (t.shrunk) lines.push(`shrunk ${t.invariant}${t.key ? ` (${t.key})` : ''}: ${shrinkSizes(t.shrunk)}`);
+    if (r.traces.some((t) => t.shrunk)) lines.push('');
     const first = r.traces[0];
     lines.push(c.bold(c.red(`VIOLATION of ${first.invariant}${first.file ? ` (trace written to ${first.file})` : ''}`)));
     lines.push('');
@@ -497,4 +502,54 @@ export function printList(what: ListWhat, json: boolean, io: Io): number {
 export function printText(r: TextReport, io: Io): number {
   io.out(r.out ? `pkvm-check: wrote ${r.summary} to ${r.out}` : r.text);
   return EXIT.ok;
+}
+
+/** A shrink's sizes before and after, in one line. */
+export function shrinkSizes(r: ShrinkResult): string {
+  const names: [keyof ShrinkResult['before'], string][] = [
+    ['steps', 'steps'],
+    ['pages', 'pages'],
+    ['domains', 'domains'],
+    ['guests', 'guests'],
+    ['cpus', 'CPUs'],
+    ['iovas', 'IOVA slots'],
+    ['guestIpas', 'IPA slots'],
+    ['maxRange', 'max range'],
+  ];
+  return `${names.map(([k, label]) => `${label} ${r.before[k]} -> ${r.after[k]}`).join(', ')} (${n(r.tests)} candidates run)`;
+}
+
+function shrinkJson(r: ShrinkResult) {
+  return { before: r.before, after: r.after, removed: r.removed, candidates: r.tests };
+}
+
+export function printShrink(r: ShrinkReport, json: boolean, io: Io): number {
+  if (json) return printJson(io, 'shrink', { result: 'shrunk', file: r.file, out: r.out, variant: r.variant.name, invariant: r.invariant, ...shrinkJson(r.result) }, EXIT.ok);
+  const module = builtinVariant(r.variant.name) === r.variant || !r.variantSource ? '' : ` --variant ${r.variantSource}`;
+  io.out(
+    [
+      `pkvm-check shrink: ${r.file} (violating ${r.invariant}, on ${r.variant.name}), shrunk trace written to ${r.out}`,
+      `  ${shrinkSizes(r.result)}`,
+      `  taken away: ${r.result.removed.length ? r.result.removed.join(', ') : 'no entity'}`,
+      '',
+      renderTrace(r.result.trace),
+      '',
+      `reproduce:  pkvm-check replay ${r.out}${module}`,
+    ].join('\n'),
+  );
+  return EXIT.ok;
+}
+
+/**
+ * Type errors one per line, `file:line:col: message` (on stderr before a run, `before`); exit 2
+ * when there are any.
+ */
+export function printTypecheck(r: TypecheckReport, json: boolean, io: Io, before = false): number {
+  const clean = r.diagnostics.length === 0;
+  const exitCode = clean ? EXIT.ok : EXIT.usage;
+  if (json && !before) return printJson(io, 'typecheck', { result: clean ? 'ok' : 'type-errors', files: r.files, errors: r.diagnostics }, exitCode);
+  if (before) {
+    if (!clean) io.err([...r.diagnostics.map(diagnosticLine), `pkvm-check: ${r.diagnostics.length} type error(s) in the variant: not run`].join('\n'));
+  } else io.out(clean ? `pkvm-check typecheck: ${r.files.length} file(s), no type errors` : r.diagnostics.map(diagnosticLine).join('\n'));
+  return exitCode;
 }

@@ -7,7 +7,7 @@ import { CheckpointError, concretePath, randomWalks, type CheckResult, type Prog
 import { instrument, type CoverageReport } from '../model/coverage.ts';
 import type { PkvmOutcome } from '../model/system.ts';
 import type { PkvmAction } from '../model/operations.ts';
-import { pkvmOptionalProperties, selectProperties } from '../invariants/index.ts';
+import { pkvmOptionalProperties, selectProperties, selectProperty } from '../invariants/index.ts';
 import { diffSearch, engineFor, isPacked, searchFor, type Engine } from './engine.ts';
 import type { PkvmConfig } from '../model/config.ts';
 import { ConfigError, validateConfig } from '../model/config.ts';
@@ -19,6 +19,7 @@ import { TraceFormatError, writeTraceFile, type TraceFile } from '../traces/form
 import { compareStates, itfText, traceStates, traceToItf, type StateMismatch } from '../traces/itf.ts';
 import { parseAnyTrace, type LoadedTrace } from '../traces/load.ts';
 import { IllegalStepError, replayTrace, type TraceReplay } from '../traces/replay.ts';
+import { shrinkRun, type ShrinkResult } from '../traces/shrink.ts';
 import { UsageError } from './errors.ts';
 import { pkvmDiffFactory, pkvmFactory, searchWith, variantSource } from './worker-model.ts';
 import { searchInThread } from './search-thread.ts';
@@ -34,6 +35,8 @@ export interface WrittenTrace {
   readonly key: string | null;
   readonly file: string | null;
   readonly trace: TraceFile;
+  /** With --shrink: the sizes of the trace as found and as shrunk (its trace is `trace`). */
+  readonly shrunk?: ShrinkResult;
 }
 
 export interface CheckReport {
@@ -92,6 +95,8 @@ export interface CheckRequest {
   readonly notice?: (text: string) => void;
   /** The format of the trace files written (default native). */
   readonly traceFormat?: TraceFormatName;
+  /** Shrink each trace (fewer entities and steps) before writing it. */
+  readonly shrink?: boolean;
 }
 
 export const TRACE_FORMATS = ['native', 'itf'] as const;
@@ -103,15 +108,28 @@ function traceFileName(base: string, invariant: string, first: boolean): string 
   return base.endsWith('.json') ? `${base.slice(0, -5)}.${tag}.json` : `${base}.${tag}`;
 }
 
-/** Traces are built on the readable model, whatever engine found them (the paths are the same). */
-function writeTraces(model: PkvmModel, props: readonly { name: string; description: string }[], violations: readonly Violation[], traceOut: string | null, format: TraceFormatName = 'native'): WrittenTrace[] {
+/**
+ * Traces are built on the readable model, whatever engine found them (the paths are the same);
+ * with `shrink`, each is shrunk (on smaller configurations of that model) before it is written.
+ * A recoverable property's trace keeps its stuck witness and is not shrunk (its violation is a
+ * property of the explored graph, not of the path).
+ */
+function writeTraces(
+  model: PkvmModel,
+  props: readonly { name: string; description: string }[],
+  violations: readonly Violation[],
+  traceOut: string | null,
+  format: TraceFormatName = 'native',
+  shrink = false,
+): WrittenTrace[] {
   return violations.map((v, i) => {
     const description = props.find((p) => p.name === v.property)?.description ?? '';
-    const built = buildTrace(model, v.path, { ...v, description });
-    const trace = v.stuck ? withStuckWitness(model, built, v.stuck) : built;
+    const found = buildTrace(model, v.path, { ...v, description });
+    const shrunk = shrink && !v.stuck ? shrinkRun(model.variant, model.config, found.steps.map((s) => s.action), { invariant: v.property, key: v.finding.key ?? null }, description, selectProperty) : null;
+    const trace = v.stuck ? withStuckWitness(model, found, v.stuck) : (shrunk?.trace ?? found);
     const file = traceOut ? traceFileName(traceOut, v.finding.key ? `${v.property}.${v.finding.key}` : v.property, i === 0) : null;
     if (file) writeTraceFile(file, format === 'itf' ? itfText(traceToItf(trace, traceStates(model, trace))) : trace);
-    return { invariant: v.property, length: v.path.actions.length, key: v.finding.key ?? null, file, trace };
+    return { invariant: v.property, length: trace.steps.length, key: v.finding.key ?? null, file, trace, ...(shrunk ? { shrunk } : {}) };
   });
 }
 
@@ -139,7 +157,7 @@ export async function runCheck(req: CheckRequest): Promise<CheckReport> {
   refuseForRecoverable(props, { random: !!req.random, workers: req.workers, por: req.por, symmetry: req.symmetry, bitstate: req.bitstateBytes, checkpoint: req.checkpoint, resume: req.resume });
   if (req.random) {
     const r = randomWalks(model, props, { seed: req.random.seed, runs: req.random.runs, depth: req.depth ?? 50, timeLimitSeconds: req.timeLimit, onProgress: req.progress, progressIntervalMs: req.progressIntervalMs });
-    const traces = r.status === 'violation' ? writeTraces(readable, props, [r.violation], req.traceOut, req.traceFormat) : [];
+    const traces = r.status === 'violation' ? writeTraces(readable, props, [r.violation], req.traceOut, req.traceFormat, req.shrink) : [];
     return {
       ...about(),
       mode: 'random',
@@ -207,7 +225,7 @@ export async function runCheck(req: CheckRequest): Promise<CheckReport> {
       : result.status === 'violation'
         ? result.violations
         : [];
-  const traces = violations.length ? writeTraces(readable, props, violations, req.traceOut, req.traceFormat) : [];
+  const traces = violations.length ? writeTraces(readable, props, violations, req.traceOut, req.traceFormat, req.shrink) : [];
   return { ...about(), mode: 'bfs', result, traces, checkpoint: req.checkpoint?.dir };
 }
 
@@ -412,6 +430,12 @@ export async function traceModel(file: string, trace: TraceFile, variant: Varian
     }
   }
   return { config, variant: v };
+}
+
+/** A trace file (native or ITF), its configuration and the variant to run it on (the one it names unless given). */
+export async function loadTraceFor(file: string, variant: Variant | null, resolve: (name: string) => Promise<Variant>): Promise<{ trace: TraceFile; config: PkvmConfig; variant: Variant }> {
+  const { trace } = loadTrace(file);
+  return { trace, ...(await traceModel(file, trace, variant, resolve)) };
 }
 
 export async function runReplay(file: string, variant: Variant | null, resolve: (name: string) => Promise<Variant>): Promise<ReplayReport> {

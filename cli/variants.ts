@@ -6,15 +6,13 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import * as constants from '../model/constants.ts';
-import { Hyp } from '../model/kernel/hyp.ts';
 import { BUILTIN_VARIANTS, builtinVariant } from '../model/variants/index.ts';
 import { RFC_V1, VariantError, defineVariant, type Variant, type VariantSpec } from '../model/variant.ts';
+import { VARIANT_API, type VariantApi } from '../model/variant-api.ts';
 import { UsageError } from './errors.ts';
 
-/** What a variant module's default-exported function receives. */
-export const VARIANT_API = { constants, Hyp, defineVariant, variants: Object.fromEntries(BUILTIN_VARIANTS.map((v) => [v.name, v])) } as const;
-export type VariantApi = typeof VARIANT_API;
+/** What a variant module's default-exported function receives (model/variant-api.ts). */
+export { VARIANT_API, type VariantApi };
 
 export function looksLikePath(name: string): boolean {
   return name.includes('/') || /\.(c|m)?(t|j)s$/.test(name);

@@ -574,6 +574,11 @@ export function invariantNames(config: PkvmConfig): string[] {
 }
 
 /** Selects properties by name or group; throws a message listing the known names on an unknown one. */
+/** The property of one name, on the readable states (what a trace shrinker judges runs by). */
+export function selectProperty(config: PkvmConfig, name: string, variant?: Pick<Variant, 'views' | 'state'>): PkvmProperty | undefined {
+  return selectProperties(config, [name], variant)[0];
+}
+
 export function selectProperties(config: PkvmConfig, names: readonly string[] | undefined, variant?: Pick<Variant, 'views' | 'state'>): PkvmProperty[];
 export function selectProperties<S>(config: PkvmConfig, names: readonly string[] | undefined, variant: Pick<Variant, 'views' | 'state'> | undefined, read: ReadState<S>): PkvmProperty<S>[];
 export function selectProperties<S>(config: PkvmConfig, names: readonly string[] | undefined, variant?: Pick<Variant, 'views' | 'state'>, read?: ReadState<S>): PkvmProperty<S>[] {

@@ -257,10 +257,12 @@ export class CpuMemory implements Memory {
     const text = this.what(kind, a, b, lock);
     const d = this.describeCalls;
     if (!d) return text;
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 64;
+    // (V8's stack depth, typed here so that the model's sources need no Node types)
+    const v8 = Error as { stackTraceLimit?: number };
+    const limit = v8.stackTraceLimit;
+    v8.stackTraceLimit = 64;
     const stack = new Error().stack ?? '';
-    Error.stackTraceLimit = limit;
+    v8.stackTraceLimit = limit;
     const names: string[] = [];
     for (const line of stack.split('\n')) {
       const m = /^\s*at (?:[\w$]+\.)?([\w$]+) /.exec(line);

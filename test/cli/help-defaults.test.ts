@@ -67,7 +67,7 @@ describe('a mistyped command', () => {
   it('a word near no command names the commands', async () => {
     const r = await run(['frobnicate']);
     expect(r.code).toBe(2);
-    expect(r.err).toBe("pkvm-check: unknown command 'frobnicate' (the commands: check, verify, diff, replay, list)\n");
+    expect(r.err).toBe("pkvm-check: unknown command 'frobnicate' (the commands: check, verify, diff, replay, shrink, typecheck, list)\n");
   });
 
   it('an unknown option of a known command is still reported as such', async () => {

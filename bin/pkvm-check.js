@@ -4,9 +4,11 @@
 // without a package.json of "type": "module"), where Node loads it through require().
 import { register } from 'tsx/esm/api';
 import { register as registerCjs } from 'tsx/cjs/api';
+import { register as registerSelf } from './self-resolve.js';
 
 register();
 registerCjs();
+registerSelf();
 process.env.NODE_ENV ??= "production";
 const { main } = await import('../cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -100,11 +100,11 @@ type SupervisorReport = { type: 'error'; worker: number; message: string; stack:
 /**
  * The loaders workers register before anything else, as the command line does: tsx's ESM and
  * CommonJS APIs (TypeScript sources, a variant module in a folder without a package.json
- * included), or none where tsx is not installed.
+ * included) and the resolution of 'pkvm-check' for variant modules, or none where tsx is not installed.
  */
 export function defaultLoaders(): string[] {
   try {
-    return [import.meta.resolve('tsx/esm/api'), import.meta.resolve('tsx/cjs/api')];
+    return [import.meta.resolve('tsx/esm/api'), import.meta.resolve('tsx/cjs/api'), new URL('../bin/self-resolve.js', import.meta.url).href];
   } catch {
     return [];
   }

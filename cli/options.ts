@@ -18,6 +18,7 @@ export function withBounds<T>(y: Argv<T>, command: SearchCommand = 'check') {
     .option('guests', { type: 'number', default: DEFAULT_CONFIG.guests, describe: 'guests', group: 'Model bounds:' })
     .option('guest-ipas', { type: 'number', default: DEFAULT_CONFIG.guestIpas, describe: 'IPA pages per guest', group: 'Model bounds:' })
     .option('refcount-bits', { type: 'number', default: DEFAULT_CONFIG.refcountBits, describe: 'width of hyp_page.refcount', group: 'Model bounds:' })
+    .option('refcount-helpers', { type: 'string', choices: ['atomic', 'upstream'], describe: "hyp_page refcount helpers: the seed's base's atomic ones (default), or upstream's (BUG at the maximum, at 0, and in hyp_set_page_refcounted)", group: 'Model bounds:' })
     .option('max-range', { type: 'number', default: DEFAULT_CONFIG.maxRange, describe: 'largest range (pages) a call names', group: 'Model bounds:' })
     .option('max-pins', { type: 'number', default: DEFAULT_CONFIG.maxPins, describe: 'most pins of one page', group: 'Model bounds:' })
     .option('host', { type: 'string', defaultDescription: defaultDescription(command, 'host'), choices: Object.keys(HOST_BEHAVIOURS), describe: 'host behaviour', group: 'Model bounds:' })
@@ -49,6 +50,7 @@ export interface BoundArgs {
   guests: number;
   guestIpas: number;
   refcountBits: number;
+  refcountHelpers?: string;
   maxRange: number;
   maxPins: number;
   host?: string;
@@ -75,6 +77,7 @@ export function configFromArgs(a: BoundArgs, command: SearchCommand = 'check'): 
       guests: a.guests,
       guestIpas: a.guestIpas,
       refcountBits: a.refcountBits,
+      refcountHelpers: a.refcountHelpers as PkvmConfig['refcountHelpers'],
       maxRange: a.maxRange,
       maxPins: a.maxPins,
       host: (a.host ?? defaults.host) as HostBehaviour,

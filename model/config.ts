@@ -31,6 +31,13 @@ export interface PkvmConfig {
   readonly guestIpas: number;
   /** Width of hyp_page.refcount in bits; the atomic helpers BUG when it goes negative as a signed value. */
   readonly refcountBits: number;
+  /**
+   * The hyp_page refcount helpers: the seed's base's atomic ones (absent: nvhe/refcount.h, BUG on
+   * a negative signed result) or 'upstream' (nvhe/memory.h: plain read-modify-write, BUG at the
+   * maximum before an increment, at 0 before a decrement, and in hyp_set_page_refcounted on a
+   * nonzero count). Left out of the configuration unless upstream, so traces stay as they were.
+   */
+  readonly refcountHelpers?: 'upstream';
   /** Largest range, in pages, that a host call passes (share_dma size, donate nr_pages, map pgcount). */
   readonly maxRange: number;
   /** Most times the hypervisor pins one page (hyp_pin_shared_mem). */
@@ -115,9 +122,9 @@ function isPowerOfTwo(n: number): boolean {
   return n > 0 && (n & (n - 1)) === 0;
 }
 
-/** Largest value hyp_page.refcount can hold before the signed check BUGs. */
+/** Largest value hyp_page.refcount can hold before a helper BUGs (the signed check; upstream, USHRT_MAX). */
 export function refcountMax(config: PkvmConfig): number {
-  return 2 ** (config.refcountBits - 1) - 1;
+  return config.refcountHelpers === 'upstream' ? 2 ** config.refcountBits - 1 : 2 ** (config.refcountBits - 1) - 1;
 }
 
 export function validateConfig(c: PkvmConfig): PkvmConfig {
@@ -161,8 +168,11 @@ export function validateConfig(c: PkvmConfig): PkvmConfig {
     int('endpoints', endpoints, 1, CONFIG_LIMITS.endpoints);
     Object.assign(lifecycle, { domainLifecycle: true, endpoints });
   } else if (c.endpoints !== undefined) throw new ConfigError('--endpoints counts the endpoints attached to domains: it needs --domain-lifecycle');
-  const { domainLifecycle: _l, endpoints: _e, ...rest } = c;
-  return Object.freeze({ ...rest, cpus, iotlb: c.iotlb ?? false, preemptions, cpuLog, stepBudget, memcache, ...lifecycle });
+  const helpers = (c as { refcountHelpers?: string }).refcountHelpers;
+  if (helpers !== undefined && helpers !== 'atomic' && helpers !== 'upstream')
+    throw new ConfigError(`--refcount-helpers must be atomic or upstream (got ${String(helpers)})`);
+  const { domainLifecycle: _l, endpoints: _e, refcountHelpers: _h, ...rest } = c;
+  return Object.freeze({ ...rest, cpus, iotlb: c.iotlb ?? false, preemptions, cpuLog, stepBudget, memcache, ...lifecycle, ...(helpers === 'upstream' ? { refcountHelpers: 'upstream' as const } : {}) });
 }
 
 export function totalPages(c: PkvmConfig): number {

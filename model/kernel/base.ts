@@ -270,33 +270,77 @@ export class HypBase {
     return signed;
   }
 
-  /** hyp_page_ref_inc_return(p): the new value ("FIXME: be gentle with overflows"). */
+  /** Whether the refcount helpers are upstream's (nvhe/memory.h) rather than the seed's base's atomic ones. */
+  private get upstreamRefcount(): boolean {
+    return this.config.refcountHelpers === 'upstream';
+  }
+
+  /**
+   * Upstream's hyp_page_ref_inc (nvhe/memory.h): `BUG_ON(p->refcount == USHRT_MAX); p->refcount++;`,
+   * a plain read and a plain write (the pool lock must be held where atomicity is needed: with
+   * several CPUs each is an access of its own). USHRT_MAX is the largest value of the modelled width.
+   */
+  private upstream_ref_inc(pfn: number, where: string): number {
+    if (!this.vmemmap_entry(pfn, where)) return RET_HYP_PANIC;
+    const rc = this.mem.refcount(pfn);
+    if (this.BUG_ON(rc === this.refcountModulus - 1, where, () => `hyp_page.refcount of pfn ${pfn} is ${rc}, its maximum (USHRT_MAX of a ${this.config.refcountBits}-bit count)`)) return RET_HYP_PANIC;
+    this.mem.setRefcount(pfn, rc + 1);
+    return rc + 1;
+  }
+
+  /** Upstream's hyp_page_ref_dec: `BUG_ON(!p->refcount); p->refcount--;`. */
+  private upstream_ref_dec(pfn: number, where: string): number {
+    if (!this.vmemmap_entry(pfn, where)) return RET_HYP_PANIC;
+    const rc = this.mem.refcount(pfn);
+    if (this.BUG_ON(rc === 0, where, () => `hyp_page.refcount of pfn ${pfn} is 0`)) return RET_HYP_PANIC;
+    this.mem.setRefcount(pfn, rc - 1);
+    return rc - 1;
+  }
+
+  /**
+   * hyp_page_ref_inc_return(p): the new value ("FIXME: be gentle with overflows"). Upstream has
+   * none: there it is hyp_page_ref_inc() and then a read of the count.
+   */
   hyp_page_ref_inc_return(pfn: number): number {
-    return this.__hyp_refcount_fetch_add(pfn, 1, 'hyp_page_ref_inc_return');
+    if (!this.upstreamRefcount) return this.__hyp_refcount_fetch_add(pfn, 1, 'hyp_page_ref_inc_return');
+    if (this.upstream_ref_inc(pfn, 'hyp_page_ref_inc') === RET_HYP_PANIC) return RET_HYP_PANIC;
+    return this.mem.refcount(pfn);
   }
 
   hyp_page_ref_inc(pfn: number): void {
-    this.__hyp_refcount_fetch_add(pfn, 1, 'hyp_page_ref_inc');
+    if (this.upstreamRefcount) this.upstream_ref_inc(pfn, 'hyp_page_ref_inc');
+    else this.__hyp_refcount_fetch_add(pfn, 1, 'hyp_page_ref_inc');
   }
 
   hyp_page_ref_dec(pfn: number): void {
-    this.__hyp_refcount_fetch_add(pfn, -1, 'hyp_page_ref_dec');
+    if (this.upstreamRefcount) this.upstream_ref_dec(pfn, 'hyp_page_ref_dec');
+    else this.__hyp_refcount_fetch_add(pfn, -1, 'hyp_page_ref_dec');
   }
 
+  /** Upstream: `hyp_page_ref_dec(p); return (p->refcount == 0);` (the count read again). */
   hyp_page_ref_dec_and_test(pfn: number): boolean {
-    return this.__hyp_refcount_fetch_add(pfn, -1, 'hyp_page_ref_dec_and_test') === 0;
+    if (!this.upstreamRefcount) return this.__hyp_refcount_fetch_add(pfn, -1, 'hyp_page_ref_dec_and_test') === 0;
+    if (this.upstream_ref_dec(pfn, 'hyp_page_ref_dec') === RET_HYP_PANIC) return false;
+    return this.mem.refcount(pfn) === 0;
   }
 
-  /** hyp_page_count(): READ_ONCE of the refcount. */
+  /** hyp_page_count(): READ_ONCE of the refcount (signed with the atomic helpers, unsigned short upstream). */
   hyp_page_count(pfn: number): number {
-    return this.vmemmap_entry(pfn, 'hyp_page_count') ? this.asSigned(this.mem.refcount(pfn)) : RET_HYP_PANIC;
+    if (!this.vmemmap_entry(pfn, 'hyp_page_count')) return RET_HYP_PANIC;
+    const rc = this.mem.refcount(pfn);
+    return this.upstreamRefcount ? rc : this.asSigned(rc);
   }
 
-  /** hyp_set_page_refcounted(): WARN if the count is not zero, then set it to 1. */
+  /**
+   * hyp_set_page_refcounted(): the seed's base WARNs if the count is not zero, upstream BUGs
+   * (`BUG_ON(p->refcount)`); then it is 1.
+   */
   hyp_set_page_refcounted(pfn: number): void {
     if (!this.vmemmap_entry(pfn, 'hyp_set_page_refcounted')) return;
     const rc = this.mem.refcount(pfn);
-    this.WARN_ON(rc !== 0, 'hyp_set_page_refcounted', () => `refcount of pfn ${pfn} is ${rc}, not 0`);
+    if (this.upstreamRefcount) {
+      if (this.BUG_ON(rc !== 0, 'hyp_set_page_refcounted', () => `refcount of pfn ${pfn} is ${rc}, not 0`)) return;
+    } else this.WARN_ON(rc !== 0, 'hyp_set_page_refcounted', () => `refcount of pfn ${pfn} is ${rc}, not 0`);
     this.mem.setRefcount(pfn, 1);
   }
 

@@ -149,7 +149,6 @@ function jsonStats(r: CheckReport) {
 export function printCheck(r: CheckReport, json: boolean, io: Io, opts: RunNotes & JsonOptions = {}): number {
   const violated = r.traces.length > 0;
   const c = paint(io);
-  const notes = opts;
   const exitCode = violated ? EXIT.violation : cut(r) === 'interrupt' ? EXIT.interrupted : EXIT.ok;
   if (json) {
     const first = r.traces[0];
@@ -160,7 +159,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io, opts: RunNotes
       engine: r.engine,
       variant: r.variant.name,
       config: r.config,
-      ...noteFields(notes),
+      ...noteFields(opts),
       invariants: r.invariants,
       ...(r.config.cpus > 1 ? { atomicBetweenSteps: r.atomic } : {}),
       stats: jsonStats(r),
@@ -188,7 +187,7 @@ export function printCheck(r: CheckReport, json: boolean, io: Io, opts: RunNotes
   }
   const lines: string[] = [];
   lines.push(c.bold(`pkvm-check: ${describeConfig({ config: r.config, variant: r.variant.name })}`));
-  lines.push(...noteLines(notes, 'check'));
+  lines.push(...noteLines(opts, 'check'));
   lines.push(`  invariants: ${r.invariants.join(', ')}`);
   if (r.config.cpus > 1)
     lines.push(`  CPUs: host and guest calls run their code step by step (a step ends before a lock and before state no held lock protects); atomic between steps: ${r.atomic.join(', ')}`);
@@ -329,7 +328,6 @@ function verifyExit(r: VerifyReport, o: VerifyOutput): number {
 export function printVerify(r: VerifyReport, json: boolean, io: Io, o: VerifyOutput = {}): number {
   const anyViolation = r.rows.some((row) => row.result.status === 'violation');
   const c = paint(io);
-  const notes = o;
   const exitCode = verifyExit(r, o);
   if (json)
     return printJson(
@@ -338,7 +336,7 @@ export function printVerify(r: VerifyReport, json: boolean, io: Io, o: VerifyOut
       {
         result: anyViolation ? 'violation' : 'ok',
         config: r.config,
-        ...noteFields(notes),
+        ...noteFields(o),
         bounds: r.bounds,
         seconds: r.seconds,
         invariants: r.invariants,
@@ -371,7 +369,7 @@ export function printVerify(r: VerifyReport, json: boolean, io: Io, o: VerifyOut
   lines.push(
     c.bold(`pkvm-check verify: host ${r.config.host}; ${r.config.ramPages} RAM + ${r.config.mmioPages} MMIO page(s); ${r.config.domains} domain(s) x ${r.config.iovas} IOVA pages${r.config.domainLifecycle ? ` (lifecycle, ${r.config.endpoints} endpoint(s))` : ''}${r.config.memcache ? ` (memcache of ${r.config.memcache} page(s))` : ''}; ${r.config.guests} guest(s); ${r.config.cpus > 1 ? `${r.config.cpus} CPUs` : '1 CPU'}, ${r.config.iotlb ? 'SMMU IOTLB modelled' : r.config.cpus > 1 ? 'no SMMU IOTLB' : 'SMMU IOTLB as tlb-invalidated'}${r.bounds.depth !== undefined ? `; depth <= ${r.bounds.depth}` : ''}`),
   );
-  lines.push(...noteLines(notes, 'verify'));
+  lines.push(...noteLines(o, 'verify'));
   lines.push('  a number is the length of the shortest trace that violates the invariant; ok: holds (exhausted); ok*: holds within the bounds');
   lines.push('');
   lines.push(`${'variant'.padEnd(w)}  ${cols.map((c) => c.padStart(Math.max(c.length, 4))).join(' ')}   ${'states'.padStart(10)} ${'seconds'.padStart(8)}`);

@@ -440,6 +440,9 @@ function pinnedShared<S>(read: ReadState<S>, views: Views): StateProperty<S> {
  * --domain-lifecycle: a domain's refs say whether it is allocated and how many endpoints use it,
  * and a domain that is not allocated translates nothing, for no device.
  */
+/** Endpoints attached per domain, reused by every check of domain-lifecycle (no allocation per state). */
+let attachedScratch = new Int32Array(8);
+
 function domainLifecycle<S>(read: ReadState<S>): StateProperty<S> {
   return {
     kind: 'state',
@@ -449,7 +452,7 @@ function domainLifecycle<S>(read: ReadState<S>): StateProperty<S> {
     check(s) {
       const r = read(s);
       if (r.panic()) return null;
-      const attached = new Array<number>(r.config.domains).fill(0);
+      const attached = (attachedScratch.length >= r.config.domains ? attachedScratch : (attachedScratch = new Int32Array(r.config.domains))).fill(0, 0, r.config.domains);
       for (let e = 0, n = endpointCount(r.config); e < n; e++) {
         const d = steDomain(r, e);
         if (d < 0) continue;

@@ -19,6 +19,7 @@ export function withBounds<T>(y: Argv<T>, command: SearchCommand = 'check') {
     .option('guest-ipas', { type: 'number', default: DEFAULT_CONFIG.guestIpas, describe: 'IPA pages per guest', group: 'Model bounds:' })
     .option('refcount-bits', { type: 'number', default: DEFAULT_CONFIG.refcountBits, describe: 'width of hyp_page.refcount', group: 'Model bounds:' })
     .option('refcount-helpers', { type: 'string', choices: ['atomic', 'upstream'], describe: "hyp_page refcount helpers: the seed's base's atomic ones (default), or upstream's (BUG at the maximum, at 0, and in hyp_set_page_refcounted)", group: 'Model bounds:' })
+    .option('lock-ranks', { type: 'string', choices: ['shared', 'distinct'], describe: "lock-order ranks: the seed's tree (default: pkvm_pgd_lock and a VM's lock never together), or the later trees' (host, hyp, then a VM's lock)", group: 'Model bounds:' })
     .option('max-range', { type: 'number', default: DEFAULT_CONFIG.maxRange, describe: 'largest range (pages) a call names', group: 'Model bounds:' })
     .option('max-pins', { type: 'number', default: DEFAULT_CONFIG.maxPins, describe: 'most pins of one page', group: 'Model bounds:' })
     .option('host', { type: 'string', defaultDescription: defaultDescription(command, 'host'), choices: Object.keys(HOST_BEHAVIOURS), describe: 'host behaviour', group: 'Model bounds:' })
@@ -51,6 +52,7 @@ export interface BoundArgs {
   guestIpas: number;
   refcountBits: number;
   refcountHelpers?: string;
+  lockRanks?: string;
   maxRange: number;
   maxPins: number;
   host?: string;
@@ -78,6 +80,7 @@ export function configFromArgs(a: BoundArgs, command: SearchCommand = 'check'): 
       guestIpas: a.guestIpas,
       refcountBits: a.refcountBits,
       refcountHelpers: a.refcountHelpers as PkvmConfig['refcountHelpers'],
+      lockRanks: a.lockRanks as PkvmConfig['lockRanks'],
       maxRange: a.maxRange,
       maxPins: a.maxPins,
       host: (a.host ?? defaults.host) as HostBehaviour,

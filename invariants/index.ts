@@ -374,25 +374,31 @@ function deadlockMessage(r: StateReader, c: number): string {
   return `deadlock: ${chain.join('; ')}`;
 }
 
-const lockOrder: StepProperty<unknown, PkvmAction, PkvmOutcome> = {
-  kind: 'step',
-  name: 'lock-order',
-  description: 'Locks are taken in the kernel\'s order: iommu_lock, then host_mmu.lock, then pkvm_pgd_lock or a VM\'s lock (never both), the hyp pool lock innermost.',
-  relevant: (action, outcome) => lockOrder.check(undefined, action, outcome, undefined) !== null,
-  check(_before, action, outcome) {
+function lockOrder(config: PkvmConfig): StepProperty<unknown, PkvmAction, PkvmOutcome> {
+  const distinct = config.lockRanks === 'distinct';
+  const check: StepProperty<unknown, PkvmAction, PkvmOutcome>['check'] = (_before, action, outcome) => {
     const acq = outcome.acquisitions;
     for (let i = 0; i < acq.length; i++) {
       const a = acq[i];
       if (a.held.length === 0) continue;
-      const rank = lockRank(a.lock);
+      const rank = lockRank(a.lock, distinct);
       for (let j = 0; j < a.held.length; j++) {
         const h = a.held[j];
-        if (h !== a.lock && lockRank(h) >= rank) return { message: `${action.op} takes ${a.lock} while holding ${h}, against the lock order`, key: `${h}>${a.lock}` };
+        if (h !== a.lock && lockRank(h, distinct) >= rank) return { message: `${action.op} takes ${a.lock} while holding ${h}, against the lock order`, key: `${h}>${a.lock}` };
       }
     }
     return null;
-  },
-};
+  };
+  return {
+    kind: 'step',
+    name: 'lock-order',
+    description: distinct
+      ? "Locks are taken in the later trees' order: iommu_lock, then host_mmu.lock, then pkvm_pgd_lock, then a VM's lock (never two VMs'), the hyp pool lock innermost."
+      : "Locks are taken in the kernel's order: iommu_lock, then host_mmu.lock, then pkvm_pgd_lock or a VM's lock (never both), the hyp pool lock innermost.",
+    relevant: (action, outcome) => check(undefined, action, outcome, undefined) !== null,
+    check,
+  };
+}
 
 /**
  * With one CPU and no IOTLB in the state, the IOTLB changes a verdict only through a call that
@@ -539,7 +545,7 @@ function buildProperties<S>(config: PkvmConfig, variant?: Pick<Variant, 'views' 
     failureAtomicity(rd, extKey, extNames, config),
     whenNoLockHeld(rd, pinnedShared(rd, views)),
     noDeadlock(rd),
-    lockOrder as StepProperty<S, PkvmAction, PkvmOutcome>,
+    lockOrder(config) as StepProperty<S, PkvmAction, PkvmOutcome>,
     tlbInvalidated as StepProperty<S, PkvmAction, PkvmOutcome>,
     ...(config.memcache ? [whenNoLockHeld(rd, tablePages(rd))] : []),
     // only with the domain lifecycle (without it, domains are not allocated or attached)

@@ -38,6 +38,14 @@ export interface PkvmConfig {
    * nonzero count). Left out of the configuration unless upstream, so traces stay as they were.
    */
   readonly refcountHelpers?: 'upstream';
+  /**
+   * The lock ranks of the lock-order invariant: absent, the seed's tree (mem_protect.h: host
+   * before hyp; pkvm_pgd_lock and a VM's lock are never held together), or 'distinct' (the later
+   * trees, where __pkvm_guest_share_hyp_page takes the hyp lock and then the VM's lock: host,
+   * hyp, then a VM's lock, each its own rank; two VMs' locks still never nest). Left out of the
+   * configuration unless distinct.
+   */
+  readonly lockRanks?: 'distinct';
   /** Largest range, in pages, that a host call passes (share_dma size, donate nr_pages, map pgcount). */
   readonly maxRange: number;
   /** Most times the hypervisor pins one page (hyp_pin_shared_mem). */
@@ -171,8 +179,22 @@ export function validateConfig(c: PkvmConfig): PkvmConfig {
   const helpers = (c as { refcountHelpers?: string }).refcountHelpers;
   if (helpers !== undefined && helpers !== 'atomic' && helpers !== 'upstream')
     throw new ConfigError(`--refcount-helpers must be atomic or upstream (got ${String(helpers)})`);
-  const { domainLifecycle: _l, endpoints: _e, refcountHelpers: _h, ...rest } = c;
-  return Object.freeze({ ...rest, cpus, iotlb: c.iotlb ?? false, preemptions, cpuLog, stepBudget, memcache, ...lifecycle, ...(helpers === 'upstream' ? { refcountHelpers: 'upstream' as const } : {}) });
+  const ranks = (c as { lockRanks?: string }).lockRanks;
+  if (ranks !== undefined && ranks !== 'shared' && ranks !== 'distinct')
+    throw new ConfigError(`--lock-ranks must be shared or distinct (got ${String(ranks)})`);
+  const { domainLifecycle: _l, endpoints: _e, refcountHelpers: _h, lockRanks: _r, ...rest } = c;
+  return Object.freeze({
+    ...rest,
+    cpus,
+    iotlb: c.iotlb ?? false,
+    preemptions,
+    cpuLog,
+    stepBudget,
+    memcache,
+    ...lifecycle,
+    ...(helpers === 'upstream' ? { refcountHelpers: 'upstream' as const } : {}),
+    ...(ranks === 'distinct' ? { lockRanks: 'distinct' as const } : {}),
+  });
 }
 
 export function totalPages(c: PkvmConfig): number {

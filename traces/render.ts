@@ -6,7 +6,7 @@ import type { TraceReplay } from './replay.ts';
 
 export function describeConfig(t: Pick<TraceFile, 'config' | 'variant'>): string {
   const c = t.config;
-  return `variant ${t.variant}; host ${c.host}; ${c.ramPages} RAM + ${c.mmioPages} MMIO page(s) (${c.mmioBacked} MMIO with a backed vmemmap); ${c.domains} SMMU domain(s) x ${c.iovas} IOVA pages${c.domainLifecycle ? ` (allocated by hypercalls; ${c.endpoints} endpoint(s))` : ''}${c.memcache ? ` (table pages from a memcache of ${c.memcache} page(s))` : ''}; ${c.guests} guest(s) x ${c.guestIpas} IPA page(s); ${c.refcountBits}-bit refcount${c.refcountHelpers === 'upstream' ? " (upstream's helpers)" : ''}; ${(c.cpus ?? 1) > 1 ? `${c.cpus} CPUs` : '1 CPU'}, ${c.iotlb ? 'SMMU IOTLB modelled' : (c.cpus ?? 1) > 1 ? 'no SMMU IOTLB (--iotlb models it)' : 'SMMU IOTLB as tlb-invalidated (--iotlb models its entries)'}`;
+  return `variant ${t.variant}; host ${c.host}; ${c.ramPages} RAM + ${c.mmioPages} MMIO page(s) (${c.mmioBacked} MMIO with a backed vmemmap); ${c.domains} SMMU domain(s) x ${c.iovas} IOVA pages${c.domainLifecycle ? ` (allocated by hypercalls; ${c.endpoints} endpoint(s))` : ''}${c.memcache ? ` (table pages from a memcache of ${c.memcache} page(s))` : ''}; ${c.guests} guest(s) x ${c.guestIpas} IPA page(s); ${c.refcountBits}-bit refcount${c.refcountHelpers === 'upstream' ? " (upstream's helpers)" : ''}${c.lockRanks === 'distinct' ? '; lock ranks host, hyp, then a VM' : ''}; ${(c.cpus ?? 1) > 1 ? `${c.cpus} CPUs` : '1 CPU'}, ${c.iotlb ? 'SMMU IOTLB modelled' : (c.cpus ?? 1) > 1 ? 'no SMMU IOTLB (--iotlb models it)' : 'SMMU IOTLB as tlb-invalidated (--iotlb models its entries)'}`;
 }
 
 export function renderTrace(t: TraceFile): string {

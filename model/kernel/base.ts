@@ -589,9 +589,13 @@ export function lockBit(lock: Lock): number {
 /**
  * The lock order of the kernel (mem_protect.h: host before hyp before guest; the IOMMU code of
  * the series takes iommu_lock before the host lock; the pool lock is innermost). Taking a lock
- * of lower rank while holding one of higher rank inverts the order.
+ * of lower rank while holding one of the same or a higher rank inverts the order. In the seed's
+ * tree pkvm_pgd_lock and a VM's lock share a rank (no path holds both); with `distinct` (the later
+ * trees, whose __pkvm_guest_share_hyp_page takes hyp_lock_component() then
+ * guest_lock_component()) a VM's lock ranks after the hyp lock. Every VM's lock has the VM lock
+ * rank: two VMs' locks never nest (they are one lock class).
  */
-export function lockRank(lock: Lock): number {
+export function lockRank(lock: Lock, distinct = false): number {
   switch (lock) {
     case 'iommu_lock':
       return 0;
@@ -600,9 +604,9 @@ export function lockRank(lock: Lock): number {
     case 'pkvm_pgd_lock':
       return 2;
     case 'hyp_pool.lock':
-      return 3;
+      return distinct ? 4 : 3;
     default:
-      return 2;
+      return distinct ? 3 : 2;
   }
 }
 
